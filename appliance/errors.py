@@ -1,0 +1,73 @@
+"""The exception tree. Errors that reach HTTP carry their status; every error carries a hint
+that tells the user what to do (nobody on an air-gapped site can be asked)."""
+
+from __future__ import annotations
+
+
+class ApplianceError(Exception):
+    """Base of every error the appliance raises on purpose. A 500 status means a bug."""
+
+    status = 500
+    default_hint = "This is a bug in the appliance; the application log has the details."
+
+    def __init__(self, message: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint or self.default_hint
+
+    def to_json(self) -> dict[str, str]:
+        return {"error": self.message, "hint": self.hint}
+
+
+class BadRequest(ApplianceError):
+    status = 400
+    default_hint = "Check the request against the API contract in docs/api.md."
+
+
+class Unauthorized(ApplianceError):
+    status = 401
+    default_hint = "Send the per-launch token (Authorization: Bearer <token>); server.json has it."
+
+
+class Forbidden(ApplianceError):
+    status = 403
+    default_hint = "Use the URL the appliance printed (http://127.0.0.1:<port>/)."
+
+
+class NotFound(ApplianceError):
+    status = 404
+    default_hint = "Check the name or id; list what exists first."
+
+
+class Conflict(ApplianceError):
+    status = 409
+    default_hint = "Resolve the conflict (wait, pick another name) and try again."
+
+
+class PayloadTooLarge(ApplianceError):
+    status = 413
+    default_hint = "Send a smaller body."
+
+
+class RangeNotSatisfiable(ApplianceError):
+    status = 416
+    default_hint = "Ask for an offset between 0 and the current size of the log."
+
+
+class Unprocessable(ApplianceError):
+    """Well-formed request whose content cannot be accepted (e.g. a bad bundle)."""
+
+    status = 422
+    default_hint = "Fix the content and try again."
+
+
+class ServiceUnavailable(ApplianceError):
+    status = 503
+    default_hint = "Too many at once; close another view and retry."
+
+
+class ConfigError(ApplianceError):
+    """A setting has a value the appliance cannot use (found at start-up)."""
+
+    status = 400
+    default_hint = "Fix the setting (see docs/settings.md) and start again."
