@@ -71,3 +71,9 @@ class ConfigError(ApplianceError):
 
     status = 400
     default_hint = "Fix the setting (see docs/settings.md) and start again."
+
+
+class BundleError(Unprocessable):
+    """A bundle archive or manifest that cannot be accepted; nothing of it is kept."""
+
+    default_hint = "Ask the vendor for an intact, signed bundle; nothing was imported."
