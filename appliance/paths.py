@@ -59,6 +59,14 @@ class Paths:
         return self.root / "tmp"
 
     def ensure(self) -> None:
-        for folder in (self.root, self.bundles, self.keys, self.runs, self.backups,
-                       self.reports, self.logs, self.tmp):
+        for folder in (
+            self.root,
+            self.bundles,
+            self.keys,
+            self.runs,
+            self.backups,
+            self.reports,
+            self.logs,
+            self.tmp,
+        ):
             folder.mkdir(parents=True, exist_ok=True)

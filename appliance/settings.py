@@ -45,25 +45,77 @@ def _bool(value: Any) -> bool:
 
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("data_dir", None, str, "Folder holding the database, bundles, runs and logs "
-            "(default: the platform's user data folder)."),
-    Setting("host", "127.0.0.1", str, "Address the local server binds to.",
-            lambda v: bool(v), "give an address such as 127.0.0.1"),
-    Setting("port", 0, int, "Port of the local server; 0 picks a free one.",
-            lambda v: 0 <= v <= 65535, "use 0..65535"),
-    Setting("server_threads", 48, int, "Worker threads of the HTTP server (streams hold one each).",
-            lambda v: v >= 32, "use at least 32 so streams never starve API calls"),
-    Setting("max_streams", 32, int, "Log/event streams open at once; more get 503 with a hint.",
-            lambda v: v >= 1, "use at least 1"),
-    Setting("max_body_bytes", 1024 * 1024, int, "Largest JSON request body accepted.",
-            lambda v: v >= 1024, "use at least 1024"),
-    Setting("bundle_max_bytes", 4 * 1024**3, int, "Largest total unpacked size of a bundle.",
-            lambda v: v > 0, "use a positive number of bytes"),
-    Setting("bundle_max_ratio", 200, int, "Largest unpacked/packed size ratio of a bundle "
-            "(guards against archive bombs).", lambda v: v >= 1, "use at least 1"),
-    Setting("log_level", "INFO", str.upper, "Level of logs/appliance.log.",
-            lambda v: v in {"DEBUG", "INFO", "WARNING", "ERROR"},
-            "use DEBUG, INFO, WARNING or ERROR"),
+    Setting(
+        "data_dir",
+        None,
+        str,
+        "Folder holding the database, bundles, runs and logs "
+        "(default: the platform's user data folder).",
+    ),
+    Setting(
+        "host",
+        "127.0.0.1",
+        str,
+        "Address the local server binds to.",
+        lambda v: bool(v),
+        "give an address such as 127.0.0.1",
+    ),
+    Setting(
+        "port",
+        0,
+        int,
+        "Port of the local server; 0 picks a free one.",
+        lambda v: 0 <= v <= 65535,
+        "use 0..65535",
+    ),
+    Setting(
+        "server_threads",
+        48,
+        int,
+        "Worker threads of the HTTP server (streams hold one each).",
+        lambda v: v >= 32,
+        "use at least 32 so streams never starve API calls",
+    ),
+    Setting(
+        "max_streams",
+        32,
+        int,
+        "Log/event streams open at once; more get 503 with a hint.",
+        lambda v: v >= 1,
+        "use at least 1",
+    ),
+    Setting(
+        "max_body_bytes",
+        1024 * 1024,
+        int,
+        "Largest JSON request body accepted.",
+        lambda v: v >= 1024,
+        "use at least 1024",
+    ),
+    Setting(
+        "bundle_max_bytes",
+        4 * 1024**3,
+        int,
+        "Largest total unpacked size of a bundle.",
+        lambda v: v > 0,
+        "use a positive number of bytes",
+    ),
+    Setting(
+        "bundle_max_ratio",
+        200,
+        int,
+        "Largest unpacked/packed size ratio of a bundle (guards against archive bombs).",
+        lambda v: v >= 1,
+        "use at least 1",
+    ),
+    Setting(
+        "log_level",
+        "INFO",
+        str.upper,
+        "Level of logs/appliance.log.",
+        lambda v: v in {"DEBUG", "INFO", "WARNING", "ERROR"},
+        "use DEBUG, INFO, WARNING or ERROR",
+    ),
     Setting("open_browser", True, _bool, "Open the default browser when no window can start."),
 )
 
@@ -101,13 +153,18 @@ def _convert(setting: Setting, raw: Any, source: str) -> Any:
             f"{setting.help} Fix {source}.",
         ) from e
     if not setting.check(value):
-        raise ConfigError(f"setting {setting.name}={value!r} from {source} is out of range",
-                          f"{setting.check_hint or setting.help}; fix {source}.")
+        raise ConfigError(
+            f"setting {setting.name}={value!r} from {source} is out of range",
+            f"{setting.check_hint or setting.help}; fix {source}.",
+        )
     return value
 
 
-def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] | None = None,
-                  base: Mapping[str, Any] | None = None) -> Settings:
+def load_settings(
+    cli: Mapping[str, Any] | None = None,
+    env: Mapping[str, str] | None = None,
+    base: Mapping[str, Any] | None = None,
+) -> Settings:
     """Merge defaults, config file, environment and command line (None means 'not given')."""
     env = os.environ if env is None else env
     cli = {k: v for k, v in (cli or {}).items() if v is not None}
@@ -121,14 +178,17 @@ def load_settings(cli: Mapping[str, Any] | None = None, env: Mapping[str, str] |
         try:
             from_file = json.loads(config_file.read_text(encoding="utf-8"))
         except (OSError, ValueError) as e:
-            raise ConfigError(f"cannot read {config_file}: {e}",
-                              "Fix the JSON or remove the file.") from e
+            raise ConfigError(
+                f"cannot read {config_file}: {e}", "Fix the JSON or remove the file."
+            ) from e
         if not isinstance(from_file, dict):
             raise ConfigError(f"{config_file} must hold a JSON object", "Fix or remove the file.")
         for name, raw in from_file.items():
             if name not in _BY_NAME or name == "data_dir":
-                raise ConfigError(f"unknown setting {name!r} in {config_file}",
-                                  "See docs/settings.md for the settings there are.")
+                raise ConfigError(
+                    f"unknown setting {name!r} in {config_file}",
+                    "See docs/settings.md for the settings there are.",
+                )
             values[name] = _convert(_BY_NAME[name], raw, str(config_file))
     for s in SETTINGS:
         if s.name != "data_dir" and s.env in env:

@@ -1,0 +1,1 @@
+"""The web face: app factory, security, server, routes (thin: parse, call, answer)."""

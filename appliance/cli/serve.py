@@ -1,0 +1,69 @@
+"""appliance serve (headless) and appliance with no command (the desktop)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from appliance.backend.server import LocalServer
+from appliance.cli.common import context_from
+from appliance.context import Context
+
+logger = logging.getLogger(__name__)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    serve = sub.add_parser("serve", help="run the local server headless (unattended mode)")
+    serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 0: a free port)")
+    serve.set_defaults(handler=serve_command)
+
+
+def start_server(ctx: Context, host: str | None = None, port: int | None = None) -> LocalServer:
+    """Start everything a running appliance needs, then the HTTP server last."""
+    server = LocalServer(ctx, host=host, port=port).start()
+    ctx.services["http"] = server
+    return server
+
+
+def wait_for_signal(stop: threading.Event) -> None:
+    def handler(signum: int, frame: object) -> None:
+        logger.info("signal %d: shutting down", signum)
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def serve_command(args: argparse.Namespace) -> int:
+    ctx = context_from(args, host=args.host, port=args.port)
+    try:
+        server = start_server(ctx)
+        sys.stdout.write(f"Appliance serving at {server.login_url}\n")
+        sys.stdout.write("Press Ctrl+C to stop.\n")
+        sys.stdout.flush()
+        wait_for_signal(threading.Event())
+    finally:
+        ctx.close()
+    return 0
+
+
+def desktop(args: argparse.Namespace) -> int:
+    """The window where a display exists; otherwise the browser, or the URL printed."""
+    from appliance.desktop import show_ui
+
+    ctx = context_from(args)
+    try:
+        server = start_server(ctx)
+        show_ui(ctx, server, wait_for_signal)
+    finally:
+        ctx.close()
+    return 0

@@ -1,0 +1,144 @@
+"""appliance site add|list|show"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from appliance.cli.common import context_from, print_json, print_table
+from appliance.errors import BadRequest
+from appliance.store import sites
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    site = sub.add_parser("site", help="customer sites and their hosts")
+    cmds = site.add_subparsers(dest="site_command", metavar="SUBCOMMAND", required=True)
+
+    add = cmds.add_parser("add", help="create a site")
+    add.add_argument("name")
+    add.add_argument(
+        "--host",
+        action="append",
+        default=[],
+        metavar="NAME=ADDRESS[:PORT]",
+        help="a host of the site (repeat for more)",
+    )
+    add.add_argument("--user", help="SSH user for every host")
+    add.add_argument("--group", action="append", default=[], help="group for every host")
+    add.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a site variable (repeat for more)",
+    )
+    add.add_argument("--json", action="store_true", help="print the site as JSON")
+    add.set_defaults(handler=add_site)
+
+    lst = cmds.add_parser("list", help="list sites")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=list_sites)
+
+    show = cmds.add_parser("show", help="show a site, its hosts and installed versions")
+    show.add_argument("name")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=show_site)
+
+
+def _split(text: str, sep: str, what: str, example: str) -> tuple[str, str]:
+    left, found, right = text.partition(sep)
+    if not found or not left or not right:
+        raise BadRequest(f"{what} {text!r} is not in the form {example}", f"Write it as {example}.")
+    return left, right
+
+
+def parse_host(text: str, user: str | None, groups: list[str]) -> dict[str, Any]:
+    name, address = _split(text, "=", "--host", "NAME=ADDRESS[:PORT]")
+    host: dict[str, Any] = {"name": name, "address": address}
+    if address.count(":") == 1:  # host:port (an IPv6 address has more colons)
+        host["address"], port = address.split(":")
+        if not port.isdigit():
+            raise BadRequest(
+                f"--host {text!r}: port {port!r} is not a number",
+                "Write it as NAME=ADDRESS:PORT with a numeric port.",
+            )
+        host["port"] = int(port)
+    if user:
+        host["user"] = user
+    if groups:
+        host["groups"] = groups
+    return host
+
+
+def add_site(args: argparse.Namespace) -> int:
+    spec = sites.parse_site(
+        {
+            "name": args.name,
+            "vars": dict(_split(v, "=", "--var", "KEY=VALUE") for v in args.var),
+            "hosts": [parse_host(h, args.user, args.group) for h in args.host],
+        }
+    )
+    ctx = context_from(args)
+    try:
+        site = sites.create_site(ctx.store, spec)
+    finally:
+        ctx.close()
+    if args.json:
+        print_json(site)
+    else:
+        sys.stdout.write(
+            f"site {site['name']} created (id {site['id']}, {len(site['hosts'])} host(s))\n"
+        )
+    return 0
+
+
+def list_sites(args: argparse.Namespace) -> int:
+    ctx = context_from(args)
+    try:
+        found = sites.list_sites(limit=1_000_000)
+    finally:
+        ctx.close()
+    if args.json:
+        print_json(found)
+    elif not found:
+        sys.stdout.write("no sites yet (add one with `appliance site add NAME --host ...`)\n")
+    else:
+        print_table(
+            [
+                [
+                    s["id"],
+                    s["name"],
+                    len(s["hosts"]),
+                    ", ".join(f"{c}={v['version']}" for c, v in s["installed"].items()) or "-",
+                ]
+                for s in found
+            ],
+            ["ID", "NAME", "HOSTS", "INSTALLED"],
+        )
+    return 0
+
+
+def show_site(args: argparse.Namespace) -> int:
+    ctx = context_from(args)
+    try:
+        site = sites.get_site(args.name)
+    finally:
+        ctx.close()
+    if args.json:
+        print_json(site)
+        return 0
+    sys.stdout.write(f"site {site['name']} (id {site['id']})\n")
+    print_table(
+        [
+            [h["name"], h["address"], h["port"], h["user"] or "-", ",".join(h["groups"]) or "-"]
+            for h in site["hosts"]
+        ],
+        ["HOST", "ADDRESS", "PORT", "USER", "GROUPS"],
+    )
+    for comp, info in site["installed"].items():
+        sys.stdout.write(
+            f"installed {comp} {info['version']} "
+            f"(bundle {info['bundle']} {info['bundle_version']})\n"
+        )
+    return 0

@@ -1,0 +1,90 @@
+"""The store: SQLite in WAL mode, one writer thread, readers on their own connections."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+from peewee import SqliteDatabase
+
+from appliance.clock import Clock, SystemClock, iso
+from appliance.store.migrations import migrate
+from appliance.store.models import database
+from appliance.store.writer import Writer
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+
+PRAGMAS = {
+    "journal_mode": "wal",
+    "foreign_keys": 1,
+    "busy_timeout": 10_000,  # only another process (a CLI command) can hold the lock
+    "synchronous": "normal",  # WAL + NORMAL survives a killed process; only power loss can cost
+    "query_only": 1,  # readers cannot write; the writer lifts this on its own connection
+}
+
+_open_lock = threading.Lock()
+
+
+class Store:
+    """Owns the database file, its migrations and its writer thread."""
+
+    def __init__(self, path: Path, clock: Clock | None = None) -> None:
+        self.path = Path(path)
+        self.clock = clock or SystemClock()
+        self.db: SqliteDatabase | None = None
+        self.writer: Writer | None = None
+        self.found_schema: int | None = None
+
+    def open(self) -> Store:
+        with _open_lock:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = SqliteDatabase(str(self.path), pragmas=PRAGMAS, check_same_thread=False)
+            # A fresh database object gives every thread fresh connections to this file.
+            database.initialize(self.db)
+            self.writer = Writer(self.db, on_open=migrate)
+            self.found_schema = self.writer.start()
+        logger.info("store open at %s (schema found: %s)", self.path, self.found_schema)
+        return self
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.stop()
+        if self.db is not None:
+            self.db.close()  # this thread's reader connection, if any
+
+    def __enter__(self) -> Store:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # Writes ----------------------------------------------------------------------------------
+    def write(self, fn: Callable[..., T], *args: Any) -> T:
+        assert self.writer is not None, "store is not open"
+        return self.writer.call(fn, *args)
+
+    def submit(self, fn: Callable[..., T], *args: Any) -> Future[T]:
+        assert self.writer is not None, "store is not open"
+        return self.writer.submit(fn, *args)
+
+    def fire(self, fn: Callable[..., Any], *args: Any) -> None:
+        assert self.writer is not None, "store is not open"
+        self.writer.fire(fn, *args)
+
+    def now(self) -> str:
+        return iso(self.clock.now())
+
+    # Reads -----------------------------------------------------------------------------------
+    def reader(self):
+        """A read transaction on this thread's own connection (a consistent snapshot)."""
+        assert self.db is not None, "store is not open"
+        return self.db.atomic()
+
+    def integrity_check(self) -> str:
+        assert self.db is not None
+        return self.db.execute_sql("PRAGMA integrity_check").fetchone()[0]

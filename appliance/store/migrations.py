@@ -1,0 +1,102 @@
+"""Forward-only schema migrations, versioned by ``PRAGMA user_version``.
+
+Each entry upgrades the schema from version i to i+1 and runs inside the writer's transaction,
+so a failed migration leaves the previous version intact. Never edit a shipped migration; add one.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from peewee import Database
+
+from appliance.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+
+V1 = """
+CREATE TABLE site (
+  id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, vars TEXT NOT NULL DEFAULT '{}',
+  created_at TEXT NOT NULL);
+CREATE TABLE host (
+  id INTEGER PRIMARY KEY, site_id INTEGER NOT NULL REFERENCES site(id) ON DELETE CASCADE,
+  name TEXT NOT NULL, address TEXT NOT NULL, port INTEGER NOT NULL DEFAULT 22, user TEXT,
+  groups TEXT NOT NULL DEFAULT '[]', vars TEXT NOT NULL DEFAULT '{}', UNIQUE (site_id, name));
+CREATE TABLE bundle (
+  id INTEGER PRIMARY KEY, name TEXT NOT NULL, version TEXT NOT NULL, sha256 TEXT NOT NULL,
+  key_id TEXT NOT NULL, path TEXT NOT NULL, manifest TEXT NOT NULL, imported_at TEXT NOT NULL,
+  UNIQUE (name, version));
+CREATE TABLE installed_component (
+  id INTEGER PRIMARY KEY, site_id INTEGER NOT NULL REFERENCES site(id) ON DELETE CASCADE,
+  component TEXT NOT NULL, version TEXT NOT NULL, bundle_name TEXT NOT NULL,
+  bundle_version TEXT NOT NULL, run_id INTEGER, updated_at TEXT NOT NULL,
+  UNIQUE (site_id, component));
+CREATE TABLE run (
+  id INTEGER PRIMARY KEY, site_id INTEGER NOT NULL REFERENCES site(id) ON DELETE CASCADE,
+  bundle_id INTEGER NOT NULL REFERENCES bundle(id), action TEXT NOT NULL, state TEXT NOT NULL,
+  plan TEXT NOT NULL DEFAULT '[]', "trigger" TEXT NOT NULL DEFAULT 'manual',
+  created_at TEXT NOT NULL, started_at TEXT, finished_at TEXT, error TEXT, hint TEXT,
+  owner_pid INTEGER, pgid INTEGER, resumed_from INTEGER, backup_run_id INTEGER);
+CREATE UNIQUE INDEX run_one_active_per_site ON run (site_id)
+  WHERE state IN ('queued', 'running');
+CREATE INDEX run_state ON run (state);
+CREATE TABLE run_step (
+  id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+  idx INTEGER NOT NULL, name TEXT NOT NULL, kind TEXT NOT NULL, component TEXT,
+  playbook TEXT NOT NULL, from_version TEXT, to_version TEXT,
+  state TEXT NOT NULL DEFAULT 'pending', started_at TEXT, finished_at TEXT, rc INTEGER,
+  UNIQUE (run_id, idx));
+CREATE TABLE run_event (
+  id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+  step_id INTEGER REFERENCES run_step(id) ON DELETE CASCADE, counter INTEGER,
+  event TEXT NOT NULL, host TEXT, task TEXT, status TEXT, changed INTEGER NOT NULL DEFAULT 0,
+  duration REAL, stdout TEXT, created_at TEXT NOT NULL);
+CREATE INDEX run_event_run ON run_event (run_id, id);
+CREATE TABLE schedule (
+  id INTEGER PRIMARY KEY, site_id INTEGER NOT NULL REFERENCES site(id) ON DELETE CASCADE,
+  bundle_id INTEGER NOT NULL REFERENCES bundle(id), action TEXT NOT NULL,
+  "trigger" TEXT NOT NULL, at TEXT, cron TEXT, timezone TEXT NOT NULL,
+  window_minutes INTEGER NOT NULL, enabled INTEGER NOT NULL DEFAULT 1, created_at TEXT NOT NULL);
+CREATE TABLE occurrence (
+  id INTEGER PRIMARY KEY,
+  schedule_id INTEGER NOT NULL REFERENCES schedule(id) ON DELETE CASCADE,
+  fire_time TEXT NOT NULL, state TEXT NOT NULL,
+  run_id INTEGER REFERENCES run(id) ON DELETE SET NULL, detail TEXT, recorded_at TEXT NOT NULL,
+  UNIQUE (schedule_id, fire_time));
+"""
+
+
+def _sql_script(script: str) -> Callable[[Database], None]:
+    def apply(db: Database) -> None:
+        for statement in script.split(";"):
+            if statement.strip():
+                db.execute_sql(statement)
+
+    return apply
+
+
+# MIGRATIONS[i] upgrades user_version i -> i + 1.
+MIGRATIONS: list[Callable[[Database], None]] = [_sql_script(V1)]
+
+LATEST = len(MIGRATIONS)
+
+
+def schema_version(db: Database) -> int:
+    return db.execute_sql("PRAGMA user_version").fetchone()[0]
+
+
+def migrate(db: Database) -> int:
+    """Bring the schema to LATEST; returns the version found before. Runs on the writer."""
+    found = schema_version(db)
+    if found > LATEST:
+        raise ConfigError(
+            f"the database has schema version {found}, newer than this appliance knows ({LATEST})",
+            "Use the newer appliance that wrote it, or point --data-dir at another folder.",
+        )
+    for version in range(found, LATEST):
+        logger.info("migrating database schema %d -> %d", version, version + 1)
+        MIGRATIONS[version](db)
+        # PRAGMA cannot take parameters; the value is our own integer.
+        db.execute_sql(f"PRAGMA user_version = {version + 1}")
+    return found

@@ -1,0 +1,146 @@
+"""Sites and their hosts: parsing a site description, creating and reading sites."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from peewee import IntegrityError
+
+from appliance.errors import BadRequest, Conflict, NotFound
+from appliance.store import Store
+from appliance.store.models import Host, InstalledComponent, Site
+from appliance.validate import (
+    Field,
+    check_address,
+    check_name,
+    check_port,
+    check_str_list,
+    check_vars,
+    expect_object,
+)
+
+SITE_FIELDS = {
+    "name": Field(str, required=True, check=check_name),
+    "vars": Field(dict, check=check_vars),
+    "hosts": Field(list),
+}
+HOST_FIELDS = {
+    "name": Field(str, required=True, check=check_name),
+    "address": Field(str, required=True, check=check_address),
+    "port": Field(int, check=check_port),
+    "user": Field(str, check=lambda v: None if v.strip() else "must not be empty"),
+    "groups": Field(list, check=check_str_list),
+    "vars": Field(dict, check=check_vars),
+}
+MAX_HOSTS = 1000
+
+
+def parse_site(data: Any) -> dict[str, Any]:
+    """Validate a site description; returns a clean dict (nothing unknown, defaults filled)."""
+    site = expect_object(data, "site", SITE_FIELDS)
+    hosts_in = site.get("hosts", [])
+    if len(hosts_in) > MAX_HOSTS:
+        raise BadRequest(
+            f"site has {len(hosts_in)} hosts; at most {MAX_HOSTS}", "Split the site in two."
+        )
+    hosts, seen = [], set()
+    for i, raw in enumerate(hosts_in):
+        host = expect_object(raw, f"site.hosts[{i}]", HOST_FIELDS)
+        if host["name"] in seen:
+            raise BadRequest(
+                f"site.hosts[{i}].name {host['name']!r} appears twice",
+                "Give every host of a site its own name.",
+            )
+        seen.add(host["name"])
+        hosts.append({"port": 22, "user": None, "groups": [], "vars": {}, **host})
+    return {"name": site["name"], "vars": site.get("vars", {}), "hosts": hosts}
+
+
+def create_site(store: Store, spec: dict[str, Any]) -> dict[str, Any]:
+    """Create a site with its hosts in one transaction; Conflict if the name is taken."""
+
+    def write() -> int:
+        try:
+            site = Site.create(name=spec["name"], vars=spec["vars"], created_at=store.now())
+        except IntegrityError as e:
+            raise Conflict(
+                f"a site named {spec['name']!r} exists already",
+                "Pick another name, or open the existing site.",
+            ) from e
+        for host in spec["hosts"]:
+            Host.create(site=site, **host)
+        return site.id
+
+    return get_site(store.write(write))
+
+
+def host_to_json(host: Host) -> dict[str, Any]:
+    return {
+        "name": host.name,
+        "address": host.address,
+        "port": host.port,
+        "user": host.user,
+        "groups": host.groups,
+        "vars": host.vars,
+    }
+
+
+def site_to_json(site: Site, hosts: list[Host], installed: list[InstalledComponent]) -> dict:
+    return {
+        "id": site.id,
+        "name": site.name,
+        "vars": site.vars,
+        "created_at": site.created_at,
+        "hosts": [host_to_json(h) for h in hosts],
+        "installed": {
+            c.component: {
+                "version": c.version,
+                "bundle": c.bundle_name,
+                "bundle_version": c.bundle_version,
+                "run": c.run_id,
+                "updated_at": c.updated_at,
+            }
+            for c in installed
+        },
+    }
+
+
+def find_site(ref: int | str) -> Site:
+    """A site by id or by name (as typed on the command line or in a URL)."""
+    query = Site.select()
+    if isinstance(ref, int) or str(ref).isdigit():
+        site = query.where(Site.id == int(ref)).first()
+        if site is None and not isinstance(ref, int):
+            site = query.where(Site.name == str(ref)).first()
+    else:
+        site = query.where(Site.name == ref).first()
+    if site is None:
+        raise NotFound(
+            f"no site {ref!r}", "List sites with `appliance site list` or GET /api/sites."
+        )
+    return site
+
+
+def get_site(ref: int | str) -> dict[str, Any]:
+    site = find_site(ref)
+    hosts = list(Host.select().where(Host.site == site).order_by(Host.id))
+    installed = list(
+        InstalledComponent.select()
+        .where(InstalledComponent.site == site)
+        .order_by(InstalledComponent.id)
+    )
+    return site_to_json(site, hosts, installed)
+
+
+def list_sites(limit: int = 1000, offset: int = 0) -> list[dict[str, Any]]:
+    sites = list(Site.select().order_by(Site.id).limit(limit).offset(offset))
+    if not sites:
+        return []
+    ids = [s.id for s in sites]
+    hosts: dict[int, list[Host]] = {i: [] for i in ids}
+    for h in Host.select().where(Host.site.in_(ids)).order_by(Host.id):
+        hosts[h.site_id].append(h)
+    installed: dict[int, list[InstalledComponent]] = {i: [] for i in ids}
+    for c in InstalledComponent.select().where(InstalledComponent.site.in_(ids)):
+        installed[c.site_id].append(c)
+    return [site_to_json(s, hosts[s.id], installed[s.id]) for s in sites]
