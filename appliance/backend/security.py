@@ -103,17 +103,17 @@ class SecurityMiddleware:
             )
         method = environ.get("REQUEST_METHOD", "GET").upper()
         origin = environ.get("HTTP_ORIGIN")
-        if method not in SAFE_METHODS:
-            if (origin is not None and origin.lower() not in self.origins.origins()) or environ.get(
-                "HTTP_SEC_FETCH_SITE", ""
-            ).lower() == "cross-site":
-                logger.warning("refused %s from foreign Origin %r", method, origin)
-                return _error(
-                    start_response,
-                    "403 Forbidden",
-                    f"{method} from origin {origin!r} is refused",
-                    "Change things only from the appliance's own page.",
-                )
+        foreign = (origin is not None and origin.lower() not in self.origins.origins()) or (
+            environ.get("HTTP_SEC_FETCH_SITE", "").lower() == "cross-site"
+        )
+        if method not in SAFE_METHODS and foreign:
+            logger.warning("refused %s from foreign Origin %r", method, origin)
+            return _error(
+                start_response,
+                "403 Forbidden",
+                f"{method} from origin {origin!r} is refused",
+                "Change things only from the appliance's own page.",
+            )
         path = environ.get("PATH_INFO", "")
         if path == "/" and "token=" in environ.get("QUERY_STRING", ""):
             return self._login(environ, start_response)
