@@ -1,0 +1,1 @@
+"""Benchmarks: `python -m bench [NAME ...]` prints each figure beside its baseline, same run."""

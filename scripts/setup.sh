@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Everything a fresh Debian machine needs to run and test the appliance: system packages
+# (browser, virtual display, Qt runtime, sshd for test hosts) and the Python environment.
+# Idempotent and quick when nothing changed (stamps under .stamps/).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+APT_PACKAGES=(
+  chromium xvfb xauth imagemagick openssh-server iproute2 sudo procps
+  libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
+  libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libnss3 libegl1
+  libgl1 libgbm1 libxcomposite1 libxdamage1 libxrandr2 libxtst6 libxkbfile1 libasound2
+)
+
+missing=()
+for pkg in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing system packages: ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+PYTHON=${PYTHON:-python3}
+mkdir -p .stamps
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  "$PYTHON" -m venv .venv
+fi
+want=$(sha256sum pyproject.toml | cut -c1-16)
+if [ "$(cat .stamps/pip 2>/dev/null)" != "$want" ]; then
+  echo "setup: installing Python packages"
+  .venv/bin/python -m pip install -q --upgrade pip
+  .venv/bin/python -m pip install -q -e ".[dev,window]"
+  echo "$want" > .stamps/pip
+fi
