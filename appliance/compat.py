@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import shlex
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 
@@ -37,3 +42,69 @@ def shipped_keys_dir() -> Path:
 def carried_bundles_dir() -> Path:
     """Signed bundles carried inside the binary (built from bundles/ at build time)."""
     return resource_root() / "carried-bundles"
+
+
+def set_main_path_entry(entry: str) -> None:
+    """Make ``entry`` sys.path[0], as Python does for the code it runs (script folder, or '' for
+    -c and stdin). Unfrozen, the interpreter already put its own entry there for us (the cwd
+    under ``-m appliance``, the bin folder for the console script) unless -P/-I; frozen,
+    PyInstaller's entries come first and must stay, so the entry is added in front of them."""
+    if is_frozen() or sys.flags.safe_path:
+        sys.path.insert(0, entry)
+    else:
+        sys.path[0] = entry
+
+
+# Launcher name -> the words after self_command() that select the face it stands for.
+_LAUNCHERS: dict[str, tuple[str, ...]] = {
+    "ansible-playbook": ("playbook",),
+    # ssh password auth runs `ansible` as SSH_ASKPASS (found next to argv[0] or on PATH)
+    "ansible": ("ansible",),
+    "python3": (),
+}
+
+
+def _launcher_files() -> dict[str, str]:
+    """Launcher name -> symlink target (frozen) or script text (unfrozen)."""
+    if is_frozen():
+        return {name: self_command()[0] for name in _LAUNCHERS}
+    return {
+        name: "#!/bin/sh\nexec " + shlex.join([*self_command(), *words]) + ' "$@"\n'
+        for name, words in _LAUNCHERS.items()
+    }
+
+
+def launcher_dir(folder: Path) -> Path:
+    """A folder of executables (ansible-playbook, ansible, python3) that run this appliance's
+    faces; returns the folder to put first on PATH (a subfolder of ``folder``).
+
+    Frozen they are symlinks to the binary (its faces pick themselves by name); unfrozen they
+    are /bin/sh scripts running ``python -m appliance``. The subfolder is named after its
+    content and never changed once made: it is built under a temporary name and renamed into
+    place, so concurrent callers and running playbooks never see it half-written, and a moved
+    interpreter or binary simply gets a new subfolder.
+    """
+    files = _launcher_files()
+    digest = hashlib.sha256(repr(sorted(files.items())).encode()).hexdigest()[:16]
+    target = Path(folder) / f"launchers-{digest}"
+    if target.is_dir():
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".launchers-", dir=target.parent))
+    try:
+        for name, content in files.items():
+            path = tmp / name
+            if is_frozen():
+                path.symlink_to(content)
+            else:
+                path.write_text(content, encoding="utf-8")
+                path.chmod(0o755)
+        try:
+            os.replace(tmp, target)
+        except OSError:
+            # Another process renamed an identical folder into place first: use that one.
+            if not target.is_dir():
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return target

@@ -1,0 +1,58 @@
+"""The environment Ansible needs before it is imported (a leaf: stdlib and appliance.paths only).
+
+Ansible checks the locale when ``ansible.cli`` is imported and reads its ``ANSIBLE_*`` settings
+once, so these variables must be in ``os.environ`` before the first ``import ansible...``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from pathlib import Path
+
+from appliance.paths import Paths
+
+# Forced: Ansible refuses to start without a UTF-8 locale, and C.UTF-8 exists on every glibc
+# laptop, unlike whatever the desktop session exported (e.g. a locale that is not generated).
+LOCALE_VARS = {"LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
+
+
+def _remote_temp(folder: Path) -> str:
+    """ANSIBLE_REMOTE_TEMP is also used on SSH hosts, where the laptop's absolute path (under the
+    laptop user's home) usually cannot be created. Written relative to ``~`` it still lands in
+    the data directory locally and in the same place under the remote user's home elsewhere."""
+    try:
+        relative = folder.relative_to(Path.home())
+    except ValueError:
+        return str(folder)
+    return "~/" + relative.as_posix()
+
+
+def ansible_environment(data_dir: Path) -> dict[str, str]:
+    """Variables to set before importing Ansible; creates the folders they name.
+
+    Host key checking and colours are left alone on purpose: those are the caller's decisions
+    (ansible-runner turns host key checking off unless told; the run engine must say so).
+    """
+    home = Paths(Path(data_dir)).ansible_home
+    local_temp = home / "tmp" / "local"
+    remote_temp = home / "tmp" / "remote"
+    for folder in (home, local_temp, remote_temp):
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return {
+        **LOCALE_VARS,
+        "ANSIBLE_HOME": str(home),
+        "ANSIBLE_LOCAL_TEMP": str(local_temp),
+        "ANSIBLE_REMOTE_TEMP": _remote_temp(remote_temp),
+        # A .retry file next to a read-only bundle playbook is noise at best, an error at worst.
+        "ANSIBLE_RETRY_FILES_ENABLED": "0",
+    }
+
+
+def apply_ansible_environment(environ: MutableMapping[str, str], data_dir: Path) -> None:
+    """Put :func:`ansible_environment` into ``environ``: the locale always wins, while ANSIBLE_*
+    values the caller already set (the run engine, a user's shell) are kept."""
+    for name, value in ansible_environment(data_dir).items():
+        if name in LOCALE_VARS:
+            environ[name] = value
+        else:
+            environ.setdefault(name, value)
