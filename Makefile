@@ -19,5 +19,8 @@ lint: setup
 	.venv/bin/ruff check appliance tests bench
 	.venv/bin/ruff format --check appliance tests bench
 
+bundles: setup
+	@bash scripts/build_bundles.sh
+
 bench: setup
 	.venv/bin/python -m bench

@@ -40,8 +40,11 @@ def shipped_keys_dir() -> Path:
 
 
 def carried_bundles_dir() -> Path:
-    """Signed bundles carried inside the binary (built from bundles/ at build time)."""
-    return resource_root() / "carried-bundles"
+    """Signed bundles carried inside the appliance, imported at start: built from bundles/ at
+    build time into the binary, or by `make bundles` into build/bundles in a checkout."""
+    if is_frozen():
+        return resource_root() / "carried-bundles"
+    return resource_root() / "build" / "bundles"
 
 
 def set_main_path_entry(entry: str) -> None:

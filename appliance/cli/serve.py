@@ -24,6 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def start_server(ctx: Context, host: str | None = None, port: int | None = None) -> LocalServer:
     """Start everything a running appliance needs, then the HTTP server last."""
+    from appliance.jobs.bundles import import_carried
+
+    import_carried(ctx)  # the signed bundles inside the appliance; idempotent
     server = LocalServer(ctx, host=host, port=port).start()
     ctx.services["http"] = server
     return server

@@ -1,0 +1,25 @@
+from __future__ import annotations
+
+from bottle import Bottle, request, response
+
+from appliance.backend.http import content_length, query_int
+from appliance.context import Context
+from appliance.jobs import bundles as service
+
+
+def register(app: Bottle, ctx: Context) -> None:
+    @app.get("/api/bundles")
+    def list_bundles() -> list:
+        return service.rows.list_bundles(limit=query_int(request, "limit", 1000, 1, 100_000),
+                                         offset=query_int(request, "offset", 0))
+
+    @app.post("/api/bundles")
+    def import_bundle() -> dict:
+        bundle, created = service.import_stream(ctx, request.environ["wsgi.input"],
+                                                content_length(request))
+        response.status = 201 if created else 200
+        return bundle
+
+    @app.get("/api/bundles/<name>/<version>")
+    def get_bundle(name: str, version: str) -> dict:
+        return service.bundle_detail(name, version)

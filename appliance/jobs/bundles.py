@@ -1,0 +1,168 @@
+"""Bundle import as a service: verify and extract with the bundle library, then record the row.
+
+Order matters for "nothing half-imported": the folder appears only complete (rename), the row is
+written after it; a folder without a row (crash in between) is recognised as identical on the
+next import, and ``sync_rows`` records such folders at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from appliance.bundle import (
+    Limits,
+    TrustedKey,
+    add_trusted_key,
+    import_bundle,
+    load_trusted_keys,
+    parse_manifest,
+    read_imported,
+    upgrade_allowed,
+    verify_bundle,
+)
+from appliance.compat import carried_bundles_dir, shipped_keys_dir
+from appliance.context import Context
+from appliance.errors import BundleError, PayloadTooLarge
+from appliance.store import bundles as rows
+
+logger = logging.getLogger(__name__)
+CHUNK = 1024 * 1024
+
+
+def trusted_keys(ctx: Context) -> list[TrustedKey]:
+    return load_trusted_keys(shipped_keys_dir(), ctx.paths.keys)
+
+
+def add_key(ctx: Context, pubfile: Path) -> TrustedKey:
+    return add_trusted_key(ctx.paths.keys, pubfile)
+
+
+def limits(ctx: Context) -> Limits:
+    return Limits.from_settings(ctx.settings)
+
+
+def verify_file(ctx: Context, archive: Path) -> dict[str, Any]:
+    checked = verify_bundle(archive, trusted_keys(ctx), limits(ctx))
+    return {"name": checked.manifest.name, "version": checked.manifest.version,
+            "key_id": checked.key_id, "sha256": checked.sha256, "size": checked.size,
+            "manifest": checked.manifest.to_json()}
+
+
+def import_file(ctx: Context, archive: Path) -> tuple[dict[str, Any], bool]:
+    """Import ``archive``; returns (bundle as JSON, created?)."""
+    imported = import_bundle(archive, ctx.paths.bundles, ctx.paths.tmp, trusted_keys(ctx),
+                             limits(ctx))
+    m = imported.manifest
+    existed = _row_exists(m.name, m.version)
+    bundle = rows.record_bundle(ctx.store, m.name, m.version, imported.sha256, imported.key_id,
+                                str(imported.path), m.to_json())
+    return bundle, not existed
+
+
+def import_stream(ctx: Context, body: BinaryIO, length: int | None) -> tuple[dict, bool]:
+    """Spool an uploaded archive to the data folder's tmp (bounded), then import it."""
+    cap = ctx.settings.bundle_max_bytes
+    if length is not None and length > cap:
+        raise PayloadTooLarge(f"the bundle is larger than {cap} bytes",
+                              "Raise the bundle_max_bytes setting if the bundle is genuine.")
+    ctx.paths.tmp.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix="upload-", suffix=".bundle", dir=ctx.paths.tmp)
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            remaining = length if length is not None else cap + 1
+            total = 0
+            while remaining > 0:
+                chunk = body.read(min(CHUNK, remaining))
+                if not chunk:
+                    break
+                out.write(chunk)
+                total += len(chunk)
+                remaining -= len(chunk)
+                if total > cap:
+                    raise PayloadTooLarge(f"the bundle is larger than {cap} bytes",
+                                          "Raise the bundle_max_bytes setting if it is genuine.")
+        if total == 0:
+            raise BundleError("the request body is empty",
+                              "Send the .bundle file's bytes as the request body.")
+        if length is not None and total < length:
+            raise BundleError("the upload ended early", "Upload the bundle again.")
+        return import_file(ctx, path)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _row_exists(name: str, version: str) -> bool:
+    try:
+        rows.find_bundle(name, version)
+        return True
+    except Exception:
+        return False
+
+
+def bundle_detail(name: str, version: str) -> dict[str, Any]:
+    """A bundle with its upgrade paths: which sites (at which version) may move to it."""
+    bundle = rows.find_bundle(name, version)
+    detail = rows.bundle_to_json(bundle)
+    manifest = parse_manifest(Path(bundle.path, "bundle.yml").read_bytes())
+    sites = []
+    for site, installed in rows.installed_bundle_versions(name):
+        allowed, reason = upgrade_allowed(manifest, installed)
+        sites.append({"site": site.name, "site_id": site.id, "installed": installed,
+                      "action": "install" if installed is None else "upgrade",
+                      "allowed": allowed, "reason": reason})
+    others = [b["version"] for b in rows.list_bundles(limit=100_000)
+              if b["name"] == name and b["version"] != version]
+    detail["sites"] = sites
+    detail["upgrades_from_imported"] = [
+        v for v in others if upgrade_allowed(manifest, v)[0]]
+    detail["path"] = bundle.path
+    return detail
+
+
+def sync_rows(ctx: Context) -> int:
+    """Record bundle folders that have no row (a crash between rename and insert)."""
+    added = 0
+    if not ctx.paths.bundles.is_dir():
+        return 0
+    for version_dir in sorted(ctx.paths.bundles.glob("*/*")):
+        if not version_dir.is_dir() or _row_exists(version_dir.parent.name, version_dir.name):
+            continue
+        try:
+            imported = read_imported(version_dir)
+        except BundleError:
+            logger.warning("ignoring damaged bundle folder %s", version_dir)
+            continue
+        m = imported.manifest
+        rows.record_bundle(ctx.store, m.name, m.version, imported.sha256, imported.key_id,
+                           str(version_dir), m.to_json())
+        added += 1
+    return added
+
+
+def import_carried(ctx: Context) -> list[str]:
+    """Import the signed bundles carried inside the appliance (idempotent; errors logged)."""
+    sync_rows(ctx)
+    imported = []
+    folder = carried_bundles_dir()
+    for archive in sorted(folder.glob("*.bundle")) if folder.is_dir() else []:
+        try:
+            bundle, created = import_file(ctx, archive)
+        except Exception:
+            logger.exception("carried bundle %s could not be imported", archive.name)
+            continue
+        if created:
+            imported.append(f"{bundle['name']} {bundle['version']}")
+    if imported:
+        logger.info("imported carried bundles: %s", ", ".join(imported))
+    return imported
+
+
+def copy_archive(src: Path, dest_dir: Path) -> Path:
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    return Path(shutil.copy2(src, dest_dir))
