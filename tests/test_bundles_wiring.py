@@ -82,7 +82,7 @@ def test_upgrade_paths_per_site(api: Api, ctx: Context, demo_bundles: dict[str, 
     assert not sites["current"]["allowed"] and sites["current"]["reason"]
 
 
-def _rewrite(src: Path, dest: Path, change) -> Path:  # noqa: ANN001
+def _rewrite(src: Path, dest: Path, change) -> Path:
     """Copy a bundle archive, letting ``change(name, data)`` alter members' bytes."""
     with tarfile.open(src, "r:gz") as tin, tarfile.open(dest, "w:gz") as tout:
         for member in tin.getmembers():

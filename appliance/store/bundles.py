@@ -55,8 +55,11 @@ def find_bundle(name: str, version: str) -> Bundle:
     bundle = Bundle.get_or_none((Bundle.name == name) & (Bundle.version == version))
     if bundle is None:
         known = [b.version for b in Bundle.select(Bundle.version).where(Bundle.name == name)]
-        hint = (f"Imported versions of {name}: {', '.join(known)}." if known
-                else "Import the bundle first (appliance bundle import FILE, or the Bundles screen).")
+        hint = (
+            f"Imported versions of {name}: {', '.join(known)}."
+            if known
+            else "Import the bundle first (appliance bundle import FILE, or the Bundles screen)."
+        )
         raise NotFound(f"no bundle {name} {version}", hint)
     return bundle
 
