@@ -66,6 +66,14 @@ CREATE TABLE occurrence (
   UNIQUE (schedule_id, fire_time));
 """
 
+# The run engine (issue 4): cross-process cancel, the identity of the owning process (a pid alone
+# may be reused), and the site's installed versions before the run (what a rollback restores).
+V2 = """
+ALTER TABLE run ADD COLUMN cancel_requested INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE run ADD COLUMN owner_start TEXT;
+ALTER TABLE run ADD COLUMN installed_before TEXT NOT NULL DEFAULT '{}';
+"""
+
 
 def _sql_script(script: str) -> Callable[[Database], None]:
     def apply(db: Database) -> None:
@@ -77,7 +85,7 @@ def _sql_script(script: str) -> Callable[[Database], None]:
 
 
 # MIGRATIONS[i] upgrades user_version i -> i + 1.
-MIGRATIONS: list[Callable[[Database], None]] = [_sql_script(V1)]
+MIGRATIONS: list[Callable[[Database], None]] = [_sql_script(V1), _sql_script(V2)]
 
 LATEST = len(MIGRATIONS)
 

@@ -99,6 +99,9 @@ class Run(BaseModel):
     pgid = IntegerField(null=True)
     resumed_from = IntegerField(null=True)
     backup_run_id = IntegerField(null=True)
+    cancel_requested = BooleanField(default=False)
+    owner_start = CharField(null=True)  # "<boot id>:<start ticks>" of owner_pid (pids get reused)
+    installed_before = JSONField(default=dict)  # the site's installed versions before this run
 
 
 class RunStep(BaseModel):
