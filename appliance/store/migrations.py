@@ -87,6 +87,16 @@ def _sql_script(script: str) -> Callable[[Database], None]:
 # MIGRATIONS[i] upgrades user_version i -> i + 1.
 MIGRATIONS: list[Callable[[Database], None]] = [_sql_script(V1), _sql_script(V2)]
 
+# V3, schedules: which missed/skipped occurrences a person has seen (GET /api/schedules lists
+# the others under "missed").
+V3_OCCURRENCE_ACK = """
+CREATE TABLE occurrence_ack (
+  occurrence_id INTEGER PRIMARY KEY REFERENCES occurrence(id) ON DELETE CASCADE,
+  acknowledged_at TEXT NOT NULL);
+CREATE INDEX occurrence_state ON occurrence (state);
+"""
+MIGRATIONS.append(_sql_script(V3_OCCURRENCE_ACK))
+
 LATEST = len(MIGRATIONS)
 
 
