@@ -1,0 +1,211 @@
+"""What a run will do: a pure function of the bundle manifest and what the site has installed.
+
+- install (nothing of this bundle installed): preflight, every component in order, verify;
+- upgrade: preflight, backup, each component whose version changes, verify;
+- check: preflight, then every component with ``--check --diff``;
+- rollback: the bundle's rollback stage, restoring the backup an earlier run took.
+Stages the bundle does not have are left out, except the one an action cannot do without
+(rollback); a refusal is an ``Unprocessable`` (422) that says why and what to do instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from appliance.bundle import Manifest, upgrade_allowed
+from appliance.errors import BadRequest, Unprocessable
+
+ACTIONS = ("install", "upgrade", "check", "rollback")
+
+
+@dataclass(frozen=True)
+class Installed:
+    """One component installed at a site (an InstalledComponent row)."""
+
+    version: str
+    bundle_name: str
+    bundle_version: str
+
+    def to_json(self) -> dict[str, str]:
+        return {
+            "version": self.version,
+            "bundle_name": self.bundle_name,
+            "bundle_version": self.bundle_version,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, str]) -> Installed:
+        return cls(data["version"], data["bundle_name"], data["bundle_version"])
+
+
+@dataclass(frozen=True)
+class PlannedStep:
+    idx: int  # 1-based, the order of the run
+    kind: str  # preflight | backup | component | verify | rollback
+    name: str  # the stage, or the component's name
+    playbook: str  # relative to the bundle folder
+    component: str | None = None
+    from_version: str | None = None
+    to_version: str | None = None
+    check: bool = False  # run with --check --diff
+
+    def title(self, total: int) -> str:
+        """``[3/6] component app 1.0.0 -> 1.1.0 (playbooks/app.yml)``"""
+        what = self.kind if self.kind != "component" else f"component {self.name}"
+        if self.kind == "component":
+            what += f" {self.from_version or 'none'} -> {self.to_version}"
+        if self.check:
+            what += " --check --diff"
+        return f"[{self.idx}/{total}] {what} ({self.playbook})"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "idx": self.idx,
+            "kind": self.kind,
+            "name": self.name,
+            "playbook": self.playbook,
+            "component": self.component,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "check": self.check,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PlannedStep:
+        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data})
+
+
+@dataclass(frozen=True)
+class Plan:
+    action: str
+    steps: tuple[PlannedStep, ...]
+    installed_version: str | None  # this bundle's version at the site before the run
+    record: Mapping[str, Installed] = field(default_factory=dict)  # written on success
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [s.to_json() for s in self.steps]
+
+
+def installed_bundle_version(installed: Mapping[str, Installed], bundle: str) -> str | None:
+    """The version of ``bundle`` the site runs (the last recorded wins if rows disagree)."""
+    version = None
+    for row in installed.values():
+        if row.bundle_name == bundle:
+            version = row.bundle_version
+    return version
+
+
+def success_record(manifest: Manifest) -> dict[str, Installed]:
+    """What an install or upgrade of ``manifest`` records as installed once it succeeded."""
+    return {
+        c.name: Installed(c.version, manifest.name, manifest.version) for c in manifest.components
+    }
+
+
+def make_plan(
+    manifest: Manifest,
+    installed: Mapping[str, Installed],
+    action: str | None = None,
+    *,
+    restore: Mapping[str, Installed] | None = None,
+) -> Plan:
+    """The steps of a run of ``manifest`` on a site with ``installed`` components.
+
+    ``restore`` (rollback only) is what the site had installed before the run whose backup is
+    restored; None means no earlier run took a backup.
+    """
+    current = installed_bundle_version(installed, manifest.name)
+    target = f"{manifest.name} {manifest.version}"
+    if action is None:
+        action = "install" if current is None else "upgrade"
+    if action not in ACTIONS:
+        raise BadRequest(f"unknown action {action!r}", f"Use one of: {', '.join(ACTIONS)}.")
+
+    steps: list[tuple[str, str, str, dict[str, Any]]] = []  # kind, name, playbook, extra
+
+    def stage(name: str) -> None:
+        if name in manifest.stages:
+            steps.append((name, name, manifest.stages[name], {}))
+
+    record: dict[str, Installed] = {}
+    if action in ("install", "upgrade"):
+        if action == "install" and current is not None:
+            raise Unprocessable(
+                f"{manifest.name} {current} is installed on the site already; install is for a "
+                "site without it",
+                f"Upgrade instead (action upgrade), or run action check to compare with {target}.",
+            )
+        if action == "upgrade":
+            if current is None:
+                raise Unprocessable(
+                    f"nothing of {manifest.name} is installed on the site",
+                    f"Install {target} instead (action install).",
+                )
+            ok, reason = upgrade_allowed(manifest, current)
+            if not ok:
+                patterns = ", ".join(manifest.upgrade_from) or "no version"
+                raise Unprocessable(
+                    f"cannot upgrade the site to {target}: {reason}",
+                    f"{target} upgrades from {patterns}; the site has {current}. "
+                    "Install a version in between first, or pick another bundle version.",
+                )
+        stage("preflight")
+        if action == "upgrade":
+            stage("backup")
+        for c in manifest.components:
+            before = installed.get(c.name)
+            before_version = before.version if before is not None else None
+            if action == "install" or before_version != c.version:
+                steps.append(
+                    (
+                        "component",
+                        c.name,
+                        c.playbook,
+                        {
+                            "component": c.name,
+                            "from_version": before_version,
+                            "to_version": c.version,
+                        },
+                    )
+                )
+        stage("verify")
+        record = success_record(manifest)
+    elif action == "check":
+        stage("preflight")
+        for c in manifest.components:
+            before = installed.get(c.name)
+            steps.append(
+                (
+                    "component",
+                    c.name,
+                    c.playbook,
+                    {
+                        "component": c.name,
+                        "to_version": c.version,
+                        "check": True,
+                        "from_version": before.version if before is not None else None,
+                    },
+                )
+            )
+    else:  # rollback
+        if "rollback" not in manifest.stages:
+            raise Unprocessable(
+                f"{target} has no rollback stage",
+                "Roll back with the bundle version whose upgrade took the backup, "
+                "or restore by hand.",
+            )
+        if restore is None:
+            raise Unprocessable(
+                "no earlier run on this site took a backup to roll back to",
+                "Only an upgrade takes a backup; there is nothing to restore.",
+            )
+        stage("rollback")
+        record = dict(restore)
+
+    planned = tuple(
+        PlannedStep(idx=i, kind=kind, name=name, playbook=playbook, **extra)
+        for i, (kind, name, playbook, extra) in enumerate(steps, start=1)
+    )
+    return Plan(action=action, steps=planned, installed_version=current, record=record)

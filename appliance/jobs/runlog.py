@@ -1,0 +1,51 @@
+"""``runs/<id>/output.log``: the run's terminal output, append-only, the single source for log
+streams. Every byte the run engine writes to it goes through :class:`RunLog` (the place where
+secrets will be redacted)."""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+
+class RunLog:
+    """Appends text to a run's output.log; each ``write`` is one O_APPEND write, so readers in
+    other threads or processes only ever see whole writes, and two writers never interleave."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        self._lock = threading.Lock()
+
+    def write(self, text: str) -> None:
+        if not text:
+            return
+        data = text.encode("utf-8", errors="replace")
+        with self._lock:
+            if self._fd is None:
+                raise ValueError(f"{self.path} is closed")
+            view = memoryview(data)
+            while view:
+                view = view[os.write(self._fd, view) :]
+
+    def line(self, text: str) -> None:
+        """``text`` as one line of its own."""
+        self.write(text.rstrip("\n") + "\n")
+
+    def header(self, text: str) -> None:
+        """A header line: ``=== text ===``."""
+        self.line(f"=== {text} ===")
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd is not None:
+                os.close(self._fd)
+                self._fd = None
+
+    def __enter__(self) -> RunLog:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,244 @@
+"""One step of a run: one ansible-runner invocation in its own private_data_dir.
+
+The private_data_dir is self-contained, so the same folder re-runs unchanged with the plain
+``ansible-runner run <dir> -p <playbook>`` command line (scale-out to another engine)::
+
+    project -> the extracted bundle folder (read-only)
+    inventory/hosts.yml   the site's hosts (see inventory.py)
+    env/envvars           PATH (this appliance's launchers first), ANSIBLE_*, APPLIANCE_*
+    env/extravars         bundle_name, bundle_version, backup_dir, component_versions
+    env/settings          pexpect_timeout (how often the cancel callback runs)
+    env/cmdline           --check --diff for a check step
+    artifacts/<ident>/    what ansible-runner writes (stdout, rc, status)
+
+Events go to ``on_event`` (stored through the writer by the caller) and their stdout to the
+run's log. Cancel: the callback SIGTERMs the whole process group of ``ansible-playbook`` (pexpect
+starts it as a session and group leader), then lets ansible-runner SIGKILL the group after the
+grace period; whatever still lives in the group after that is killed too.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from appliance.jobs import runprocs
+from appliance.jobs.runlog import RunLog
+
+logger = logging.getLogger(__name__)
+
+POLL_SECONDS = 0.2  # pexpect_timeout: the cancel callback runs at least this often
+GRACE_SECONDS = 1.0  # between SIGTERM and SIGKILL of the process group
+
+# event -> status stored with it
+_STATUS = {
+    "runner_on_ok": "ok",
+    "runner_item_on_ok": "ok",
+    "runner_on_failed": "failed",
+    "runner_item_on_failed": "failed",
+    "runner_on_unreachable": "unreachable",
+    "runner_on_skipped": "skipped",
+    "runner_item_on_skipped": "skipped",
+    "runner_on_start": "started",
+    "runner_retry": "retry",
+}
+
+
+@dataclass(frozen=True)
+class StepSpec:
+    private_dir: Path
+    project: Path  # the bundle folder
+    playbook: str  # relative to the project
+    inventory: str  # YAML text
+    envvars: Mapping[str, str]
+    extravars: Mapping[str, Any]
+    check: bool = False
+
+
+@dataclass
+class StepOutcome:
+    status: str  # successful | failed | cancelled | error
+    rc: int | None
+    failure: str | None = None  # the first task failure, as "host: message"
+    unreachable: bool = False
+    events: int = 0
+    pid: int | None = None
+
+
+def _write(path: Path, text: str) -> None:
+    """Write a file readers may see through a temporary name and os.replace."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(tmp, path)
+
+
+def _link(path: Path, target: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.unlink(missing_ok=True)
+    tmp.symlink_to(target, target_is_directory=True)
+    os.replace(tmp, path)
+
+
+def prepare(spec: StepSpec) -> None:
+    """Write the private_data_dir (again, on a resume: the site may have changed)."""
+    d = spec.private_dir
+    d.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _link(d / "project", spec.project)
+    _write(d / "inventory" / "hosts.yml", spec.inventory)
+
+    def dump(value: Any) -> str:
+        return yaml.safe_dump(value, sort_keys=True, default_flow_style=False, width=1000)
+
+    _write(d / "env" / "envvars", dump(dict(spec.envvars)))
+    _write(d / "env" / "extravars", dump(dict(spec.extravars)))
+    _write(
+        d / "env" / "settings", dump({"pexpect_timeout": POLL_SECONDS, "pexpect_use_poll": True})
+    )
+    cmdline = d / "env" / "cmdline"
+    if spec.check:
+        _write(cmdline, "--check --diff")
+    else:
+        cmdline.unlink(missing_ok=True)
+
+
+def event_row(run_id: int, step_id: int, event: Mapping[str, Any]) -> dict[str, Any]:
+    data = event.get("event_data") or {}
+    name = event.get("event") or "unknown"
+    status = _STATUS.get(name)
+    if status == "failed" and data.get("ignore_errors"):
+        status = "ignored"
+    res = data.get("res") if isinstance(data.get("res"), dict) else {}
+    stdout = event.get("stdout") or None
+    return {
+        "run": run_id,
+        "step": step_id,
+        "counter": event.get("counter"),
+        "event": name,
+        "host": data.get("host"),
+        "task": data.get("task") or data.get("name"),
+        "status": status,
+        "changed": name.startswith("runner_") and bool(res.get("changed", False)),
+        "duration": data.get("duration"),
+        "stdout": stdout.replace("\r\n", "\n") if stdout else None,
+        "created_at": event.get("created") or "",
+    }
+
+
+@dataclass
+class _Cancel:
+    requested: Callable[[], bool]
+    on_process: Callable[[int, int], None]
+    pid: int | None = None
+    pgid: int | None = None
+    signalled_at: float | None = None
+    cancelled: bool = False
+
+    def __call__(self) -> bool:
+        """ansible-runner's cancel_callback: True tells it to SIGKILL the process group."""
+        if self.pgid is None:
+            self._find_child()
+        if self.signalled_at is None:
+            if not self.requested():
+                return False
+            self.cancelled = True
+            self.signalled_at = time.monotonic()
+            if self.pgid is not None:
+                runprocs.signal_group(self.pgid, signal.SIGTERM)
+            else:  # no child seen yet: ansible-runner kills whatever it started
+                return True
+        return time.monotonic() - self.signalled_at >= GRACE_SECONDS
+
+    def _find_child(self) -> None:
+        # The callback runs on the thread that spawned ansible-playbook (ansible_runner.run is
+        # synchronous), so that thread's only child is it.
+        for pid in runprocs.thread_children():
+            try:
+                pgid = os.getpgid(pid)
+            except ProcessLookupError:
+                continue
+            self.pid, self.pgid = pid, pgid
+            self.on_process(pid, pgid)
+            return
+
+    def sweep(self) -> None:
+        """After the step: nothing of a cancelled step may outlive it."""
+        if self.pgid is None:
+            return
+        deadline = (self.signalled_at or time.monotonic()) + GRACE_SECONDS
+        if not runprocs.wait_group_gone(self.pgid, deadline):
+            runprocs.signal_group(self.pgid, signal.SIGKILL)
+            runprocs.wait_group_gone(self.pgid, time.monotonic() + 2.0)
+
+
+def run_step(
+    spec: StepSpec,
+    log: RunLog,
+    *,
+    on_event: Callable[[Mapping[str, Any]], None],
+    should_cancel: Callable[[], bool],
+    on_process: Callable[[int, int], None],
+) -> StepOutcome:
+    """Run one playbook with ansible-runner; returns when it ended (or was cancelled)."""
+    import ansible_runner  # heavy; only a run needs it
+
+    prepare(spec)
+    outcome = StepOutcome(status="failed", rc=None)
+    cancel = _Cancel(should_cancel, on_process)
+
+    def handle_event(event: dict[str, Any]) -> bool:
+        outcome.events += 1
+        stdout = event.get("stdout")
+        if stdout:
+            log.write(stdout.replace("\r\n", "\n") + "\n")
+        name = event.get("event")
+        if name in ("runner_on_failed", "runner_on_unreachable") and outcome.failure is None:
+            data = event.get("event_data") or {}
+            if not data.get("ignore_errors"):
+                res = data.get("res") if isinstance(data.get("res"), dict) else {}
+                message = res.get("msg") or res.get("stderr") or "failed"
+                outcome.failure = f"{data.get('host')}: {' '.join(str(message).split())}"
+                outcome.unreachable = name == "runner_on_unreachable"
+        if outcome.pid is None and event.get("pid") and cancel.pgid is None:
+            # Ansible's main process is the child ansible-runner started (launchers exec).
+            pid = int(event["pid"])
+            try:
+                cancel.pid, cancel.pgid = pid, os.getpgid(pid)
+                on_process(pid, cancel.pgid)
+            except ProcessLookupError:
+                pass
+        on_event(event)
+        return False  # stored by us; no per-event JSON files in artifacts
+
+    try:
+        result = ansible_runner.run(
+            private_data_dir=str(spec.private_dir),
+            playbook=spec.playbook,
+            event_handler=handle_event,
+            cancel_callback=cancel,
+            quiet=True,
+        )
+        outcome.rc = result.rc
+        outcome.status = "successful" if result.status == "successful" else "failed"
+    except Exception as e:  # the job runner boundary: the step fails, the run records why
+        logger.exception("ansible-runner failed in %s", spec.private_dir)
+        log.line(f"appliance: could not run {spec.playbook}: {e}")
+        outcome.status = "error"
+        outcome.failure = f"could not run {spec.playbook}: {e}"
+    finally:
+        if cancel.cancelled:
+            cancel.sweep()
+    outcome.pid = cancel.pid
+    if cancel.cancelled:
+        outcome.status = "cancelled"
+    return outcome

@@ -1,0 +1,435 @@
+"""The run manager: plans runs, starts one supervisor thread per active run, cancels, resumes
+and waits for them. The command line (``appliance run``), the HTTP API and the scheduler all
+start runs through :meth:`RunManager.start_run`.
+
+A supervisor (thread ``run-<id>``) runs the plan's steps in order, one ansible-runner invocation
+each (see runner.py), storing events through the writer and output in ``runs/<id>/output.log``.
+It ends the run ``succeeded``, ``failed`` (a step failed; later steps do not run), ``cancelled``
+or ``interrupted`` (the manager stopped), and on success records the installed versions.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from appliance.ansible_env import ansible_environment
+from appliance.bundle import Manifest, parse_manifest
+from appliance.compat import launcher_dir
+from appliance.context import Context
+from appliance.errors import ApplianceError, Conflict, ServiceUnavailable, Unprocessable
+from appliance.jobs import runprocs, runrecovery
+from appliance.jobs.inventory import inventory_yaml
+from appliance.jobs.plan import Installed, PlannedStep, make_plan, success_record
+from appliance.jobs.runlog import RunLog
+from appliance.jobs.runner import StepOutcome, StepSpec, event_row, run_step
+from appliance.jobs.states import RESUMABLE, TERMINAL, TRANSITIONS, RunState, StepState
+from appliance.store import bundles as bundle_rows
+from appliance.store import runs as rows
+from appliance.store import sites
+from appliance.store.models import Bundle, Host, Run, Site
+
+logger = logging.getLogger(__name__)
+
+CANCEL_CHECK_SECONDS = 0.2  # how often a supervisor reads cancel_requested from the database
+Listener = Callable[[dict[str, Any]], None]
+
+
+@dataclass
+class _Active:
+    run_id: int
+    thread: threading.Thread | None = None
+    stop_reason: str | None = None  # "cancel" | "shutdown"
+    checked_at: float = 0.0
+    started: float = field(default_factory=time.monotonic)
+
+
+class RunManager:
+    """Start with ``RunManager(ctx).start()`` (recovers runs a dead process left behind);
+    ``stop()`` interrupts this process's active runs and joins their threads."""
+
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self._lock = threading.Lock()
+        self._active: dict[int, _Active] = {}
+        self._listeners: list[Listener] = []
+        self._stopping = False
+        self._identity = runprocs.process_identity(os.getpid())
+
+    # -- lifecycle ---------------------------------------------------------------------------
+    def start(self) -> RunManager:
+        recovered = runrecovery.recover(self.ctx, notify=self._notify)
+        if recovered:
+            logger.warning("interrupted runs left by a stopped appliance: %s", recovered)
+        return self
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stopping = True
+        with self._lock:
+            active = list(self._active.values())
+        for item in active:
+            item.stop_reason = item.stop_reason or "shutdown"
+        deadline = time.monotonic() + timeout
+        for item in active:
+            if item.thread is not None:
+                item.thread.join(max(0.0, deadline - time.monotonic()))
+
+    def add_listener(self, callback: Listener) -> None:
+        """``callback(run_dict)`` runs when a run of this manager reaches a terminal state."""
+        self._listeners.append(callback)
+
+    # -- the API -----------------------------------------------------------------------------
+    def start_run(
+        self,
+        site: int | str,
+        bundle: str,
+        version: str,
+        action: str | None = None,
+        *,
+        trigger: str = "manual",
+        dry_run: bool = False,
+    ) -> dict[str, Any]:
+        """Plan a run and start it (``dry_run``: only plan; nothing is stored)."""
+        if self._stopping:
+            raise ServiceUnavailable(
+                "the appliance is shutting down", "Start the run again once the appliance is back."
+            )
+        site_row = sites.find_site(site)
+        bundle_row = bundle_rows.find_bundle(bundle, version)
+        manifest = _manifest(bundle_row)
+        installed = {
+            r.component: Installed(r.version, r.bundle_name, r.bundle_version)
+            for r in rows.installed_rows(site_row.id)
+        }
+        restore, backup_run = None, None
+        if action == "rollback":
+            backup = rows.latest_backup_run(site_row.id, manifest.name)
+            if backup is not None:
+                backup_run = backup.id
+                restore = {
+                    name: Installed.from_json(info)
+                    for name, info in backup.installed_before.items()
+                }
+        plan = make_plan(manifest, installed, action, restore=restore)
+        if dry_run:
+            return {
+                "dry_run": True,
+                "id": None,
+                "state": None,
+                "action": plan.action,
+                "site": site_row.name,
+                "site_id": site_row.id,
+                "bundle": manifest.name,
+                "version": manifest.version,
+                "backup_run": backup_run,
+                "installed_version": plan.installed_version,
+                "plan": plan.to_json(),
+            }
+        if not plan.steps:
+            raise Unprocessable(
+                f"the plan for {plan.action} of {manifest.name} {manifest.version} has no steps",
+                "Nothing to do.",
+            )
+        run_id = rows.create_run(
+            self.ctx.store,
+            site_id=site_row.id,
+            bundle_id=bundle_row.id,
+            action=plan.action,
+            plan=plan.to_json(),
+            trigger=trigger,
+            installed_before={k: v.to_json() for k, v in installed.items()},
+            backup_run_id=backup_run,
+            owner_pid=os.getpid(),
+            owner_start=self._identity,
+        )
+        with RunLog(self.ctx.paths.run_log(run_id)) as log:
+            before = plan.installed_version or "nothing"
+            log.header(
+                f"run {run_id}: {plan.action} {manifest.name} {manifest.version} on site "
+                f"{site_row.name} (installed: {before}), {len(plan.steps)} step(s)"
+            )
+        self._launch(run_id, 1)
+        return rows.get_run(run_id)
+
+    def cancel(self, run_id: int | str) -> dict[str, Any]:
+        """Cancel a run (of this process or another); returns the run once it ended (or after
+        a few seconds)."""
+        run = rows.find_run(run_id)
+        with self._lock:
+            active = self._active.get(run.id)
+        if active is None:
+            return runrecovery.cancel_run(self.ctx, run.id)
+        active.stop_reason = active.stop_reason or "cancel"
+        rows.request_cancel(self.ctx.store, run.id)
+        if active.thread is not None:
+            active.thread.join(5.0)
+        return rows.get_run(run.id)
+
+    def resume(self, run_id: int | str) -> dict[str, Any]:
+        """Run a failed, cancelled or interrupted run again from its first unfinished step."""
+        if self._stopping:
+            raise ServiceUnavailable(
+                "the appliance is shutting down", "Resume the run once the appliance is back."
+            )
+        run = rows.find_run(run_id)
+        if run.state not in RESUMABLE:
+            raise Conflict(
+                f"run {run.id} is {run.state}; only a failed, cancelled or "
+                "interrupted run can resume",
+                "Start a new run instead."
+                if run.state in TERMINAL
+                else f"Wait for run {run.id} to end first.",
+            )
+        later = rows.later_runs(run)
+        if later:
+            raise Conflict(
+                f"run {run.id} cannot resume: the site has had {later} run(s) since",
+                "The site changed after this run; start a new run instead.",
+            )
+        steps = rows.run_steps(run.id)
+        first = next((s.idx for s in steps if s.state != StepState.SUCCEEDED), len(steps) + 1)
+        _manifest(Bundle.get_by_id(run.bundle_id))  # the bundle must still be readable
+        if not rows.resume_run(
+            self.ctx.store,
+            run.id,
+            first,
+            TRANSITIONS,
+            owner_pid=os.getpid(),
+            owner_start=self._identity,
+        ):
+            raise Conflict(f"run {run.id} changed state meanwhile", "Look at it and try again.")
+        with RunLog(self.ctx.paths.run_log(run.id)) as log:
+            log.header(f"resumed (from step {first}/{len(steps)})")
+        self._launch(run.id, first)
+        return rows.get_run(run.id)
+
+    def wait(self, run_id: int | str, timeout: float | None = None) -> dict[str, Any]:
+        """Wait until the run is terminal (or ``timeout`` seconds); returns the run."""
+        run = rows.find_run(run_id)
+        with self._lock:
+            active = self._active.get(run.id)
+        if active is not None and active.thread is not None:
+            active.thread.join(timeout)
+        else:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while rows.find_run(run.id).state not in TERMINAL:
+                if deadline is not None and time.monotonic() >= deadline:
+                    break
+                time.sleep(0.1)
+        return rows.get_run(run.id)
+
+    def active_runs(self) -> list[int]:
+        with self._lock:
+            return sorted(self._active)
+
+    # -- supervision -------------------------------------------------------------------------
+    def _launch(self, run_id: int, first_idx: int) -> None:
+        active = _Active(run_id)
+        active.thread = threading.Thread(
+            target=self._supervise, args=(active, first_idx), name=f"run-{run_id}", daemon=True
+        )
+        with self._lock:
+            self._active[run_id] = active
+        active.thread.start()
+
+    def _stop_reason(self, active: _Active) -> str | None:
+        if active.stop_reason is None:
+            now = time.monotonic()
+            if now - active.checked_at >= CANCEL_CHECK_SECONDS:
+                active.checked_at = now
+                if rows.cancel_requested(active.run_id):
+                    active.stop_reason = "cancel"
+        return active.stop_reason
+
+    def _supervise(self, active: _Active, first_idx: int) -> None:
+        run_id = active.run_id
+        store = self.ctx.store
+        log = RunLog(self.ctx.paths.run_log(run_id))
+        state, error, hint = RunState.FAILED, None, None
+        record, replace = None, None
+        try:
+            rows.set_run_state(store, run_id, RunState.RUNNING, TRANSITIONS, started_at=store.now())
+            run = rows.find_run(run_id)
+            state, error, hint = self._run_steps(active, run, log, first_idx)
+            if state == RunState.SUCCEEDED:
+                record, replace = self._success_record(run)
+        except Exception as e:  # the job boundary: the run fails and says why
+            logger.exception("run %d failed inside the appliance", run_id)
+            state, error = RunState.FAILED, f"internal error: {e}"
+            hint = ApplianceError.default_hint
+            log.line(f"appliance: {error}")
+        finally:
+            seconds = time.monotonic() - active.started
+            end = f"run {run_id} {state} after {seconds:.1f}s" + (f": {error}" if error else "")
+            try:
+                rows.finish_run(
+                    store,
+                    run_id,
+                    state,
+                    TRANSITIONS,
+                    record=record,
+                    replace_bundle=replace,
+                    running_steps=_step_state(state),
+                    error=error,
+                    hint=hint,
+                    before=lambda: log.header(end),
+                )
+            except Exception:
+                logger.exception("could not record the end of run %d", run_id)
+            finally:
+                log.close()
+                with self._lock:
+                    self._active.pop(run_id, None)
+            self._notify(rows.get_run(run_id))
+            store.db.close()  # this thread's reader connection
+
+    def _run_steps(
+        self, active: _Active, run: Run, log: RunLog, first_idx: int
+    ) -> tuple[RunState, str | None, str | None]:
+        store = self.ctx.store
+        site = Site.get_by_id(run.site_id)
+        bundle = Bundle.get_by_id(run.bundle_id)
+        manifest = _manifest(bundle)
+        hosts = [
+            sites.host_to_json(h) for h in Host.select().where(Host.site == site).order_by(Host.id)
+        ]
+        inventory = inventory_yaml(hosts, site.vars)
+        envvars = self._envvars(run.id)
+        backups = self.ctx.paths.backups / site.name
+        extravars = {
+            "bundle_name": manifest.name,
+            "bundle_version": manifest.version,
+            "backup_dir": str(backups / str(run.backup_run_id or run.id)),
+            "component_versions": {c.name: c.version for c in manifest.components},
+        }
+        steps = rows.run_steps(run.id)
+        total = len(steps)
+        for step in steps:
+            if step.idx < first_idx:
+                continue
+            planned = PlannedStep.from_json(run.plan[step.idx - 1])
+            reason = self._stop_reason(active)
+            if reason is not None:
+                return _stopped(reason, f"before step {planned.title(total)}")
+            log.header(planned.title(total))
+            rows.set_step(store, step.id, state=StepState.RUNNING, started_at=store.now())
+            spec = StepSpec(
+                private_dir=self.ctx.paths.run_dir(run.id) / "private" / f"{step.idx}-{step.name}",
+                project=Path(bundle.path),
+                playbook=planned.playbook,
+                inventory=inventory,
+                envvars=envvars,
+                extravars=extravars,
+                check=planned.check,
+            )
+            step_id = step.id
+            outcome = run_step(
+                spec,
+                log,
+                on_event=lambda ev, sid=step_id: store.fire(
+                    rows.insert_event, event_row(run.id, sid, ev)
+                ),
+                should_cancel=lambda: self._stop_reason(active) is not None,
+                on_process=lambda pid, pgid: rows.update_run(store, run.id, pgid=pgid),
+            )
+            step_state = _outcome_state(outcome, active.stop_reason)
+            rows.set_step(store, step.id, state=step_state, finished_at=store.now(), rc=outcome.rc)
+            if step_state != StepState.SUCCEEDED:
+                where = f"at step {planned.title(total)}"
+                if step_state == StepState.FAILED:
+                    return _failed(run.id, where, outcome)
+                return _stopped(active.stop_reason or "cancel", where)
+        return RunState.SUCCEEDED, None, None
+
+    def _success_record(self, run: Run) -> tuple[dict | None, str | None]:
+        bundle = Bundle.get_by_id(run.bundle_id)
+        if run.action in ("install", "upgrade"):
+            record = success_record(_manifest(bundle))
+            return {k: v.to_json() for k, v in record.items()}, None
+        if run.action == "rollback" and run.backup_run_id is not None:
+            return dict(rows.find_run(run.backup_run_id).installed_before), bundle.name
+        return None, None
+
+    def _envvars(self, run_id: int) -> dict[str, str]:
+        root = self.ctx.paths.root
+        env = ansible_environment(root)
+        path = os.environ.get("PATH", os.defpath)
+        env.update(
+            {
+                "PATH": f"{launcher_dir(root / 'bin')}{os.pathsep}{path}",
+                "ANSIBLE_FORCE_COLOR": "1",  # the log keeps colours; the UI renders ANSI
+                "ANSIBLE_HOST_KEY_CHECKING": "True",  # ansible-runner turns it off unless told
+                "APPLIANCE_DATA_DIR": str(root),
+                runprocs.MARKER_VAR: runprocs.run_marker(root, run_id),
+            }
+        )
+        return env
+
+    def _notify(self, run: dict[str, Any]) -> None:
+        for callback in list(self._listeners):
+            try:
+                callback(run)
+            except Exception:
+                logger.exception("run listener %r failed", callback)
+
+
+def _manifest(bundle: Bundle) -> Manifest:
+    path = Path(bundle.path, "bundle.yml")
+    try:
+        return parse_manifest(path.read_bytes())
+    except OSError as e:
+        raise Unprocessable(
+            f"bundle {bundle.name} {bundle.version} is not readable at {path}",
+            "Import the bundle again.",
+        ) from e
+
+
+def _outcome_state(outcome: StepOutcome, stop_reason: str | None) -> StepState:
+    if outcome.status == "cancelled":
+        return StepState.INTERRUPTED if stop_reason == "shutdown" else StepState.CANCELLED
+    if outcome.status == "successful":
+        return StepState.SUCCEEDED
+    return StepState.FAILED
+
+
+def _step_state(state: RunState) -> str | None:
+    return {
+        RunState.CANCELLED: "cancelled",
+        RunState.INTERRUPTED: "interrupted",
+        RunState.FAILED: "failed",
+    }.get(state)
+
+
+def _failed(run_id: int, where: str, outcome: StepOutcome) -> tuple[RunState, str, str]:
+    cause = outcome.failure or f"ansible-playbook exited with {outcome.rc}"
+    if outcome.unreachable:
+        hint = (
+            "Check that the host is reachable (address, port, user, key), then resume "
+            f"run {run_id}."
+        )
+    else:
+        hint = (
+            f"Read the log (appliance log {run_id}), fix the cause, then resume run "
+            f"{run_id} (POST /api/runs/{run_id}/resume), or roll back."
+        )
+    return RunState.FAILED, f"failed {where}: {cause}", hint
+
+
+def _stopped(reason: str, where: str) -> tuple[RunState, str, str]:
+    if reason == "shutdown":
+        return (
+            RunState.INTERRUPTED,
+            f"interrupted {where}: the appliance was shut down",
+            "Resume the run once the appliance runs again.",
+        )
+    return (
+        RunState.CANCELLED,
+        f"cancelled {where}",
+        "Resume the run to continue from that step, or roll back.",
+    )

@@ -1,0 +1,442 @@
+"""Runs, their steps and events: the queries and the writes (each write one writer unit).
+
+State changes go through :func:`set_run_state`, which enforces ``jobs.states.TRANSITIONS``
+inside the writer's transaction (read and write in one unit: no race between processes either,
+since the writer holds the write lock for the whole batch).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from peewee import JOIN, IntegrityError, fn
+
+from appliance.errors import Conflict, NotFound
+from appliance.store import Store
+from appliance.store.models import Bundle, InstalledComponent, Run, RunEvent, RunStep, Site
+
+# jobs.states is the source of the states; the store only imports leaves, so the table is passed
+# in by the caller (see set_run_state) and these names mirror the enum values.
+ACTIVE_STATES = ("queued", "running")
+TASK_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped")
+
+
+def _busy_hint(site_id: int) -> str:
+    active = Run.select(Run.id).where((Run.site == site_id) & Run.state.in_(ACTIVE_STATES)).scalar()
+    if active is None:
+        return "Wait for the site's active run to end, or cancel it, then try again."
+    return (
+        f"Run {active} is active on this site: wait for it (appliance log {active} --follow) "
+        f"or cancel it (appliance cancel {active}), then try again."
+    )
+
+
+def create_run(
+    store: Store,
+    *,
+    site_id: int,
+    bundle_id: int,
+    action: str,
+    plan: Sequence[Mapping[str, Any]],
+    trigger: str,
+    installed_before: Mapping[str, Any],
+    backup_run_id: int | None,
+    owner_pid: int,
+    owner_start: str | None,
+) -> int:
+    """Insert a queued run and its pending steps; Conflict (409) if the site has an active run."""
+
+    def write() -> int:
+        try:
+            run = Run.create(
+                site=site_id,
+                bundle=bundle_id,
+                action=action,
+                state="queued",
+                plan=list(plan),
+                trigger=trigger,
+                created_at=store.now(),
+                installed_before=dict(installed_before),
+                backup_run_id=backup_run_id,
+                owner_pid=owner_pid,
+                owner_start=owner_start,
+            )
+        except IntegrityError as e:  # run_one_active_per_site
+            raise Conflict(
+                "the site is busy: another run is active on it", _busy_hint(site_id)
+            ) from e
+        for step in plan:
+            RunStep.create(
+                run=run,
+                idx=step["idx"],
+                name=step["name"],
+                kind=step["kind"],
+                component=step.get("component"),
+                playbook=step["playbook"],
+                from_version=step.get("from_version"),
+                to_version=step.get("to_version"),
+            )
+        return run.id
+
+    return store.write(write)
+
+
+def set_run_state(
+    store: Store,
+    run_id: int,
+    target: str,
+    transitions: Mapping[Any, frozenset[Any]],
+    *,
+    before: Callable[[], None] | None = None,
+    **fields: Any,
+) -> bool:
+    """Move a run to ``target`` if the table allows it from its current state; also set
+    ``fields``. ``before`` runs once the move is known to be allowed, before it is written (the
+    final log line, so a reader that sees the new state has every byte). Returns False (nothing
+    written) when the move is not allowed."""
+
+    def write() -> bool:
+        run = Run.get_by_id(run_id)
+        if target not in {str(s) for s in transitions.get(run.state, ())}:
+            return False
+        if before is not None:
+            before()
+        try:
+            Run.update(state=target, **fields).where(Run.id == run_id).execute()
+        except IntegrityError as e:  # back to an active state while another run is active
+            raise Conflict(
+                "the site is busy: another run is active on it", _busy_hint(run.site_id)
+            ) from e
+        return True
+
+    return store.write(write)
+
+
+def update_run(store: Store, run_id: int, **fields: Any) -> None:
+    """Set fields that are not the state (process ids, cancel_requested)."""
+    store.write(lambda: Run.update(**fields).where(Run.id == run_id).execute())
+
+
+def request_cancel(store: Store, run_id: int) -> str:
+    """Set cancel_requested on an active run; returns the run's state as found."""
+
+    def write() -> str:
+        run = Run.get_or_none(Run.id == run_id)
+        if run is None:
+            raise NotFound(f"no run {run_id}", "List runs with `appliance runs`.")
+        if run.state in ACTIVE_STATES:
+            Run.update(cancel_requested=True).where(Run.id == run_id).execute()
+        return run.state
+
+    return store.write(write)
+
+
+def cancel_requested(run_id: int) -> bool:
+    value = Run.select(Run.cancel_requested).where(Run.id == run_id).scalar()
+    return bool(value)
+
+
+def set_step(store: Store, step_id: int, **fields: Any) -> None:
+    store.write(lambda: RunStep.update(**fields).where(RunStep.id == step_id).execute())
+
+
+def reset_steps_from(store: Store, run_id: int, idx: int) -> None:
+    """Steps ``idx`` and later go back to pending (a resume re-runs them)."""
+    store.write(
+        lambda: (
+            RunStep.update(state="pending", started_at=None, finished_at=None, rc=None)
+            .where((RunStep.run == run_id) & (RunStep.idx >= idx))
+            .execute()
+        )
+    )
+
+
+def insert_event(row: dict[str, Any]) -> None:
+    """A writer unit (queued with ``store.fire``): one Ansible event."""
+    RunEvent.insert(**row).execute()
+
+
+def record_installed(
+    site_id: int,
+    run_id: int,
+    record: Mapping[str, Mapping[str, str]],
+    now: str,
+    replace_bundle: str | None = None,
+) -> None:
+    """A writer unit: upsert installed component versions. ``replace_bundle`` (rollback) also
+    removes rows of that bundle the record does not name (components added by the upgrade)."""
+    if replace_bundle is not None:
+        (
+            InstalledComponent.delete()
+            .where(
+                (InstalledComponent.site == site_id)
+                & (InstalledComponent.bundle_name == replace_bundle)
+                & InstalledComponent.component.not_in(list(record) or [""])
+            )
+            .execute()
+        )
+    for component, info in record.items():
+        (
+            InstalledComponent.insert(
+                site=site_id,
+                component=component,
+                version=info["version"],
+                bundle_name=info["bundle_name"],
+                bundle_version=info["bundle_version"],
+                run_id=run_id,
+                updated_at=now,
+            )
+            .on_conflict(
+                conflict_target=[InstalledComponent.site, InstalledComponent.component],
+                preserve=[
+                    InstalledComponent.version,
+                    InstalledComponent.bundle_name,
+                    InstalledComponent.bundle_version,
+                    InstalledComponent.run_id,
+                    InstalledComponent.updated_at,
+                ],
+            )
+            .execute()
+        )
+
+
+def finish_run(
+    store: Store,
+    run_id: int,
+    target: str,
+    transitions: Mapping[Any, frozenset[Any]],
+    *,
+    record: Mapping[str, Mapping[str, str]] | None = None,
+    replace_bundle: str | None = None,
+    running_steps: str | None = None,
+    before: Callable[[], None] | None = None,
+    **fields: Any,
+) -> bool:
+    """End a run in one transaction: its state, the state of steps left running (when
+    ``running_steps`` is given) and, on success, the installed versions."""
+
+    def write() -> bool:
+        now = store.now()
+        ok = set_run_state(
+            store, run_id, target, transitions, before=before, finished_at=now, **fields
+        )
+        if not ok:
+            return False
+        if running_steps is not None:
+            (
+                RunStep.update(state=running_steps, finished_at=now)
+                .where((RunStep.run == run_id) & (RunStep.state == "running"))
+                .execute()
+            )
+        if record:
+            run = Run.get_by_id(run_id)
+            record_installed(run.site_id, run_id, record, now, replace_bundle)
+        return True
+
+    return store.write(write)
+
+
+def resume_run(
+    store: Store,
+    run_id: int,
+    first_idx: int,
+    transitions: Mapping[Any, frozenset[Any]],
+    **fields: Any,
+) -> bool:
+    """Back to running from step ``first_idx`` (that step and later ones pending again)."""
+
+    def write() -> bool:
+        ok = set_run_state(
+            store,
+            run_id,
+            "running",
+            transitions,
+            cancel_requested=False,
+            error=None,
+            hint=None,
+            finished_at=None,
+            pgid=None,
+            **fields,
+        )
+        if ok:
+            reset_steps_from(store, run_id, first_idx)
+        return ok
+
+    return store.write(write)
+
+
+# Reads ------------------------------------------------------------------------------------------
+def installed_rows(site_id: int) -> list[InstalledComponent]:
+    return list(
+        InstalledComponent.select()
+        .where(InstalledComponent.site == site_id)
+        .order_by(InstalledComponent.updated_at, InstalledComponent.id)
+    )
+
+
+def find_run(run_id: int | str) -> Run:
+    try:
+        number = int(run_id)
+    except (TypeError, ValueError):
+        number = None
+    run = Run.get_or_none(Run.id == number) if number is not None else None
+    if run is None:
+        raise NotFound(f"no run {run_id!r}", "List runs with `appliance runs` or GET /api/runs.")
+    return run
+
+
+def run_steps(run_id: int) -> list[RunStep]:
+    return list(RunStep.select().where(RunStep.run == run_id).order_by(RunStep.idx))
+
+
+def latest_backup_run(site_id: int, bundle_name: str) -> Run | None:
+    """The site's latest run of ``bundle_name`` that completed a backup step."""
+    return (
+        Run.select()
+        .join(RunStep)
+        .switch(Run)
+        .join(Bundle)
+        .where(
+            (Run.site == site_id)
+            & (RunStep.kind == "backup")
+            & (RunStep.state == "succeeded")
+            & (Bundle.name == bundle_name)
+        )
+        .order_by(Run.id.desc())
+        .first()
+    )
+
+
+def later_runs(run: Run) -> int:
+    return Run.select().where((Run.site == run.site_id) & (Run.id > run.id)).count()
+
+
+def active_runs() -> list[Run]:
+    return list(Run.select().where(Run.state.in_(ACTIVE_STATES)).order_by(Run.id))
+
+
+def step_to_json(step: RunStep) -> dict[str, Any]:
+    return {
+        "idx": step.idx,
+        "name": step.name,
+        "kind": step.kind,
+        "component": step.component,
+        "playbook": step.playbook,
+        "from_version": step.from_version,
+        "to_version": step.to_version,
+        "state": step.state,
+        "started_at": step.started_at,
+        "finished_at": step.finished_at,
+        "rc": step.rc,
+    }
+
+
+def host_counts(run_id: int) -> dict[str, dict[str, int]]:
+    """Per host: ok, changed, failed, unreachable, skipped task results over the whole run."""
+    hosts: dict[str, dict[str, int]] = {}
+    query = (
+        RunEvent.select(
+            RunEvent.host, RunEvent.status, RunEvent.changed, fn.COUNT(RunEvent.id).alias("n")
+        )
+        .where(
+            (RunEvent.run == run_id)
+            & RunEvent.event.in_(TASK_EVENTS)
+            & RunEvent.host.is_null(False)
+        )
+        .group_by(RunEvent.host, RunEvent.status, RunEvent.changed)
+        .tuples()
+    )
+    for host, status, changed, n in query:
+        counts = hosts.setdefault(
+            host, dict.fromkeys(("ok", "changed", "failed", "unreachable", "skipped"), 0)
+        )
+        if status in ("ok", "ignored"):
+            counts["ok"] += n
+        elif status in counts:
+            counts[status] += n
+        if changed:
+            counts["changed"] += n
+    return hosts
+
+
+def _summary(run: Run, site: Site, bundle: Bundle) -> dict[str, Any]:
+    return {
+        "id": run.id,
+        "state": run.state,
+        "action": run.action,
+        "site": site.name,
+        "site_id": site.id,
+        "bundle": bundle.name,
+        "version": bundle.version,
+        "trigger": run.trigger,
+        "created_at": run.created_at,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "error": run.error,
+        "hint": run.hint,
+        "backup_run": run.backup_run_id,
+        "cancel_requested": bool(run.cancel_requested),
+        "owner_pid": run.owner_pid,
+        "pgid": run.pgid,
+    }
+
+
+def get_run(run_id: int | str) -> dict[str, Any]:
+    run = find_run(run_id)
+    detail = _summary(run, Site.get_by_id(run.site_id), Bundle.get_by_id(run.bundle_id))
+    detail["plan"] = run.plan
+    detail["installed_before"] = run.installed_before
+    detail["steps"] = [step_to_json(s) for s in run_steps(run.id)]
+    detail["hosts"] = host_counts(run.id)
+    return detail
+
+
+def list_runs(
+    site: int | None = None, state: str | None = None, limit: int = 100, offset: int = 0
+) -> list[dict[str, Any]]:
+    query = (
+        Run.select(Run, Site, Bundle)
+        .join(Site, JOIN.INNER, on=(Run.site == Site.id))
+        .switch(Run)
+        .join(Bundle, JOIN.INNER, on=(Run.bundle == Bundle.id))
+    )
+    if site is not None:
+        query = query.where(Run.site == site)
+    if state is not None:
+        query = query.where(Run.state == state)
+    query = query.order_by(Run.id.desc()).limit(limit).offset(offset)
+    return [_summary(r, r.site, r.bundle) for r in query]
+
+
+def event_to_json(event: RunEvent, step_idx: int | None = None) -> dict[str, Any]:
+    return {
+        "seq": event.id,
+        "run": event.run_id,
+        "step": step_idx,
+        "counter": event.counter,
+        "event": event.event,
+        "host": event.host,
+        "task": event.task,
+        "status": event.status,
+        "changed": bool(event.changed),
+        "duration": event.duration,
+        "stdout": event.stdout,
+        "created_at": event.created_at,
+    }
+
+
+def list_events(run_id: int, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
+    """Events of a run after the cursor ``after`` (an event's ``seq``), oldest first."""
+    steps = {s.id: s.idx for s in run_steps(run_id)}
+    query = (
+        RunEvent.select()
+        .where((RunEvent.run == run_id) & (RunEvent.id > after))
+        .order_by(RunEvent.id)
+        .limit(limit)
+    )
+    return [event_to_json(e, steps.get(e.step_id)) for e in query]
+
+
+def count_events(run_id: int) -> int:
+    return RunEvent.select().where(RunEvent.run == run_id).count()
