@@ -1,0 +1,153 @@
+"""Fixtures for run-engine tests: signed bundles built once per session, a site made of
+localhost with a temporary install_root and a free app port, a started RunManager, and a
+finalizer that kills whatever the runs left running under install_root."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import stat
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appliance.bundle.build import build_bundle
+from appliance.context import Context
+from appliance.jobs import bundles as bundle_jobs
+from appliance.jobs.runs import RunManager
+from appliance.store import sites
+
+REPO = Path(__file__).resolve().parents[2]
+SOURCES = {
+    "demo-platform@1.0.0": REPO / "bundles" / "demo-platform" / "1.0.0",
+    "demo-platform@1.1.0": REPO / "bundles" / "demo-platform" / "1.1.0",
+    "demo-platform@1.2.0": REPO / "tests" / "fixtures" / "bundles" / "broken-platform" / "1.2.0",
+    "slow-platform@1.0.0": REPO / "tests" / "fixtures" / "bundles" / "slow-platform" / "1.0.0",
+}
+DEMO_KEY = REPO / "bundles" / "DEMO-ONLY-signing.key"
+TERMINAL = {"succeeded", "failed", "cancelled", "interrupted"}
+
+
+@pytest.fixture(scope="session")
+def built_bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every bundle the run tests use, signed with the demo key (trusted by the appliance)."""
+    folder = tmp_path_factory.mktemp("bundles")
+    key = folder / "demo.key"
+    shutil.copyfile(DEMO_KEY, key)
+    key.chmod(stat.S_IRUSR | stat.S_IWUSR)  # git does not keep the key's mode
+    return {ref: build_bundle(src, key, folder) for ref, src in SOURCES.items()}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def poll(check: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
+    """Call ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(every)
+
+
+@dataclass
+class LocalSite:
+    """A site of one host, ``local`` at address ``localhost`` with a local connection."""
+
+    name: str
+    root: Path  # install_root
+    port: int  # app_port
+
+    def get(self, path: str) -> tuple[int, Any]:
+        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        try:
+            with opener.open(f"http://127.0.0.1:{self.port}{path}", timeout=5) as resp:
+                return resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            with exc:
+                return exc.code, json.loads(exc.read())
+
+    def health(self) -> dict[str, Any]:
+        status, body = self.get("/health")
+        assert status == 200, body
+        return body
+
+    def answers(self) -> bool:
+        try:
+            self.get("/health")
+        except OSError:
+            return False
+        return True
+
+
+def site_spec(name: str, root: Path, port: int, **extra_vars: Any) -> dict[str, Any]:
+    return {
+        "name": name,
+        "vars": {"install_root": str(root), "app_port": port, **extra_vars},
+        "hosts": [{"name": "local", "address": "localhost",
+                   "vars": {"ansible_connection": "local"}}],
+    }
+
+
+def kill_everything_under(root: Path) -> None:
+    """Kill the demo app by its pid file, and any process whose command line names root."""
+    pids: set[int] = set()
+    try:
+        pids.add(int((root / "run" / "app.pid").read_text()))
+    except (OSError, ValueError):
+        pass
+    marker = str(root).encode()
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if marker in (entry / "cmdline").read_bytes():
+                pids.add(int(entry.name))
+        except OSError:
+            continue
+    pids.discard(os.getpid())
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+@pytest.fixture
+def import_bundle(ctx: Context, built_bundles: dict[str, Path]) -> Callable[[str], dict]:
+    def do(ref: str) -> dict:
+        bundle, _created = bundle_jobs.import_file(ctx, built_bundles[ref])
+        return bundle
+
+    return do
+
+
+@pytest.fixture
+def local_site(ctx: Context, tmp_path: Path) -> Iterator[LocalSite]:
+    root = tmp_path / "root"
+    port = free_port()
+    site = LocalSite("lab", root, port)
+    sites.create_site(ctx.store, sites.parse_site(site_spec("lab", root, port)))
+    yield site
+    kill_everything_under(root)
+
+
+@pytest.fixture
+def manager(ctx: Context) -> Iterator[RunManager]:
+    runs = RunManager(ctx).start()
+    ctx.services["runs"] = runs
+    yield runs
+    # ctx.close() stops it
