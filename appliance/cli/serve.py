@@ -27,6 +27,11 @@ def start_server(ctx: Context, host: str | None = None, port: int | None = None)
     from appliance.jobs.bundles import import_carried
 
     import_carried(ctx)  # the signed bundles inside the appliance; idempotent
+    # The run manager first: it recovers runs a dead appliance left behind, and services stop
+    # in reverse order, so it stops (interrupting its runs) after the HTTP server.
+    from appliance.jobs.runs import RunManager
+
+    ctx.services["runs"] = RunManager(ctx).start()
     server = LocalServer(ctx, host=host, port=port).start()
     ctx.services["http"] = server
     return server
