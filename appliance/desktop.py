@@ -1,21 +1,32 @@
-"""Showing the UI: the default browser where a display exists, else the URL printed.
+"""Showing the UI: a pywebview window (Qt backend) on the local server; where no window can
+start, the default browser, else the URL printed.
 
-(The pywebview window replaces the browser here once the desktop UI lands.)
+Qt and pywebview are imported here lazily, inside the functions that open the window, so
+``appliance --version`` and ``appliance serve`` never load them.
 """
 
 from __future__ import annotations
 
+import ctypes.util
+import importlib
 import logging
 import os
+import select
+import signal
+import socket
 import sys
 import threading
 import webbrowser
 from collections.abc import Callable
+from typing import Any
 
 from appliance.backend.server import LocalServer
 from appliance.context import Context
 
 logger = logging.getLogger(__name__)
+
+TITLE = "Appliance"
+KEEP_SERVING_TITLE = "Keep serving?"
 
 
 def has_display() -> bool:
@@ -24,7 +35,188 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def show_ui(ctx: Context, server: LocalServer, wait: Callable[[threading.Event], None]) -> None:
+def window_unavailable() -> str | None:
+    """Why no window can open here (one line), or None when it can be tried."""
+    if not has_display():
+        return "no display (DISPLAY/WAYLAND_DISPLAY unset)"
+    for module in ("webview", "PyQt6.QtWidgets", "PyQt6.QtWebEngineWidgets"):
+        try:
+            importlib.import_module(module)
+        except ImportError as e:  # also missing shared libraries (libEGL, libnss3, ...)
+            return f"cannot load {module}: {e}"
+    if sys.platform.startswith("linux") and not os.environ.get("WAYLAND_DISPLAY"):
+        # Qt's xcb plugin aborts the process (qFatal) instead of raising when this is missing.
+        if ctypes.util.find_library("xcb-cursor") is None:
+            return "missing library libxcb-cursor0 (Qt's X11 plugin needs it)"
+    return None
+
+
+def _count(value: Any) -> int:
+    if callable(value):
+        value = value()
+    if value is None:
+        return 0
+    if isinstance(value, bool | int):
+        return int(value)
+    try:
+        return len(value)
+    except TypeError:
+        return 1 if value else 0
+
+
+def _first(service: Any, names: tuple[str, ...]) -> int | None:
+    for name in names:
+        if hasattr(service, name):
+            try:
+                return _count(getattr(service, name))
+            except Exception:
+                logger.exception("asking %r.%s failed", service, name)
+                return None
+    return None
+
+
+def _schedules_pending(scheduler: Any) -> bool:
+    pending = _first(scheduler, ("pending_count", "pending", "upcoming"))
+    if pending is not None:
+        return pending > 0
+    listing = getattr(scheduler, "list", None)
+    if callable(listing):  # the scheduler's own listing: schedules with a next fire time
+        try:
+            return any(item.get("next") for item in listing())
+        except Exception:
+            logger.exception("listing schedules failed")
+    return False
+
+
+def keep_serving_reasons(ctx: Context) -> list[str]:
+    """What still needs the server: active runs, pending schedules. The run manager and the
+    scheduler are duck-typed and may be absent (an older build, or not started)."""
+    reasons = []
+    runs = ctx.services.get("runs")
+    if runs is not None:
+        active = _first(runs, ("active_count", "active_runs", "active", "running", "busy"))
+        if active:
+            reasons.append("A run is in progress")
+    scheduler = ctx.services.get("scheduler")
+    if scheduler is not None and _schedules_pending(scheduler):
+        reasons.append("schedules are pending")
+    return reasons
+
+
+def keep_serving_question(reasons: list[str]) -> str:
+    return (
+        " / ".join(reasons)
+        + " — keep serving in the background?\n\nOK: close the window and keep serving "
+        "(stop later with Ctrl+C or SIGTERM). Cancel: keep the window open."
+    )
+
+
+class SignalWatch:
+    """SIGTERM/SIGINT while Qt's loop runs: Python handlers only run when the main thread runs
+    Python code, which a C++ event loop may not do for a long time. The signal's byte on a
+    wakeup fd is read by a thread that then closes the window from outside the loop."""
+
+    def __init__(self, stop: threading.Event, on_signal: Callable[[], None]) -> None:
+        self.stop = stop
+        self.on_signal = on_signal
+        self._rsock, self._wsock = socket.socketpair()
+        self._wsock.setblocking(False)
+        self._previous: dict[int, Any] = {}
+        self._old_fd = -1
+        self._closed = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="signal-watch", daemon=True)
+
+    def __enter__(self) -> SignalWatch:
+        def handler(signum: int, frame: object) -> None:
+            self.stop.set()
+
+        self._previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+        self._old_fd = signal.set_wakeup_fd(self._wsock.fileno(), warn_on_full_buffer=False)
+        self._thread.start()
+        return self
+
+    def _watch(self) -> None:
+        while not self._closed.is_set():
+            ready, _, _ = select.select([self._rsock], [], [], 0.5)
+            if ready and self._rsock.recv(64):
+                logger.info("signal received: closing the window")
+                self.stop.set()
+                self.on_signal()
+                return
+
+    def __exit__(self, *exc: object) -> None:
+        self._closed.set()
+        signal.set_wakeup_fd(self._old_fd)
+        for s, h in self._previous.items():
+            signal.signal(s, h)
+        self._thread.join(2)
+        self._rsock.close()
+        self._wsock.close()
+
+
+def run_window(ctx: Context, server: LocalServer) -> tuple[bool, threading.Event]:
+    """Show the window until it closes. Returns (keep serving?, the stop event a signal sets)."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        # Chromium refuses to sandbox as root; only then is the sandbox turned off.
+        os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+    import webview
+
+    stop = threading.Event()
+    keep = threading.Event()
+    window = webview.create_window(
+        TITLE, server.login_url, width=1280, height=860, min_size=(800, 560), text_select=True
+    )
+
+    def on_closing() -> bool:
+        if stop.is_set():
+            return True
+        reasons = keep_serving_reasons(ctx)
+        if not reasons:
+            return True
+        if window.create_confirmation_dialog(KEEP_SERVING_TITLE, keep_serving_question(reasons)):
+            keep.set()
+            return True
+        return False  # cancel: the window stays open
+
+    window.events.closing += on_closing
+
+    def close_window() -> None:
+        try:
+            window.destroy()
+        except Exception:
+            logger.exception("closing the window failed")
+
+    storage = ctx.paths.root / "webview"
+    storage.mkdir(parents=True, exist_ok=True)
+    with SignalWatch(stop, close_window):
+        # not private: the page keeps its language choice (localStorage) between launches
+        webview.start(gui="qt", private_mode=False, storage_path=str(storage))
+    return keep.is_set() and not stop.is_set(), stop
+
+
+def serve_while_needed(ctx: Context, stop: threading.Event) -> None:
+    """After the window closed with work pending: serve until a signal, or until nothing
+    needs the server any more."""
+    sys.stdout.write("Window closed; still serving in the background. Ctrl+C or SIGTERM stops.\n")
+    sys.stdout.flush()
+
+    def handler(signum: int, frame: object) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        while not stop.wait(1.0):
+            if not keep_serving_reasons(ctx):
+                logger.info("nothing needs the server any more: stopping")
+                return
+    finally:
+        for s, h in previous.items():
+            signal.signal(s, h)
+
+
+def open_browser_or_print(
+    ctx: Context, server: LocalServer, wait: Callable[[threading.Event], None]
+) -> None:
     opened = False
     if ctx.settings.open_browser and has_display():
         try:
@@ -32,7 +224,24 @@ def show_ui(ctx: Context, server: LocalServer, wait: Callable[[threading.Event],
         except webbrowser.Error:
             logger.exception("could not open the browser")
     if not opened:
-        sys.stdout.write("No display to open a window on; serving headless instead.\n")
+        sys.stdout.write("No browser to open; open the URL below yourself.\n")
     sys.stdout.write(f"Appliance serving at {server.login_url}\nPress Ctrl+C to stop.\n")
     sys.stdout.flush()
     wait(threading.Event())
+
+
+def show_ui(ctx: Context, server: LocalServer, wait: Callable[[threading.Event], None]) -> None:
+    why = window_unavailable()
+    if why is None:
+        try:
+            keep, stop = run_window(ctx, server)
+        except Exception as e:  # the GUI edge: any failure to start falls back to the browser
+            logger.exception("the window could not start")
+            why = f"the window could not start: {e}".splitlines()[0]
+        else:
+            if keep:
+                serve_while_needed(ctx, stop)
+            return
+    sys.stdout.write(f"No window: {why}; using the browser instead.\n")
+    sys.stdout.flush()
+    open_browser_or_print(ctx, server, wait)

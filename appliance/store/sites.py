@@ -144,3 +144,26 @@ def list_sites(limit: int = 1000, offset: int = 0) -> list[dict[str, Any]]:
     for c in InstalledComponent.select().where(InstalledComponent.site.in_(ids)):
         installed[c.site_id].append(c)
     return [site_to_json(s, hosts[s.id], installed[s.id]) for s in sites]
+
+
+def update_site(store: Store, site_id: int, spec: dict[str, Any]) -> dict[str, Any]:
+    """Replace a site's name, vars and hosts in one transaction (``spec`` from parse_site).
+    NotFound if the site is gone, Conflict if the new name belongs to another site."""
+
+    def write() -> int:
+        site = Site.get_or_none(Site.id == site_id)
+        if site is None:
+            raise NotFound(f"no site {site_id}", "List sites with GET /api/sites.")
+        clash = Site.get_or_none((Site.name == spec["name"]) & (Site.id != site_id))
+        if clash is not None:
+            raise Conflict(
+                f"a site named {spec['name']!r} exists already",
+                "Pick another name, or edit the existing site.",
+            )
+        Site.update(name=spec["name"], vars=spec["vars"]).where(Site.id == site_id).execute()
+        Host.delete().where(Host.site == site_id).execute()
+        for host in spec["hosts"]:
+            Host.create(site=site_id, **host)
+        return site_id
+
+    return get_site(store.write(write))

@@ -25,3 +25,9 @@ def register(app: Bottle, ctx: Context) -> None:
     @app.get("/api/sites/<ref>")
     def get_site(ref: str) -> dict:
         return sites.get_site(ref)
+
+    @app.put("/api/sites/<ref>")
+    def update_site(ref: str) -> dict:
+        site_id = sites.find_site(ref).id
+        spec = sites.parse_site(json_body(request, ctx.settings.max_body_bytes))
+        return sites.update_site(ctx.store, site_id, spec)

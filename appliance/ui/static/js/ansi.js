@@ -1,0 +1,95 @@
+// ANSI SGR colour codes (what Ansible prints with ANSIBLE_FORCE_COLOR) to styled spans.
+// A line's style state is packed in one small integer so a million lines cost a byte each:
+//   bits 0-4 foreground (0 default, 1-8 = SGR 30-37, 9-16 = SGR 90-97), bit 5 bold,
+//   bit 6 dim, bit 7 underline.
+// Text is only ever set through textContent: a log line can never become markup.
+
+const CSI = /\x1b\[([0-9;?]*)([A-Za-z])/g;
+const FG = 0x1f;
+const BOLD = 0x20;
+const DIM = 0x40;
+const UNDERLINE = 0x80;
+
+export function applySgr(state, params) {
+  const codes = params === "" ? [0] : params.split(";").map((x) => (x === "" ? 0 : Number(x)));
+  for (let i = 0; i < codes.length; i++) {
+    const c = codes[i];
+    if (c === 0) state = 0;
+    else if (c === 1) state |= BOLD;
+    else if (c === 2) state |= DIM;
+    else if (c === 22) state &= ~(BOLD | DIM);
+    else if (c === 4) state |= UNDERLINE;
+    else if (c === 24) state &= ~UNDERLINE;
+    else if (c >= 30 && c <= 37) state = (state & ~FG) | (c - 29);
+    else if (c >= 90 && c <= 97) state = (state & ~FG) | (c - 81);
+    else if (c === 39) state &= ~FG;
+    else if (c === 38 || c === 48) {
+      // 38;5;n (256 colours: the first 16 map onto ours) or 38;2;r;g;b (ignored)
+      if (codes[i + 1] === 5) {
+        const n = codes[i + 2];
+        if (c === 38 && n >= 0 && n < 16) state = (state & ~FG) | (n + 1);
+        i += 2;
+      } else if (codes[i + 1] === 2) i += 4;
+    }
+    // backgrounds and anything else: ignored
+  }
+  return state;
+}
+
+// The style state after a line, given the state before it.
+export function endState(line, state) {
+  CSI.lastIndex = 0;
+  let m;
+  while ((m = CSI.exec(line)) !== null) {
+    if (m[2] === "m") state = applySgr(state, m[1]);
+  }
+  return state;
+}
+
+export function strip(line) {
+  return line.indexOf("\x1b") < 0 ? line : line.replace(CSI, "").replace(/\x1b/g, "");
+}
+
+export function classFor(state) {
+  let cls = "";
+  const fg = state & FG;
+  if (fg) cls += ` a-f${fg}`;
+  if (state & BOLD) cls += " a-b";
+  if (state & DIM) cls += " a-d";
+  if (state & UNDERLINE) cls += " a-u";
+  return cls.trim();
+}
+
+// Append the line's text to `el` as spans, starting in `state`.
+export function renderInto(el, line, state) {
+  if (line.indexOf("\x1b") < 0) {
+    if (state === 0) el.append(line);
+    else {
+      const span = document.createElement("span");
+      span.className = classFor(state);
+      span.textContent = line;
+      el.append(span);
+    }
+    return;
+  }
+  let last = 0;
+  const push = (text) => {
+    if (!text) return;
+    text = text.replace(/\x1b/g, "");
+    if (state === 0) el.append(text);
+    else {
+      const span = document.createElement("span");
+      span.className = classFor(state);
+      span.textContent = text;
+      el.append(span);
+    }
+  };
+  CSI.lastIndex = 0;
+  let m;
+  while ((m = CSI.exec(line)) !== null) {
+    push(line.slice(last, m.index));
+    if (m[2] === "m") state = applySgr(state, m[1]);
+    last = CSI.lastIndex;
+  }
+  push(line.slice(last));
+}

@@ -1,0 +1,231 @@
+// A terminal-like log view that stays smooth at millions of lines.
+//
+// Lines live in a plain array (never in the DOM) with one byte of ANSI style state each.
+// The DOM holds only the rows in sight: a spacer gives the scroll area the height of all
+// lines (scaled down past MAX_PX, which browsers cannot lay out), and a pool of fixed-height
+// row elements is moved to the visible window and refilled on scroll. Rendering is batched
+// into one animation frame however fast text arrives.
+import { endState, renderInto, strip } from "./ansi.js";
+
+export const ERROR_RE = /fatal:|FAILED!|ERROR|failed=[1-9]|unreachable=[1-9]/;
+const MAX_PX = 8_000_000;
+const OVERSCAN = 10;
+
+export class LogView {
+  constructor(container, { rowHeight = 18, onFollowChange = () => {} } = {}) {
+    this.rowHeight = rowHeight;
+    this.onFollowChange = onFollowChange;
+    this.lines = [];
+    this.states = new Uint8Array(1024);
+    this.state = 0; // style state after the last complete line
+    this.partial = "";
+    this.follow = true;
+    this.highlight = -1;
+    this.errorScan = { upTo: 0, found: [] };
+    this.frame = 0;
+
+    this.viewport = document.createElement("div");
+    this.viewport.className = "logview";
+    this.viewport.tabIndex = 0;
+    this.spacer = document.createElement("div");
+    this.spacer.className = "log-spacer";
+    this.rowsEl = document.createElement("div");
+    this.rowsEl.className = "log-rows";
+    this.spacer.append(this.rowsEl);
+    this.viewport.append(this.spacer);
+    container.append(this.viewport);
+    this.pool = [];
+    this.viewport.addEventListener("scroll", () => this.onScroll(), { passive: true });
+    this.resizeObserver = new ResizeObserver(() => this.schedule());
+    this.resizeObserver.observe(this.viewport);
+  }
+
+  get lineCount() {
+    return this.lines.length + (this.partial ? 1 : 0);
+  }
+
+  lineAt(i) {
+    return i < this.lines.length ? this.lines[i] : this.partial;
+  }
+
+  stateAt(i) {
+    return i < this.lines.length ? this.states[i] : this.state;
+  }
+
+  reset() {
+    this.lines = [];
+    this.states = new Uint8Array(1024);
+    this.state = 0;
+    this.partial = "";
+    this.highlight = -1;
+    this.errorScan = { upTo: 0, found: [] };
+    this.schedule();
+  }
+
+  append(text) {
+    if (!text) return;
+    const parts = (this.partial + text).split("\n");
+    this.partial = parts.pop();
+    const lines = this.lines;
+    let need = lines.length + parts.length;
+    if (need > this.states.length) {
+      let size = this.states.length;
+      while (size < need) size *= 2;
+      const grown = new Uint8Array(size);
+      grown.set(this.states);
+      this.states = grown;
+    }
+    const states = this.states;
+    let state = this.state;
+    for (let i = 0; i < parts.length; i++) {
+      let line = parts[i];
+      if (line.length && line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
+      if (line.indexOf("\r") >= 0) line = line.slice(line.lastIndexOf("\r") + 1);
+      states[lines.length] = state;
+      if (line.indexOf("\x1b") >= 0) state = endState(line, state);
+      lines.push(line);
+    }
+    this.state = state;
+    this.schedule();
+  }
+
+  // The stream ended: a last line without its newline becomes a line.
+  finish() {
+    if (this.partial) this.append("\n");
+  }
+
+  setFollow(on) {
+    if (this.follow === on) return;
+    this.follow = on;
+    this.onFollowChange(on);
+    if (on) this.schedule();
+  }
+
+  schedule() {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.render();
+    });
+  }
+
+  geometry() {
+    const n = this.lineCount;
+    const total = n * this.rowHeight;
+    const height = Math.min(total, MAX_PX);
+    const viewH = this.viewport.clientHeight;
+    return { n, total, height, viewH, maxScroll: Math.max(0, height - viewH) };
+  }
+
+  // First line at the top of the viewport (fractional), for a scroll position.
+  lineAtScroll(scrollTop, g) {
+    if (g.total <= MAX_PX) return scrollTop / this.rowHeight;
+    const frac = g.maxScroll > 0 ? scrollTop / g.maxScroll : 0;
+    return frac * Math.max(0, g.n - g.viewH / this.rowHeight);
+  }
+
+  scrollForLine(line, g) {
+    if (g.total <= MAX_PX) return line * this.rowHeight;
+    const span = Math.max(1, g.n - g.viewH / this.rowHeight);
+    return (line / span) * g.maxScroll;
+  }
+
+  render() {
+    const g = this.geometry();
+    this.spacer.style.height = `${g.height}px`;
+    if (this.follow) {
+      this.autoScroll = true;
+      this.viewport.scrollTop = g.maxScroll;
+    }
+    const scrollTop = this.viewport.scrollTop;
+    const exact = this.lineAtScroll(scrollTop, g);
+    const first = Math.max(0, Math.floor(exact) - OVERSCAN);
+    const count = Math.ceil(g.viewH / this.rowHeight) + 2 * OVERSCAN + 1;
+    const last = Math.min(g.n, first + count);
+    const top = scrollTop - (exact - first) * this.rowHeight;
+    this.rowsEl.style.transform = `translateY(${Math.max(0, top)}px)`;
+    while (this.pool.length < last - first) {
+      const row = document.createElement("div");
+      row.className = "log-row";
+      this.rowsEl.append(row);
+      this.pool.push(row);
+    }
+    for (let i = 0; i < this.pool.length; i++) {
+      const row = this.pool[i];
+      const idx = first + i;
+      if (idx >= last) {
+        if (row.dataset.line !== "") {
+          row.replaceChildren();
+          row.dataset.line = "";
+          row.hidden = true;
+        }
+        continue;
+      }
+      const line = this.lineAt(idx);
+      const key = `${idx + 1}`;
+      const isHit = idx === this.highlight;
+      if (row.dataset.line === key && row._text === line && row._hit === isHit) continue;
+      row.hidden = false;
+      row.dataset.line = key;
+      row._text = line;
+      row._hit = isHit;
+      const plain = strip(line);
+      row.className = "log-row" + (isHit ? " log-hit" : "") + (ERROR_RE.test(plain) ? " log-err" : "");
+      const num = document.createElement("span");
+      num.className = "ln";
+      num.textContent = key;
+      row.replaceChildren(num);
+      renderInto(row, line, this.stateAt(idx));
+    }
+  }
+
+  onScroll() {
+    if (this.autoScroll) {
+      this.autoScroll = false;
+    } else {
+      const g = this.geometry();
+      const atBottom = this.viewport.scrollTop >= g.maxScroll - this.rowHeight;
+      if (this.follow && !atBottom) this.setFollow(false);
+    }
+    this.schedule();
+  }
+
+  scrollToLine(idx, { highlight = true } = {}) {
+    if (idx < 0 || idx >= this.lineCount) return;
+    this.setFollow(false);
+    if (highlight) this.highlight = idx;
+    const g = this.geometry();
+    this.spacer.style.height = `${g.height}px`;
+    const target = this.scrollForLine(idx, g) - g.viewH / 2 + this.rowHeight / 2;
+    this.viewport.scrollTop = Math.max(0, Math.min(g.maxScroll, target));
+    this.schedule();
+  }
+
+  // Next (dir 1) or previous (dir -1) line containing `query` (case-insensitive), wrapping.
+  find(query, dir = 1) {
+    const n = this.lineCount;
+    if (!query || !n) return -1;
+    const needle = query.toLowerCase();
+    const start = this.highlight >= 0 ? this.highlight : dir > 0 ? -1 : n;
+    for (let k = 1; k <= n; k++) {
+      const idx = (((start + dir * k) % n) + n) % n;
+      if (strip(this.lineAt(idx)).toLowerCase().includes(needle)) return idx;
+    }
+    return -1;
+  }
+
+  // Lines that look like errors, scanned incrementally as the log grows.
+  errors() {
+    const scan = this.errorScan;
+    for (; scan.upTo < this.lines.length; scan.upTo++) {
+      if (ERROR_RE.test(strip(this.lines[scan.upTo]))) scan.found.push(scan.upTo);
+    }
+    return scan.found;
+  }
+
+  destroy() {
+    if (this.frame) cancelAnimationFrame(this.frame);
+    this.resizeObserver.disconnect();
+    this.viewport.remove();
+  }
+}

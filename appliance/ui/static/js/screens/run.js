@@ -1,0 +1,365 @@
+// One run: state and facts, error with hint, cancel / resume / rollback / report, steps with
+// elapsed time, host x step progress from the event stream, and the live terminal log.
+import { get, post } from "../api.js";
+import { h } from "../dom.js";
+import { t } from "../i18n.js";
+import { LogView } from "../logview.js";
+import {
+  TERMINAL,
+  busy,
+  elapsed,
+  errorBox,
+  fmtDuration,
+  fmtTime,
+  showError,
+  siteName,
+  stateBadge,
+} from "../ui.js";
+
+const RESULT_KEYS = ["ok", "changed", "failed", "unreachable", "skipped"];
+
+// What an Ansible event says about its host's task: one of RESULT_KEYS, "start", or null.
+export function eventResult(ev) {
+  const name = ev.event || "";
+  if (name === "runner_on_failed" || ev.status === "failed") return "failed";
+  if (name === "runner_on_unreachable" || ev.status === "unreachable") return "unreachable";
+  if (name === "runner_on_skipped" || ev.status === "skipped") return "skipped";
+  if (name === "runner_on_ok" || ev.status === "ok" || ev.status === "changed") {
+    return ev.changed || ev.status === "changed" ? "changed" : "ok";
+  }
+  if (name === "runner_on_start") return "start";
+  return null;
+}
+
+class HostGrid {
+  constructor() {
+    this.cells = new Map(); // "host\tstep" -> counts
+    this.hosts = [];
+    this.el = h("div", { class: "host-grid-wrap" });
+  }
+
+  add(ev) {
+    const result = eventResult(ev);
+    if (!result || !ev.host) return false;
+    if (!this.hosts.includes(ev.host)) this.hosts.push(ev.host);
+    const key = `${ev.host}\t${ev.step}`;
+    let c = this.cells.get(key);
+    if (!c) {
+      c = { ok: 0, changed: 0, failed: 0, unreachable: 0, skipped: 0, task: "" };
+      this.cells.set(key, c);
+    }
+    if (result === "start") c.task = ev.task || "";
+    else {
+      c[result] += 1;
+      if (result === "changed") c.ok += 1; // as Ansible's recap counts: changed tasks are ok too
+    }
+    return true;
+  }
+
+  render(run) {
+    const steps = run.steps || [];
+    if (!this.hosts.length) {
+      for (const host of Object.keys(run.hosts || {})) this.hosts.push(host);
+    }
+    if (!this.hosts.length || !steps.length) {
+      this.el.replaceChildren(h("p", { class: "muted" }, t("run.noHostsYet")));
+      return;
+    }
+    const stepKey = (s) => s.idx;
+    const head = h("tr", {}, h("th", {}, t("run.host")), steps.map((s) => h("th", { title: s.name }, s.name)));
+    const rows = this.hosts.map((host) =>
+      h(
+        "tr",
+        { dataset: { host } },
+        h("th", {}, host),
+        steps.map((s) => {
+          const c = this.cells.get(`${host}\t${stepKey(s)}`) || this.cells.get(`${host}\t${s.id}`);
+          let cls = "cell-pending";
+          let text = "";
+          if (c) {
+            if (c.failed || c.unreachable) cls = "cell-failed";
+            else if (s.state === "running") cls = "cell-running";
+            else if (c.changed) cls = "cell-changed";
+            else if (c.ok) cls = "cell-ok";
+            else if (c.skipped) cls = "cell-skipped";
+            else cls = s.state === "running" ? "cell-running" : "cell-pending";
+            text = RESULT_KEYS.filter((k) => c[k]).map((k) => `${t(`result.${k}`)} ${c[k]}`).join(" · ");
+          } else if (s.state === "running") cls = "cell-running";
+          else if (s.state === "skipped") cls = "cell-skipped";
+          return h("td", { class: `cell ${cls}`, title: c && c.task ? c.task : "" }, text || "·");
+        }),
+      ),
+    );
+    this.el.replaceChildren(h("table", { class: "grid host-grid", id: "host-grid" }, h("thead", {}, head), h("tbody", {}, rows)));
+  }
+}
+
+function stepsTable(run) {
+  return h(
+    "table",
+    { class: "grid", id: "steps-table" },
+    h(
+      "thead",
+      {},
+      h(
+        "tr",
+        {},
+        ["#", t("plan.step"), t("plan.kind"), t("common.component"), t("plan.from"), t("plan.to"), t("common.state"), t("run.elapsed"), "rc"].map((x) =>
+          h("th", {}, x),
+        ),
+      ),
+    ),
+    h(
+      "tbody",
+      {},
+      (run.steps || []).map((s) =>
+        h(
+          "tr",
+          { class: `step step-${s.state}`, dataset: { idx: String(s.idx) } },
+          h("td", {}, String(s.idx)),
+          h("td", {}, s.name),
+          h("td", {}, s.kind),
+          h("td", {}, s.component || "—"),
+          h("td", {}, s.from_version || "—"),
+          h("td", {}, s.to_version || "—"),
+          h("td", {}, stateBadge(s.state)),
+          h(
+            "td",
+            { class: "elapsed", dataset: s.state === "running" ? { start: s.started_at } : {} },
+            fmtDuration(elapsed(s.started_at, s.finished_at)),
+          ),
+          h("td", {}, s.rc === null || s.rc === undefined ? "—" : String(s.rc)),
+        ),
+      ),
+    ),
+  );
+}
+
+export async function render(root, { params, signal }) {
+  const id = Number(params[0]);
+  // Loaded here, not at the top: a problem in the streams module then breaks this screen
+  // only, visibly, instead of the whole page.
+  const { streamEvents, streamLog } = await import("../streams.js");
+  const timers = [];
+  const head = h("div", { class: "run-head" });
+  const errSlot = h("div", { class: "slot", id: "run-error" });
+  const actionSlot = h("div", { class: "slot" });
+  const actions = h("div", { class: "run-actions" });
+  const stepsSlot = h("div", {});
+  const grid = new HostGrid();
+  const logErr = h("div", { class: "slot", id: "log-error" });
+  const logStatus = h("span", { class: "muted", id: "log-status" });
+  const followBtn = h("button", { type: "button", id: "follow", "aria-pressed": "true" }, t("log.follow"));
+  const search = h("input", { type: "search", id: "log-search", placeholder: t("log.search") });
+  const prevBtn = h("button", { type: "button", id: "search-prev", title: t("log.prev") }, "↑");
+  const nextBtn = h("button", { type: "button", id: "search-next", title: t("log.next") }, "↓");
+  const errorBtn = h("button", { type: "button", id: "first-error" }, t("log.firstError"));
+  const logWrap = h("div", { class: "log-wrap" });
+
+  root.append(
+    head,
+    errSlot,
+    actions,
+    actionSlot,
+    h("h3", {}, t("run.steps")),
+    stepsSlot,
+    h("h3", {}, t("run.progress")),
+    grid.el,
+    h("h3", {}, t("run.log")),
+    h("div", { class: "log-toolbar" }, followBtn, search, prevBtn, nextBtn, errorBtn, logStatus),
+    logErr,
+    logWrap,
+  );
+
+  const view = new LogView(logWrap, {
+    onFollowChange: (on) => followBtn.setAttribute("aria-pressed", on ? "true" : "false"),
+  });
+  followBtn.addEventListener("click", () => view.setFollow(!view.follow));
+  let found = "";
+  const doFind = (dir) => {
+    const idx = view.find(search.value, dir);
+    found = idx < 0 ? t("log.notFound") : t("log.atLine", { line: idx + 1 });
+    if (idx >= 0) view.scrollToLine(idx);
+    updateLogStatus();
+  };
+  prevBtn.addEventListener("click", () => doFind(-1));
+  nextBtn.addEventListener("click", () => doFind(1));
+  search.addEventListener("keydown", (e) => {
+    if (e.key === "Enter") {
+      e.preventDefault();
+      doFind(e.shiftKey ? -1 : 1);
+    }
+  });
+  search.addEventListener("input", () => {
+    view.highlight = -1;
+    found = "";
+  });
+  errorBtn.addEventListener("click", () => {
+    const errors = view.errors();
+    if (!errors.length) found = t("log.noErrors");
+    else {
+      view.scrollToLine(errors[0]);
+      found = t("log.errorAt", { line: errors[0] + 1, count: errors.length });
+    }
+    updateLogStatus();
+  });
+
+  let run = null;
+  let logEnded = false;
+  function updateLogStatus() {
+    const n = view.lineCount.toLocaleString();
+    const parts = [t("log.lines", { n }), logEnded ? t("log.ended") : t("log.live"), found].filter(Boolean);
+    logStatus.textContent = parts.join(" · ");
+  }
+
+  // --- the run's facts and buttons ---
+  function renderRun() {
+    head.replaceChildren(
+      h("h2", {}, t("run.title", { id }), " ", stateBadge(run.state)),
+      h(
+        "dl",
+        { class: "facts" },
+        h("dt", {}, t("common.site")),
+        h("dd", {}, siteName(run.site)),
+        h("dt", {}, t("common.bundle")),
+        h("dd", {}, [typeof run.bundle === "object" && run.bundle ? run.bundle.name : run.bundle, run.version].filter(Boolean).join(" ")),
+        h("dt", {}, t("common.action")),
+        h("dd", {}, t(`action.${run.action}`)),
+        h("dt", {}, t("run.trigger")),
+        h("dd", {}, run.trigger || "—"),
+        h("dt", {}, t("run.started")),
+        h("dd", {}, fmtTime(run.started_at || run.created_at)),
+        h("dt", {}, t("run.finished")),
+        h("dd", {}, fmtTime(run.finished_at)),
+        h("dt", {}, t("run.duration")),
+        h("dd", { class: "elapsed", id: "run-duration", dataset: TERMINAL.has(run.state) ? {} : { start: run.started_at || "" } }, fmtDuration(elapsed(run.started_at, run.finished_at))),
+      ),
+    );
+    if (run.error) errSlot.replaceChildren(errorBox({ message: run.error, hint: run.hint }));
+    else errSlot.replaceChildren();
+    const terminal = TERMINAL.has(run.state);
+    const buttons = [];
+    if (!terminal) {
+      const b = h("button", { type: "button", class: "danger", id: "cancel-run" }, t("run.cancel"));
+      b.addEventListener("click", () => {
+        if (!confirm(t("run.cancelConfirm"))) return;
+        busy(b, actionSlot, async () => {
+          await post(`/api/runs/${id}/cancel`);
+          await refresh();
+        });
+      });
+      buttons.push(b);
+    }
+    if (run.state === "failed" || run.state === "interrupted" || run.state === "cancelled") {
+      const b = h("button", { type: "button", class: "primary", id: "resume-run" }, t("run.resume"));
+      b.addEventListener("click", () =>
+        busy(b, actionSlot, async () => {
+          const answer = await post(`/api/runs/${id}/resume`);
+          if (answer && answer.id && Number(answer.id) !== id) location.hash = `#/runs/${answer.id}`;
+          else {
+            await refresh();
+            startStreams();
+          }
+        }),
+      );
+      buttons.push(b);
+    }
+    if (terminal && (run.action === "upgrade" || run.action === "install")) {
+      const b = h("button", { type: "button", id: "rollback-run" }, t("run.rollback"));
+      b.addEventListener("click", () => {
+        if (!confirm(t("run.rollbackConfirm"))) return;
+        busy(b, actionSlot, async () => {
+          const bundle = typeof run.bundle === "object" && run.bundle ? run.bundle.name : run.bundle;
+          const created = await post("/api/runs", { site: siteName(run.site), bundle, version: run.version, action: "rollback" });
+          location.hash = `#/runs/${created.id}`;
+        });
+      });
+      buttons.push(b);
+    }
+    if (terminal) {
+      buttons.push(h("a", { class: "button", id: "report-link", href: `/api/runs/${id}/report`, download: `run-${id}-report.html` }, t("run.report")));
+    }
+    actions.replaceChildren(...buttons);
+    stepsSlot.replaceChildren(stepsTable(run));
+    grid.render(run);
+  }
+
+  let polling = 0;
+  async function refresh() {
+    try {
+      run = await get(`/api/runs/${id}`, { signal });
+      renderRun();
+    } catch (err) {
+      showError(actionSlot, err);
+    }
+    clearTimeout(polling);
+    if (!signal.aborted && run && !TERMINAL.has(run.state)) polling = setTimeout(refresh, 2000);
+  }
+
+  // --- streams: the log (terminal output) and the events (host x step progress) ---
+  let streamCtl = null;
+  function startStreams() {
+    if (streamCtl) streamCtl.abort();
+    streamCtl = new AbortController();
+    const own = streamCtl.signal;
+    signal.addEventListener("abort", () => streamCtl.abort(), { once: true });
+    view.reset();
+    view.setFollow(true);
+    logEnded = false;
+    logErr.replaceChildren();
+    grid.cells.clear();
+    const retry = (what, again) =>
+      h("div", {}, errorBox(what), h("button", { type: "button", onclick: again }, t("common.retry")));
+    streamLog(id, {
+      offset: 0,
+      signal: own,
+      onText: (text) => view.append(text),
+      onEnd: () => {
+        view.finish();
+        logEnded = true;
+        updateLogStatus();
+        refresh();
+      },
+      onError: (err) => {
+        if (own.aborted) return;
+        logErr.replaceChildren(retry(err, startStreams));
+      },
+    });
+    let pending = 0;
+    streamEvents(id, {
+      after: 0,
+      signal: own,
+      onEvent: (ev) => {
+        if (grid.add(ev) && run && !pending) {
+          pending = requestAnimationFrame(() => {
+            pending = 0;
+            grid.render(run);
+          });
+        }
+      },
+      onEnd: () => refresh(),
+      onError: (err) => {
+        if (own.aborted) return;
+        logErr.replaceChildren(retry(err, startStreams));
+      },
+    });
+  }
+
+  await refresh();
+  if (!run) return () => view.destroy();
+  startStreams();
+  timers.push(
+    setInterval(() => {
+      for (const el of root.querySelectorAll(".elapsed[data-start]")) {
+        if (el.dataset.start) el.textContent = fmtDuration(elapsed(el.dataset.start, null));
+      }
+      updateLogStatus();
+    }, 500),
+  );
+  return () => {
+    clearTimeout(polling);
+    for (const x of timers) clearInterval(x);
+    if (streamCtl) streamCtl.abort();
+    view.destroy();
+  };
+}

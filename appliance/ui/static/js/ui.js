@@ -1,0 +1,108 @@
+// Pieces every screen shares: error boxes (message + hint), state badges, times, notices.
+import { h } from "./dom.js";
+import { t } from "./i18n.js";
+
+export const TERMINAL = new Set(["succeeded", "failed", "cancelled", "interrupted"]);
+
+export function errorBox(err) {
+  const message = err && err.message ? err.message : String(err);
+  return h(
+    "div",
+    { class: "error-box", role: "alert" },
+    h("strong", {}, t("err.title")),
+    " ",
+    h("span", { class: "error-message" }, message),
+    err && err.hint ? h("div", { class: "error-hint" }, t("err.hint"), " ", err.hint) : null,
+  );
+}
+
+// Show an error in a slot (replacing what was there); nothing fails silently.
+export function showError(slot, err) {
+  if (err && err.name === "AbortError") return;
+  console.error(err);
+  slot.replaceChildren(errorBox(err));
+}
+
+export function notice(slot, text, kind = "ok") {
+  slot.replaceChildren(h("div", { class: `notice notice-${kind}`, role: "status" }, text));
+}
+
+export function stateBadge(state) {
+  return h("span", { class: `badge state-${state || "unknown"}` }, t(`state.${state || "unknown"}`));
+}
+
+export function parseTime(value) {
+  if (!value) return null;
+  const ms = Date.parse(value);
+  return Number.isNaN(ms) ? null : ms;
+}
+
+export function fmtTime(value) {
+  const ms = parseTime(value);
+  if (ms === null) return "—";
+  return new Date(ms).toLocaleString();
+}
+
+export function fmtDuration(ms) {
+  if (ms === null || ms === undefined || ms < 0) return "—";
+  const s = Math.floor(ms / 1000);
+  const hh = Math.floor(s / 3600);
+  const mm = Math.floor((s % 3600) / 60);
+  const ss = s % 60;
+  const pad = (n) => String(n).padStart(2, "0");
+  return hh ? `${hh}:${pad(mm)}:${pad(ss)}` : `${mm}:${pad(ss)}`;
+}
+
+// Elapsed time from start to end (or to now while still running).
+export function elapsed(start, end) {
+  const a = parseTime(start);
+  if (a === null) return null;
+  const b = parseTime(end);
+  return (b === null ? Date.now() : b) - a;
+}
+
+export function siteName(value) {
+  if (value && typeof value === "object") return value.name || String(value.id);
+  return value === null || value === undefined ? "—" : String(value);
+}
+
+export function bundleLabel(run) {
+  const b = run.bundle;
+  if (b && typeof b === "object") return `${b.name} ${b.version}`;
+  return [b, run.version].filter(Boolean).join(" ");
+}
+
+export function link(href, text, props = {}) {
+  return h("a", { href, ...props }, text);
+}
+
+export function field(label, control, help) {
+  return h(
+    "label",
+    { class: "field" },
+    h("span", { class: "field-label" }, label),
+    control,
+    help ? h("small", { class: "field-help" }, help) : null,
+  );
+}
+
+export function select(options, value, props = {}) {
+  return h(
+    "select",
+    props,
+    options.map(([v, label]) => h("option", { value: v, selected: String(v) === String(value) }, label)),
+  );
+}
+
+// Run an async action from a button: disabled while busy, errors shown in the slot.
+export async function busy(button, slot, action) {
+  button.disabled = true;
+  try {
+    return await action();
+  } catch (err) {
+    showError(slot, err);
+    return undefined;
+  } finally {
+    button.disabled = false;
+  }
+}

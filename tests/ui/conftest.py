@@ -1,0 +1,79 @@
+"""Browser tests: Playwright for Python driving Debian's Chromium (never `playwright install`)
+against a real `appliance serve` process. Screenshots go to test-artifacts/ (gitignored)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import REPO, ServerProcess
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+ARTIFACTS = REPO / "test-artifacts"
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def serve(data_dir: Path) -> Iterator[ServerProcess]:
+    """A real `appliance serve` (its own process, as the window would use it)."""
+    server = ServerProcess(data_dir)
+    yield server
+    if server.proc.poll() is None:
+        server.terminate()
+
+
+@pytest.fixture
+def page(browser, serve: ServerProcess, request: pytest.FixtureRequest) -> Iterator[object]:
+    """A fresh context (English UI) logged in through /?token=; console errors fail the test."""
+    context = browser.new_context(
+        locale="en-US", viewport={"width": 1366, "height": 900}, accept_downloads=True
+    )
+    pg = context.new_page()
+    errors: list[str] = []
+    pg.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+    pg.on(
+        "console",
+        lambda m: (
+            errors.append(f"console.{m.type}: {m.text}")
+            if m.type == "error" and not _expected_console(m.text)
+            else None
+        ),
+    )
+    pg.goto(f"{serve.url}?token={serve.info['token']}")
+    pg.wait_for_selector("#app-header nav")
+    yield pg
+    context.close()
+    assert not errors, errors
+
+
+def _expected_console(text: str) -> bool:
+    # a failed API call shown to the user is logged as well: the page reports, not hides it
+    return text.startswith("Failed to load resource") or "ApiError" in text
+
+
+def shot(page, name: str) -> Path:
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = ARTIFACTS / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', name)}.png"
+    page.screenshot(path=str(path), full_page=False)
+    return path
