@@ -97,6 +97,16 @@ CREATE INDEX occurrence_state ON occurrence (state);
 """
 MIGRATIONS.append(_sql_script(V3_OCCURRENCE_ACK))
 
+# Site credentials (issue 9): only AES-GCM ciphertext, never plaintext (store/credentials.py).
+V_CREDENTIAL = """
+CREATE TABLE credential (
+  id INTEGER PRIMARY KEY, site_id INTEGER NOT NULL REFERENCES site(id) ON DELETE CASCADE,
+  kind TEXT NOT NULL CHECK (kind IN ('ssh_key', 'password', 'become_password')),
+  key_id TEXT NOT NULL, nonce BLOB NOT NULL, ciphertext BLOB NOT NULL, created_at TEXT NOT NULL,
+  UNIQUE (site_id, kind));
+"""
+MIGRATIONS.append(_sql_script(V_CREDENTIAL))
+
 LATEST = len(MIGRATIONS)
 
 

@@ -10,6 +10,7 @@ import json
 from typing import Any
 
 from peewee import (
+    BlobField,
     BooleanField,
     CharField,
     DatabaseProxy,
@@ -167,4 +168,29 @@ class Occurrence(BaseModel):
         indexes = ((("schedule", "fire_time"), True),)
 
 
-MODELS = (Site, Host, Bundle, InstalledComponent, Run, RunStep, RunEvent, Schedule, Occurrence)
+class Credential(BaseModel):
+    """One secret of a site, AES-GCM encrypted (see appliance/store/credentials.py)."""
+
+    site = ForeignKeyField(Site, backref="credentials", on_delete="CASCADE")
+    kind = CharField()  # ssh_key | password | become_password
+    key_id = CharField()
+    nonce = BlobField()
+    ciphertext = BlobField()
+    created_at = CharField()
+
+    class Meta:
+        indexes = ((("site", "kind"), True),)
+
+
+MODELS = (
+    Site,
+    Host,
+    Bundle,
+    InstalledComponent,
+    Run,
+    RunStep,
+    RunEvent,
+    Schedule,
+    Occurrence,
+    Credential,
+)
