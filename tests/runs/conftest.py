@@ -151,3 +151,30 @@ def manager(ctx: Context) -> Iterator[RunManager]:
     ctx.services["runs"] = runs
     yield runs
     # ctx.close() stops it
+
+
+def sleepers(marker: str) -> list[int]:
+    """Live `sleep` processes carrying the run's marker (APPLIANCE_RUN) in their environment."""
+    from appliance.jobs import runprocs
+
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if argv[:1] == [b"sleep"] and state != "Z" and runprocs.carries_marker(int(entry.name),
+                                                                              marker):
+            found.append(int(entry.name))
+    return found
+
+
+@pytest.fixture
+def slow_site(ctx: Context, tmp_path: Path, import_bundle) -> Iterator[LocalSite]:
+    """A site for the slow-platform fixture (its one component sleeps slow_seconds)."""
+    root = tmp_path / "slow-root"
+    import_bundle("slow-platform@1.0.0")
+    sites.create_site(ctx.store, sites.parse_site(site_spec("slow", root, free_port())))
+    yield LocalSite("slow", root, 0)
+    kill_everything_under(root)
