@@ -99,8 +99,9 @@ def site_spec(name: str, root: Path, port: int, **extra_vars: Any) -> dict[str, 
     return {
         "name": name,
         "vars": {"install_root": str(root), "app_port": port, **extra_vars},
-        "hosts": [{"name": "local", "address": "localhost",
-                   "vars": {"ansible_connection": "local"}}],
+        "hosts": [
+            {"name": "local", "address": "localhost", "vars": {"ansible_connection": "local"}}
+        ],
     }
 
 
@@ -164,8 +165,11 @@ def sleepers(marker: str) -> list[int]:
             state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
         except OSError:
             continue
-        if argv[:1] == [b"sleep"] and state != "Z" and runprocs.carries_marker(int(entry.name),
-                                                                              marker):
+        if (
+            argv[:1] == [b"sleep"]
+            and state != "Z"
+            and runprocs.carries_marker(int(entry.name), marker)
+        ):
             found.append(int(entry.name))
     return found
 

@@ -13,8 +13,9 @@ from tests.runs.conftest import LocalSite
 
 
 def versions(site: str) -> dict[str, tuple[str, str]]:
-    return {c: (v["version"], v["bundle_version"])
-            for c, v in sites.get_site(site)["installed"].items()}
+    return {
+        c: (v["version"], v["bundle_version"]) for c, v in sites.get_site(site)["installed"].items()
+    }
 
 
 V110 = {"db": ("2", "1.1.0"), "config": ("1.0.0", "1.1.0"), "app": ("1.1.0", "1.1.0")}
@@ -33,8 +34,12 @@ def test_failed_upgrade_rolls_back_and_a_fixed_run_resumes(
     failed = manager.wait(manager.start_run("lab", "demo-platform", "1.2.0")["id"], 240)
     assert failed["state"] == "failed"
     assert [(s["name"], s["state"]) for s in failed["steps"]] == [
-        ("preflight", "succeeded"), ("backup", "succeeded"), ("db", "succeeded"),
-        ("app", "failed"), ("verify", "pending")]
+        ("preflight", "succeeded"),
+        ("backup", "succeeded"),
+        ("db", "succeeded"),
+        ("app", "failed"),
+        ("verify", "pending"),
+    ]
     assert failed["steps"][3]["rc"] != 0 and failed["steps"][4]["started_at"] is None
     flag = local_site.root / "etc" / "feature.flag"
     assert "at step [4/5] component app 1.1.0 -> 1.2.0" in failed["error"]
@@ -73,8 +78,11 @@ def test_failed_upgrade_rolls_back_and_a_fixed_run_resumes(
     assert {s["idx"]: s["started_at"] for s in resumed["steps"][:3]} == kept  # not re-run
     assert [s["state"] for s in resumed["steps"]] == ["succeeded"] * 5
     assert (local_site.health()["version"], local_site.health()["schema"]) == ("1.2.0", 3)
-    assert versions("lab") == {"db": ("3", "1.2.0"), "config": ("1.0.0", "1.2.0"),
-                               "app": ("1.2.0", "1.2.0")}
+    assert versions("lab") == {
+        "db": ("3", "1.2.0"),
+        "config": ("1.0.0", "1.2.0"),
+        "app": ("1.2.0", "1.2.0"),
+    }
     log = ctx.paths.run_log(again["id"]).read_text()
     after = log.split("=== resumed (from step 4/5) ===", 1)[1]
     assert "=== [4/5] component app" in after and "=== [3/5]" not in after

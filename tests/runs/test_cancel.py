@@ -44,7 +44,10 @@ def test_cancel_stops_the_process_group_within_two_seconds(
     assert run["state"] == "cancelled" and elapsed < 2.0, (run["state"], elapsed)
     assert_nothing_left(pgid, marker)
     assert [(s["name"], s["state"]) for s in run["steps"]] == [
-        ("preflight", "succeeded"), ("sleeper", "cancelled"), ("verify", "pending")]
+        ("preflight", "succeeded"),
+        ("sleeper", "cancelled"),
+        ("verify", "pending"),
+    ]
     assert "cancelled at step [2/3] component sleeper" in run["error"]
     assert not (slow_site.root / "sleeper.done").exists()
     log = ctx.paths.run_log(run_id).read_text()

@@ -36,8 +36,18 @@ def cli_site(tmp_path: Path, data_dir: Path, built_bundles: dict[str, Path]):
     root = tmp_path / "root"
     cli_ok(data_dir, "bundle", "import", str(built_bundles["slow-platform@1.0.0"]))
     for name, seconds in (("quick", "1"), ("slow", "600")):
-        cli_ok(data_dir, "site", "add", name, "--host", "local=localhost",
-               "--var", f"install_root={root / name}", "--var", f"slow_seconds={seconds}")
+        cli_ok(
+            data_dir,
+            "site",
+            "add",
+            name,
+            "--host",
+            "local=localhost",
+            "--var",
+            f"install_root={root / name}",
+            "--var",
+            f"slow_seconds={seconds}",
+        )
     yield root
     kill_everything_under(root)
 
@@ -69,9 +79,14 @@ def test_run_follows_the_log_and_lists(data_dir: Path, cli_site: Path) -> None:
 @pytest.mark.slow
 def test_ctrl_c_and_appliance_cancel_from_another_process(data_dir: Path, cli_site: Path) -> None:
     def start() -> subprocess.Popen[str]:
-        return subprocess.Popen([*appliance_cmd(), "run", "slow", "slow-platform@1.0.0"],
-                                env=child_env(data_dir), cwd=str(REPO), text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        return subprocess.Popen(
+            [*appliance_cmd(), "run", "slow", "slow-platform@1.0.0"],
+            env=child_env(data_dir),
+            cwd=str(REPO),
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
 
     def blocked(run_id: int) -> int:
         marker = runprocs.run_marker(data_dir, run_id)

@@ -13,8 +13,9 @@ from tests.support.processes import ServerProcess
 
 
 @pytest.mark.slow
-def test_killed_appliance_leaves_an_interrupted_run(tmp_path: Path,
-                                                    built_bundles: dict[str, Path]) -> None:
+def test_killed_appliance_leaves_an_interrupted_run(
+    tmp_path: Path, built_bundles: dict[str, Path]
+) -> None:
     data = tmp_path / "data"
     data.mkdir()
     root = tmp_path / "root"
@@ -22,11 +23,16 @@ def test_killed_appliance_leaves_an_interrupted_run(tmp_path: Path,
     try:
         api = server.api
         archive = built_bundles["slow-platform@1.0.0"].read_bytes()
-        assert api.post("/api/bundles", raw=archive,
-                        headers={"Content-Type": "application/octet-stream"}).status == 201
+        assert (
+            api.post(
+                "/api/bundles", raw=archive, headers={"Content-Type": "application/octet-stream"}
+            ).status
+            == 201
+        )
         assert api.post("/api/sites", site_spec("slow", root, free_port())).status == 201
-        reply = api.post("/api/runs", {"site": "slow", "bundle": "slow-platform",
-                                       "version": "1.0.0"})
+        reply = api.post(
+            "/api/runs", {"site": "slow", "bundle": "slow-platform", "version": "1.0.0"}
+        )
         assert reply.status == 201, reply.body
         run_id = reply.json()["id"]
         marker = runprocs.run_marker(data, run_id)
@@ -51,11 +57,12 @@ def test_killed_appliance_leaves_an_interrupted_run(tmp_path: Path,
         assert runprocs.group_members(pgid) == [] and sleepers(marker) == []
         log_after = (data / "runs" / str(run_id) / "output.log").read_bytes()
         assert log_after.startswith(log_before)  # intact: only a final line appended
-        assert log_after[len(log_before):].decode().startswith("=== interrupted: ")
+        assert log_after[len(log_before) :].decode().startswith("=== interrupted: ")
         assert f"killed leftover process group {pgid}" in log_after.decode()
         # and the site is free again: a new run starts (and is cancelled at once)
-        again = server.api.post("/api/runs", {"site": "slow", "bundle": "slow-platform",
-                                              "version": "1.0.0"})
+        again = server.api.post(
+            "/api/runs", {"site": "slow", "bundle": "slow-platform", "version": "1.0.0"}
+        )
         assert again.status == 201, again.body
         cancelled = server.api.post(f"/api/runs/{again.json()['id']}/cancel").json()
         assert cancelled["state"] == "cancelled"

@@ -35,7 +35,10 @@ def test_install_then_upgrade_keeps_data_and_records_versions(
     assert local_site.health()["version"] == "1.0.0"
     installed = sites.get_site("lab")["installed"]
     assert {c: v["version"] for c, v in installed.items()} == {
-        "db": "1", "config": "1.0.0", "app": "1.0.0"}
+        "db": "1",
+        "config": "1.0.0",
+        "app": "1.0.0",
+    }
     assert installed["app"]["run"] == first["id"]
 
     # data created under 1.0.0
@@ -49,8 +52,13 @@ def test_install_then_upgrade_keeps_data_and_records_versions(
     second = manager.start_run("lab", "demo-platform", "1.1.0")
     assert second["action"] == "upgrade"
     steps = [(s["name"], s["from_version"], s["to_version"]) for s in second["plan"]]
-    assert steps == [("preflight", None, None), ("backup", None, None), ("db", "1", "2"),
-                     ("app", "1.0.0", "1.1.0"), ("verify", None, None)]  # config unchanged
+    assert steps == [
+        ("preflight", None, None),
+        ("backup", None, None),
+        ("db", "1", "2"),
+        ("app", "1.0.0", "1.1.0"),
+        ("verify", None, None),
+    ]  # config unchanged
     done = manager.wait(second["id"], 240)
     assert done["state"] == "succeeded", done["error"]
     assert [s["state"] for s in done["steps"]] == ["succeeded"] * 5
@@ -61,8 +69,10 @@ def test_install_then_upgrade_keeps_data_and_records_versions(
     assert local_site.get("/items")[1]["items"] == [{"id": 1, "name": "widget", "quantity": 1}]
     installed = sites.get_site("lab")["installed"]
     assert {c: (v["version"], v["bundle_version"], v["run"]) for c, v in installed.items()} == {
-        "db": ("2", "1.1.0", second["id"]), "config": ("1.0.0", "1.1.0", second["id"]),
-        "app": ("1.1.0", "1.1.0", second["id"])}
+        "db": ("2", "1.1.0", second["id"]),
+        "config": ("1.0.0", "1.1.0", second["id"]),
+        "app": ("1.1.0", "1.1.0", second["id"]),
+    }
     backup = ctx.paths.backups / "lab" / str(second["id"])
     assert (backup / "app_version").read_text().strip() == "1.0.0"
 
@@ -75,8 +85,7 @@ def test_install_then_upgrade_keeps_data_and_records_versions(
     events = rows.list_events(second["id"], limit=100_000)
     assert events[-1]["event"] == "playbook_on_stats"
     ok = [e for e in events if e["event"] == "runner_on_ok"]
-    assert ok and all(e["host"] == "local" and e["task"] and e["duration"] is not None
-                      for e in ok)
+    assert ok and all(e["host"] == "local" and e["task"] and e["duration"] is not None for e in ok)
     assert {e["step"] for e in events} == {1, 2, 3, 4, 5}
     counters = [e["counter"] for e in events if e["step"] == 4]
     assert counters == sorted(counters) and counters[0] == 1
@@ -85,8 +94,13 @@ def test_install_then_upgrade_keeps_data_and_records_versions(
     # scale-out: a finished step's private_data_dir re-runs unchanged with plain ansible-runner
     private = ctx.paths.run_dir(second["id"]) / "private" / "5-verify"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ANSIBLE_", "APPLIANCE_"))}
-    proc = subprocess.run([str(ANSIBLE_RUNNER), "run", str(private), "-p", "playbooks/verify.yml"],
-                          env=env, capture_output=True, text=True, timeout=180)
+    proc = subprocess.run(
+        [str(ANSIBLE_RUNNER), "run", str(private), "-p", "playbooks/verify.yml"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "app 1.1.0 healthy on schema 2" in proc.stdout
     assert len(list((private / "artifacts").iterdir())) == 2  # ours and the plain re-run
