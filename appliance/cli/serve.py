@@ -11,6 +11,7 @@ import threading
 from appliance.backend.server import LocalServer
 from appliance.cli.common import context_from
 from appliance.context import Context
+from appliance.jobs.scheduler import Scheduler
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,8 @@ def start_server(ctx: Context, host: str | None = None, port: int | None = None)
     from appliance.jobs.runs import RunManager
 
     ctx.services["runs"] = RunManager(ctx).start()
+    # The scheduler comes right after the run manager (it starts runs through it).
+    ctx.services["scheduler"] = Scheduler(ctx, ctx.services.get("runs")).start()
     server = LocalServer(ctx, host=host, port=port).start()
     ctx.services["http"] = server
     return server

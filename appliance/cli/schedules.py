@@ -1,0 +1,226 @@
+"""appliance schedule add|list|rm|enable|disable|ack
+
+The command works on the database directly; a running `appliance serve` picks the change up
+within a minute (its scheduler re-reads the schedules at least that often) and starts the runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from typing import Any
+
+from appliance.cli.common import context_from, print_json, print_table
+from appliance.errors import BadRequest
+from appliance.jobs.schedule_logic import ACTIONS, ScheduleSpecError, load_zone
+from appliance.jobs.scheduler import Scheduler
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    schedule = sub.add_parser("schedule", help="unattended runs in maintenance windows")
+    cmds = schedule.add_subparsers(dest="schedule_command", metavar="SUBCOMMAND", required=True)
+
+    add = cmds.add_parser("add", help="schedule a run of a bundle version on a site")
+    add.add_argument("site", help="site name or id")
+    add.add_argument("bundle", metavar="BUNDLE@VERSION", help="e.g. demo-platform@1.1.0")
+    when = add.add_mutually_exclusive_group(required=True)
+    when.add_argument(
+        "--at",
+        metavar="TIME",
+        help='once, at a local time in --tz ("2026-12-01 02:00") or ISO-8601 with an offset',
+    )
+    when.add_argument(
+        "--cron", metavar="EXPR", help='repeating, crontab fields in --tz ("0 2 * * 6")'
+    )
+    add.add_argument(
+        "--tz",
+        metavar="ZONE",
+        help="IANA time zone of --at/--cron, e.g. Asia/Shanghai (default: this system's zone)",
+    )
+    add.add_argument(
+        "--window",
+        type=int,
+        required=True,
+        metavar="MINUTES",
+        help="how long after the fire time the run may still start",
+    )
+    add.add_argument("--action", choices=ACTIONS, default="upgrade")
+    add.add_argument("--disabled", action="store_true", help="store it disabled")
+    add.add_argument("--json", action="store_true", help="print the schedule as JSON")
+    add.set_defaults(handler=add_schedule)
+
+    lst = cmds.add_parser("list", help="list schedules, their next fire times and misses")
+    lst.add_argument("--json", action="store_true")
+    lst.set_defaults(handler=list_schedules)
+
+    rm = cmds.add_parser("rm", help="delete a schedule (a run it started keeps going)")
+    rm.add_argument("id", type=int)
+    rm.set_defaults(handler=remove_schedule)
+
+    for name, enabled in (("enable", True), ("disable", False)):
+        cmd = cmds.add_parser(name, help=f"{name} a schedule")
+        cmd.add_argument("id", type=int)
+        cmd.set_defaults(handler=toggle_schedule, enabled=enabled)
+
+    ack = cmds.add_parser("ack", help="acknowledge missed occurrences (all, or the ids given)")
+    ack.add_argument("ids", type=int, nargs="*", metavar="OCCURRENCE")
+    ack.set_defaults(handler=acknowledge)
+
+
+def system_zone() -> str:
+    try:
+        from tzlocal import get_localzone_name
+
+        name = get_localzone_name()
+    except Exception:  # no zone configured: say UTC rather than guess
+        name = None
+    return name or "UTC"
+
+
+def split_bundle(text: str) -> tuple[str, str]:
+    name, found, version = text.partition("@")
+    if not found or not name or not version:
+        raise BadRequest(
+            f"bundle {text!r} is not in the form BUNDLE@VERSION",
+            "Write it like demo-platform@1.1.0 (appliance bundle list shows them).",
+        )
+    return name, version
+
+
+def at_to_iso(text: str, zone_name: str) -> str:
+    """A local wall time in ``zone_name`` (or an ISO time with offset) as ISO with offset."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError as e:
+        raise BadRequest(
+            f"--at {text!r} is not a time",
+            'Write it as "YYYY-MM-DD HH:MM" (local in --tz) or ISO-8601 with an offset.',
+        ) from e
+    if moment.tzinfo is None:
+        try:
+            moment = moment.replace(tzinfo=load_zone(zone_name))
+        except ScheduleSpecError as e:
+            raise BadRequest(
+                f"--tz: {e}", "Use an IANA zone name such as Europe/Berlin or UTC."
+            ) from e
+    return moment.isoformat()
+
+
+def build_spec(args: argparse.Namespace, zone_name: str) -> dict[str, Any]:
+    name, version = split_bundle(args.bundle)
+    spec: dict[str, Any] = {
+        "site": args.site,
+        "bundle": name,
+        "version": version,
+        "action": args.action,
+        "window_minutes": args.window,
+        "timezone": zone_name,
+        "enabled": not args.disabled,
+    }
+    if args.at is not None:
+        spec["at"] = at_to_iso(args.at, zone_name)
+    else:
+        spec["cron"] = args.cron
+    return spec
+
+
+def _when(item: dict[str, Any]) -> str:
+    if item["trigger"] == "once":
+        return f"once {item['at_local']}"
+    return f"cron '{item['cron']}' {item['timezone']}"
+
+
+def add_schedule(args: argparse.Namespace) -> int:
+    zone_name = args.tz or system_zone()
+    spec = build_spec(args, zone_name)
+    ctx = context_from(args)
+    try:
+        created = Scheduler(ctx, None).add(spec)
+    finally:
+        ctx.close()
+    if args.json:
+        print_json(created)
+        return 0
+    zone_note = "" if args.tz else f" (time zone {zone_name}: this system's; set --tz to change)"
+    nxt = created["next"][0] if created["next"] else None
+    sys.stdout.write(
+        f"schedule {created['id']} added: {created['action']} {created['site']['name']} to "
+        f"{created['bundle']['name']} {created['bundle']['version']}, {_when(created)}, "
+        f"window {created['window_minutes']} min{zone_note}\n"
+    )
+    if nxt:
+        sys.stdout.write(f"next run: {nxt['local']} ({nxt['utc']} UTC)\n")
+    if not created["enabled"]:
+        sys.stdout.write(f"disabled; enable it with `appliance schedule enable {created['id']}`\n")
+    return 0
+
+
+def list_schedules(args: argparse.Namespace) -> int:
+    ctx = context_from(args)
+    try:
+        overview = Scheduler(ctx, None).overview()
+    finally:
+        ctx.close()
+    if args.json:
+        print_json(overview)
+        return 0
+    found, missed = overview["schedules"], overview["missed"]
+    if not found:
+        sys.stdout.write("no schedules (add one with `appliance schedule add ...`)\n")
+    print_table(
+        [
+            [
+                s["id"],
+                s["site"]["name"],
+                f"{s['bundle']['name']}@{s['bundle']['version']}",
+                s["action"],
+                _when(s),
+                s["window_minutes"],
+                "yes" if s["enabled"] else "no",
+                s["next"][0]["local"] if s["next"] else "-",
+                s["occurrences"][0]["state"] if s["occurrences"] else "-",
+            ]
+            for s in found
+        ],
+        ["ID", "SITE", "BUNDLE", "ACTION", "WHEN", "WINDOW", "ENABLED", "NEXT", "LAST"],
+    )
+    if missed:
+        sys.stdout.write(f"\n{len(missed)} MISSED or SKIPPED (not yet acknowledged):\n")
+        for m in missed:
+            sys.stdout.write(
+                f"  [{m['id']}] schedule {m['schedule']} {m['site']} {m['bundle']} at "
+                f"{m['fire_time_local']}: {m['state']}: {m['detail']}\n"
+            )
+        sys.stdout.write("acknowledge with `appliance schedule ack [OCCURRENCE ...]`\n")
+    return 0
+
+
+def remove_schedule(args: argparse.Namespace) -> int:
+    ctx = context_from(args)
+    try:
+        Scheduler(ctx, None).delete(args.id)
+    finally:
+        ctx.close()
+    sys.stdout.write(f"schedule {args.id} deleted\n")
+    return 0
+
+
+def toggle_schedule(args: argparse.Namespace) -> int:
+    ctx = context_from(args)
+    try:
+        Scheduler(ctx, None).set_enabled(args.id, args.enabled)
+    finally:
+        ctx.close()
+    sys.stdout.write(f"schedule {args.id} {'enabled' if args.enabled else 'disabled'}\n")
+    return 0
+
+
+def acknowledge(args: argparse.Namespace) -> int:
+    ctx = context_from(args)
+    try:
+        done = Scheduler(ctx, None).acknowledge(args.ids or None)["acknowledged"]
+    finally:
+        ctx.close()
+    sys.stdout.write(f"{len(done)} occurrence(s) acknowledged\n")
+    return 0

@@ -1,0 +1,68 @@
+"""Telling whoever sits at the machine that a scheduled run ended.
+
+A desktop notification through ``notify-send`` where it exists (and a session bus answers),
+always a log line; registered with ``RunManager.add_listener``, so it runs on the thread that
+finished the run and must never raise or block for long.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import subprocess
+from collections.abc import Callable
+from typing import Any
+
+from appliance.store.models import Occurrence
+
+logger = logging.getLogger(__name__)
+
+TERMINAL = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
+NOTIFY_TIMEOUT = 5
+
+
+def is_scheduled(run: dict[str, Any]) -> bool:
+    if run.get("trigger") == "schedule":
+        return True
+    run_id = run.get("id")
+    return run_id is not None and Occurrence.select().where(Occurrence.run == run_id).exists()
+
+
+def message_for(run: dict[str, Any]) -> tuple[str, str]:
+    state = run.get("state", "ended")
+    site = run.get("site")
+    site_name = site.get("name") if isinstance(site, dict) else site
+    bundle = run.get("bundle")
+    if isinstance(bundle, dict):
+        bundle = f"{bundle.get('name')} {bundle.get('version')}"
+    title = f"Scheduled {run.get('action') or 'run'} {state}"
+    body = f"Run {run.get('id')} on site {site_name or '?'} ({bundle or 'bundle'}): {state}."
+    if state != "succeeded":
+        body += " Open the appliance to see the log."
+    return title, body
+
+
+class RunNotifier:
+    def __init__(
+        self, notify_send: str | None = None, run: Callable[..., Any] = subprocess.run
+    ) -> None:
+        self.notify_send = notify_send if notify_send is not None else shutil.which("notify-send")
+        self._run = run
+
+    def __call__(self, run: dict[str, Any]) -> None:
+        try:
+            if run.get("state") not in TERMINAL or not is_scheduled(run):
+                return
+            title, body = message_for(run)
+            level = logging.INFO if run.get("state") == "succeeded" else logging.WARNING
+            logger.log(level, "%s: %s", title, body)
+            if self.notify_send:
+                urgency = "normal" if run.get("state") == "succeeded" else "critical"
+                self._run(
+                    [self.notify_send, "--app-name=Appliance", f"--urgency={urgency}", title, body],
+                    timeout=NOTIFY_TIMEOUT,
+                    check=False,
+                    capture_output=True,
+                )
+        except Exception:  # a listener must not break the run engine's thread
+            logger.exception("notifying about run %s failed", run.get("id"))
