@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["writer"]
+BENCHES = ["writer", "ui", "runs"]
 
 
 def main(argv: list[str]) -> int:

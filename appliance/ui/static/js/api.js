@@ -7,6 +7,7 @@ export class ApiError extends Error {
     super(message);
     this.status = status;
     this.hint = hint || "";
+    this.name = "ApiError";
   }
 }
 

@@ -196,7 +196,9 @@ export class LogView {
     if (highlight) this.highlight = idx;
     const g = this.geometry();
     this.spacer.style.height = `${g.height}px`;
-    const target = this.scrollForLine(idx, g) - g.viewH / 2 + this.rowHeight / 2;
+    // centre the line: work in lines, since past MAX_PX a scroll pixel is not a content pixel
+    const topLine = Math.max(0, idx - g.viewH / this.rowHeight / 2 + 0.5);
+    const target = this.scrollForLine(topLine, g);
     this.viewport.scrollTop = Math.max(0, Math.min(g.maxScroll, target));
     this.schedule();
   }
