@@ -24,3 +24,6 @@ bundles: setup
 
 bench: setup
 	.venv/bin/python -m bench
+
+binary: setup
+	@bash scripts/build_binary.sh

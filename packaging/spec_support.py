@@ -1,0 +1,156 @@
+"""What build.spec collects and trims, kept out of the spec so it can be read (and tested) alone.
+
+- ``stdlib_modules()``: every standard-library module of the build's Python, as hidden imports.
+  Ansible modules run by the python face (and the scripts bundles ship, such as the demo app)
+  import whatever they like from the stdlib; an import PyInstaller did not see would fail on the
+  customer's laptop only.
+- ``trim_qt(datas, binaries)``: the QtWebEngine window needs a fraction of PyQt6's 500 MB.
+  Measured (DESIGN.md "Packaging"): the window still renders with only the entries kept here.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from collections.abc import Iterable
+
+# Standard-library parts no face can use: GUI toolkits other than Qt, tests, demos, installers.
+STDLIB_EXCLUDED = frozenset({
+    "tkinter", "_tkinter", "turtle", "turtledemo", "idlelib", "test", "lib2to3", "ensurepip",
+    "pydoc_data", "antigravity", "this", "__phello__", "_testcapi", "_testinternalcapi",
+    "_testbuffer", "_testimportmultiple", "_testmultiphase", "_testclinic", "_xxtestfuzz",
+    "xxlimited", "xxlimited_35", "xxsubtype", "_xxsubinterpreters", "_ctypes_test",
+})
+_SKIP_DIRS = frozenset({"__pycache__", "test", "tests", "idle_test"})
+
+
+def _package_modules(name: str, folder: str) -> Iterable[str]:
+    """Module names under a stdlib package folder, found by walking files (nothing imported)."""
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS
+                         and os.path.isfile(os.path.join(root, d, "__init__.py")))
+        rel = os.path.relpath(root, folder)
+        prefix = name if rel == "." else name + "." + rel.replace(os.sep, ".")
+        yield prefix
+        for file in sorted(files):
+            stem, ext = os.path.splitext(file)
+            if ext == ".py" and stem != "__init__" and stem != "__main__":
+                yield f"{prefix}.{stem}"
+
+
+def stdlib_modules() -> list[str]:
+    """Every importable stdlib module (packages walked), minus STDLIB_EXCLUDED."""
+    names: list[str] = []
+    for top in sorted(sys.stdlib_module_names):
+        if top in STDLIB_EXCLUDED:
+            continue
+        try:
+            spec = importlib.util.find_spec(top)
+        except (ImportError, ValueError):
+            continue
+        if spec is None:  # other platforms' modules (winreg, msvcrt, _scproxy...)
+            continue
+        locations = list(spec.submodule_search_locations or [])
+        if locations:
+            names.extend(_package_modules(top, locations[0]))
+        else:
+            names.append(top)
+    return names
+
+
+# --- Qt trimming ------------------------------------------------------------------------------
+
+QT_PREFIX = "PyQt6/Qt6/"
+# Qt libraries the bindings, QtWebEngineProcess and the kept plugins load.
+QT_LIBS_KEPT = frozenset({
+    "Core", "DBus", "Gui", "Network", "OpenGL", "OpenGLWidgets", "Positioning", "PrintSupport",
+    "Qml", "QmlMeta", "QmlModels", "QmlWorkerScript", "Quick", "QuickWidgets", "Svg",
+    "WebChannel", "WebEngineCore", "WebEngineWidgets", "Widgets", "XcbQpa", "WaylandClient",
+    "WaylandEglClientHwIntegration", "WlShellIntegration", "EglFSDeviceIntegration",
+    "EglFsKmsSupport", "EglFsKmsGbmSupport",
+})
+QT_PLUGIN_DIRS_KEPT = frozenset({
+    "platforms", "xcbglintegrations", "platforminputcontexts", "imageformats", "iconengines",
+    "tls", "egldeviceintegrations", "networkinformation", "generic",
+    "wayland-decoration-client", "wayland-graphics-integration-client",
+    "wayland-shell-integration",
+})
+# The page is English; Chromium wants one locale pack to start.
+QT_LOCALES_KEPT = frozenset({"en-US.pak"})
+
+
+def _qt_entry_kept(dest: str) -> bool:
+    """Whether a bundle entry (destination path) under PyQt6/Qt6/ survives the trim."""
+    rel = dest.replace(os.sep, "/")[len(QT_PREFIX):]
+    top, _, rest = rel.partition("/")
+    if top in ("qml", "qsci"):
+        return False
+    if top == "translations":
+        return rest.startswith("qtwebengine_locales/") and rest.split("/")[-1] in QT_LOCALES_KEPT
+    if top == "resources":
+        return "devtools" not in rest
+    if top == "plugins":
+        return rest.split("/")[0] in QT_PLUGIN_DIRS_KEPT
+    if top == "lib" and rest.startswith("libQt6"):
+        module = rest[len("libQt6"):].split(".so")[0]
+        return module in QT_LIBS_KEPT
+    return True
+
+
+def _is_qt(dest: str) -> bool:
+    return dest.replace(os.sep, "/").startswith(QT_PREFIX)
+
+
+def _is_qt_binding(dest: str) -> bool:
+    """PyQt6/QtXxx.abi3.so extension modules: kept only when their Qt library is kept."""
+    path = dest.replace(os.sep, "/")
+    if not path.startswith("PyQt6/Qt") or "/" in path[len("PyQt6/"):]:
+        return False
+    return path.endswith(".so")
+
+
+def _binding_kept(dest: str) -> bool:
+    module = dest.replace(os.sep, "/")[len("PyQt6/Qt"):].split(".")[0]
+    return module in QT_LIBS_KEPT or module == "sip"
+
+
+def _linked_names(paths: Iterable[str]) -> set[str]:
+    """Basenames of every shared library the given binaries load (ldd: transitively)."""
+    from PyInstaller.depend.bindepend import get_imports
+
+    names: set[str] = set()
+    for path in paths:
+        try:
+            for name, _full in get_imports(path):
+                names.add(os.path.basename(name))
+        except Exception as e:  # a data file that looked binary; nothing links through it
+            print(f"spec_support: cannot read the imports of {path}: {e}", file=sys.stderr)
+    return names
+
+
+def trim_qt(datas: list, binaries: list) -> tuple[list, list, dict[str, int]]:
+    """Drop the Qt parts the window does not use, then every host library (top-level entry, not
+    inside a package) that nothing kept links to any more (GTK, CUPS, multimedia ... pulled in by
+    dropped plugins). Returns (datas, binaries, counts of what was dropped)."""
+    kept_datas = [e for e in datas if not _is_qt(e[0]) or _qt_entry_kept(e[0])]
+    stage = []
+    for entry in binaries:
+        dest = entry[0]
+        if _is_qt(dest) and not _qt_entry_kept(dest):
+            continue
+        if _is_qt_binding(dest) and not _binding_kept(dest):
+            continue
+        stage.append(entry)
+
+    def host_lib(entry: tuple) -> bool:
+        # Python extensions (typecode EXTENSION, e.g. _cffi_backend) may sit at the top too.
+        dest, typecode = entry[0].replace(os.sep, "/"), entry[2]
+        return typecode == "BINARY" and "/" not in dest and not dest.startswith("libpython")
+
+    roots = [e[1] for e in stage if not host_lib(e)]
+    linked = _linked_names(roots)
+    kept_binaries = [e for e in stage if not host_lib(e) or os.path.basename(e[0]) in linked]
+    counts = {"datas": len(datas) - len(kept_datas),
+              "binaries": len(binaries) - len(kept_binaries)}
+    return kept_datas, kept_binaries, counts
