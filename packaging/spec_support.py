@@ -16,20 +16,45 @@ import sys
 from collections.abc import Iterable
 
 # Standard-library parts no face can use: GUI toolkits other than Qt, tests, demos, installers.
-STDLIB_EXCLUDED = frozenset({
-    "tkinter", "_tkinter", "turtle", "turtledemo", "idlelib", "test", "lib2to3", "ensurepip",
-    "pydoc_data", "antigravity", "this", "__phello__", "_testcapi", "_testinternalcapi",
-    "_testbuffer", "_testimportmultiple", "_testmultiphase", "_testclinic", "_xxtestfuzz",
-    "xxlimited", "xxlimited_35", "xxsubtype", "_xxsubinterpreters", "_ctypes_test",
-})
+STDLIB_EXCLUDED = frozenset(
+    {
+        "tkinter",
+        "_tkinter",
+        "turtle",
+        "turtledemo",
+        "idlelib",
+        "test",
+        "lib2to3",
+        "ensurepip",
+        "pydoc_data",
+        "antigravity",
+        "this",
+        "__phello__",
+        "_testcapi",
+        "_testinternalcapi",
+        "_testbuffer",
+        "_testimportmultiple",
+        "_testmultiphase",
+        "_testclinic",
+        "_xxtestfuzz",
+        "xxlimited",
+        "xxlimited_35",
+        "xxsubtype",
+        "_xxsubinterpreters",
+        "_ctypes_test",
+    }
+)
 _SKIP_DIRS = frozenset({"__pycache__", "test", "tests", "idle_test"})
 
 
 def _package_modules(name: str, folder: str) -> Iterable[str]:
     """Module names under a stdlib package folder, found by walking files (nothing imported)."""
     for root, dirs, files in os.walk(folder):
-        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS
-                         and os.path.isfile(os.path.join(root, d, "__init__.py")))
+        dirs[:] = sorted(
+            d
+            for d in dirs
+            if d not in _SKIP_DIRS and os.path.isfile(os.path.join(root, d, "__init__.py"))
+        )
         rel = os.path.relpath(root, folder)
         prefix = name if rel == "." else name + "." + rel.replace(os.sep, ".")
         yield prefix
@@ -63,26 +88,59 @@ def stdlib_modules() -> list[str]:
 
 QT_PREFIX = "PyQt6/Qt6/"
 # Qt libraries the bindings, QtWebEngineProcess and the kept plugins load.
-QT_LIBS_KEPT = frozenset({
-    "Core", "DBus", "Gui", "Network", "OpenGL", "OpenGLWidgets", "Positioning", "PrintSupport",
-    "Qml", "QmlMeta", "QmlModels", "QmlWorkerScript", "Quick", "QuickWidgets", "Svg",
-    "WebChannel", "WebEngineCore", "WebEngineWidgets", "Widgets", "XcbQpa", "WaylandClient",
-    "WaylandEglClientHwIntegration", "WlShellIntegration", "EglFSDeviceIntegration",
-    "EglFsKmsSupport", "EglFsKmsGbmSupport",
-})
-QT_PLUGIN_DIRS_KEPT = frozenset({
-    "platforms", "xcbglintegrations", "platforminputcontexts", "imageformats", "iconengines",
-    "tls", "egldeviceintegrations", "networkinformation", "generic",
-    "wayland-decoration-client", "wayland-graphics-integration-client",
-    "wayland-shell-integration",
-})
+QT_LIBS_KEPT = frozenset(
+    {
+        "Core",
+        "DBus",
+        "Gui",
+        "Network",
+        "OpenGL",
+        "OpenGLWidgets",
+        "Positioning",
+        "PrintSupport",
+        "Qml",
+        "QmlMeta",
+        "QmlModels",
+        "QmlWorkerScript",
+        "Quick",
+        "QuickWidgets",
+        "Svg",
+        "WebChannel",
+        "WebEngineCore",
+        "WebEngineWidgets",
+        "Widgets",
+        "XcbQpa",
+        "WaylandClient",
+        "WaylandEglClientHwIntegration",
+        "WlShellIntegration",
+        "EglFSDeviceIntegration",
+        "EglFsKmsSupport",
+        "EglFsKmsGbmSupport",
+    }
+)
+QT_PLUGIN_DIRS_KEPT = frozenset(
+    {
+        "platforms",
+        "xcbglintegrations",
+        "platforminputcontexts",
+        "imageformats",
+        "iconengines",
+        "tls",
+        "egldeviceintegrations",
+        "networkinformation",
+        "generic",
+        "wayland-decoration-client",
+        "wayland-graphics-integration-client",
+        "wayland-shell-integration",
+    }
+)
 # The page is English; Chromium wants one locale pack to start.
 QT_LOCALES_KEPT = frozenset({"en-US.pak"})
 
 
 def _qt_entry_kept(dest: str) -> bool:
     """Whether a bundle entry (destination path) under PyQt6/Qt6/ survives the trim."""
-    rel = dest.replace(os.sep, "/")[len(QT_PREFIX):]
+    rel = dest.replace(os.sep, "/")[len(QT_PREFIX) :]
     top, _, rest = rel.partition("/")
     if top in ("qml", "qsci"):
         return False
@@ -93,7 +151,7 @@ def _qt_entry_kept(dest: str) -> bool:
     if top == "plugins":
         return rest.split("/")[0] in QT_PLUGIN_DIRS_KEPT
     if top == "lib" and rest.startswith("libQt6"):
-        module = rest[len("libQt6"):].split(".so")[0]
+        module = rest[len("libQt6") :].split(".so")[0]
         return module in QT_LIBS_KEPT
     return True
 
@@ -105,13 +163,13 @@ def _is_qt(dest: str) -> bool:
 def _is_qt_binding(dest: str) -> bool:
     """PyQt6/QtXxx.abi3.so extension modules: kept only when their Qt library is kept."""
     path = dest.replace(os.sep, "/")
-    if not path.startswith("PyQt6/Qt") or "/" in path[len("PyQt6/"):]:
+    if not path.startswith("PyQt6/Qt") or "/" in path[len("PyQt6/") :]:
         return False
     return path.endswith(".so")
 
 
 def _binding_kept(dest: str) -> bool:
-    module = dest.replace(os.sep, "/")[len("PyQt6/Qt"):].split(".")[0]
+    module = dest.replace(os.sep, "/")[len("PyQt6/Qt") :].split(".")[0]
     return module in QT_LIBS_KEPT or module == "sip"
 
 
@@ -151,6 +209,5 @@ def trim_qt(datas: list, binaries: list) -> tuple[list, list, dict[str, int]]:
     roots = [e[1] for e in stage if not host_lib(e)]
     linked = _linked_names(roots)
     kept_binaries = [e for e in stage if not host_lib(e) or os.path.basename(e[0]) in linked]
-    counts = {"datas": len(datas) - len(kept_datas),
-              "binaries": len(binaries) - len(kept_binaries)}
+    counts = {"datas": len(datas) - len(kept_datas), "binaries": len(binaries) - len(kept_binaries)}
     return kept_datas, kept_binaries, counts

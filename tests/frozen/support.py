@@ -20,18 +20,69 @@ REPO = Path(__file__).resolve().parents[2]
 BINARY = REPO / "dist" / "appliance"
 BUILD_SCRIPT = REPO / "scripts" / "build_binary.sh"
 # What the binary is made of: newer than the binary means rebuild.
-SOURCES = [REPO / "appliance", REPO / "packaging", REPO / "bundles", REPO / "build.spec",
-           BUILD_SCRIPT]
+SOURCES = [
+    REPO / "appliance",
+    REPO / "packaging",
+    REPO / "bundles",
+    REPO / "build.spec",
+    BUILD_SCRIPT,
+]
 
 # System tools Ansible's local modules, the demo playbooks and xvfb-run need; no python*.
 TOOLS = (
-    "sh", "bash", "env", "sleep", "cat", "ls", "mkdir", "rm", "cp", "mv", "ln", "chmod",
-    "chown", "kill", "ps", "df", "id", "uname", "sed", "grep", "tar", "gzip", "touch",
-    "readlink", "realpath", "dirname", "basename", "head", "tail", "sort", "wc", "date",
-    "find", "stat", "rmdir", "true", "false", "tr", "cut", "mktemp", "getent", "whoami",
-    "test", "timeout", "sha256sum", "md5sum",
+    "sh",
+    "bash",
+    "env",
+    "sleep",
+    "cat",
+    "ls",
+    "mkdir",
+    "rm",
+    "cp",
+    "mv",
+    "ln",
+    "chmod",
+    "chown",
+    "kill",
+    "ps",
+    "df",
+    "id",
+    "uname",
+    "sed",
+    "grep",
+    "tar",
+    "gzip",
+    "touch",
+    "readlink",
+    "realpath",
+    "dirname",
+    "basename",
+    "head",
+    "tail",
+    "sort",
+    "wc",
+    "date",
+    "find",
+    "stat",
+    "rmdir",
+    "true",
+    "false",
+    "tr",
+    "cut",
+    "mktemp",
+    "getent",
+    "whoami",
+    "test",
+    "timeout",
+    "sha256sum",
+    "md5sum",
     # xvfb-run
-    "xvfb-run", "Xvfb", "xauth", "mcookie", "getopt", "awk",
+    "xvfb-run",
+    "Xvfb",
+    "xauth",
+    "mcookie",
+    "getopt",
+    "awk",
 )
 
 
@@ -62,11 +113,14 @@ def ensure_binary() -> tuple[Path, float | None]:
         if binary_is_fresh():
             return BINARY, None
         started = time.monotonic()
-        proc = subprocess.run(["bash", str(BUILD_SCRIPT)], cwd=REPO, capture_output=True,
-                              text=True, timeout=900)
+        proc = subprocess.run(
+            ["bash", str(BUILD_SCRIPT)], cwd=REPO, capture_output=True, text=True, timeout=900
+        )
         if proc.returncode != 0:
-            raise RuntimeError(f"build_binary.sh failed ({proc.returncode}):\n"
-                               f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}")
+            raise RuntimeError(
+                f"build_binary.sh failed ({proc.returncode}):\n"
+                f"{proc.stdout[-3000:]}\n{proc.stderr[-6000:]}"
+            )
         return BINARY, time.monotonic() - started
 
 
@@ -116,14 +170,21 @@ class FrozenServer:
         server_json.unlink(missing_ok=True)
         self.started = time.monotonic()
         self.log = open(log, "wb")  # noqa: SIM115 (closed in stop)
-        self.proc = subprocess.Popen([str(BINARY), "serve"], env=env, cwd=env["HOME"],
-                                     stdin=subprocess.DEVNULL, stdout=self.log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        self.proc = subprocess.Popen(
+            [str(BINARY), "serve"],
+            env=env,
+            cwd=env["HOME"],
+            stdin=subprocess.DEVNULL,
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = self.started + timeout
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"serve exited with {self.proc.returncode}: "
-                                   f"{log.read_text(errors='replace')}")
+                raise RuntimeError(
+                    f"serve exited with {self.proc.returncode}: {log.read_text(errors='replace')}"
+                )
             try:
                 info = json.loads(server_json.read_text())
                 if info["pid"] in (self.proc.pid, *child_pids(self.proc.pid)):
@@ -156,16 +217,18 @@ def child_pids(pid: int) -> list[int]:
 
 
 def distinct_colours(png: Path) -> int:
-    out = subprocess.run(["identify", "-format", "%k", str(png)], capture_output=True,
-                         text=True, timeout=30)
+    out = subprocess.run(
+        ["identify", "-format", "%k", str(png)], capture_output=True, text=True, timeout=30
+    )
     return int(out.stdout.strip() or 0) if out.returncode == 0 else 0
 
 
 def screenshot(display: str, xauthority: str, out: Path) -> int:
     """``import -window root`` of the display; the number of distinct colours (0 on failure)."""
     env = {**os.environ, "DISPLAY": display, "XAUTHORITY": xauthority}
-    proc = subprocess.run(["import", "-window", "root", str(out)], env=env,
-                          capture_output=True, timeout=30)
+    proc = subprocess.run(
+        ["import", "-window", "root", str(out)], env=env, capture_output=True, timeout=30
+    )
     return distinct_colours(out) if proc.returncode == 0 and out.exists() else 0
 
 
@@ -183,10 +246,15 @@ class FrozenWindow:
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
             ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24", "sh", "-c", wrapper],
-            env=window_env, cwd=env["HOME"], stdout=self.log, stderr=subprocess.STDOUT,
+            env=window_env,
+            cwd=env["HOME"],
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
             # No arguments and data on stdin would make the binary the python face (pipelining);
             # a double-clicked binary has /dev/null there.
-            stdin=subprocess.DEVNULL, start_new_session=True)
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         self.display = self.xauthority = ""
 
     def wait_rendered(self, shot: Path, timeout: float = 90, min_colours: int = 20) -> float:
@@ -195,8 +263,9 @@ class FrozenWindow:
         colours = 0
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"the window exited with {self.proc.returncode}: "
-                                   f"{self.output()}")
+                raise RuntimeError(
+                    f"the window exited with {self.proc.returncode}: {self.output()}"
+                )
             if not self.display:
                 try:
                     self.display, self.xauthority = self.info.read_text().split()
@@ -207,8 +276,9 @@ class FrozenWindow:
             if colours > min_colours:
                 return time.monotonic() - self.started
             time.sleep(0.1)
-        raise TimeoutError(f"no rendered window after {timeout}s ({colours} colours): "
-                           f"{self.output()}")
+        raise TimeoutError(
+            f"no rendered window after {timeout}s ({colours} colours): {self.output()}"
+        )
 
     def appliance_pid(self) -> int:
         """The wrapper shell's pid became the binary's (exec); find it under xvfb-run."""

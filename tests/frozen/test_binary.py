@@ -47,10 +47,18 @@ def env(laptop: Path) -> dict[str, str]:
     return clean_env(laptop)
 
 
-def run(env: dict[str, str], *args: str, timeout: float = 120,
-        input: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([str(BINARY), *args], env=env, cwd=env["HOME"], capture_output=True,
-                          text=True, timeout=timeout, input=input)
+def run(
+    env: dict[str, str], *args: str, timeout: float = 120, input: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BINARY), *args],
+        env=env,
+        cwd=env["HOME"],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        input=input,
+    )
 
 
 def ok(proc: subprocess.CompletedProcess[str]) -> str:
@@ -88,8 +96,13 @@ def test_python_face(env: dict[str, str], laptop: Path) -> None:
     python3 = laptop / "python3"
     python3.unlink(missing_ok=True)
     python3.symlink_to(BINARY)
-    proc = subprocess.run([str(python3), "-c", "import sys; print(sys.version_info[0])"],
-                          env=env, capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [str(python3), "-c", "import sys; print(sys.version_info[0])"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert ok(proc).strip() == "3"
 
 
@@ -99,11 +112,19 @@ def test_playbook_face(env: dict[str, str], laptop: Path) -> None:
     link.unlink(missing_ok=True)
     link.symlink_to(BINARY)
     book = laptop / "ping.yml"
-    book.write_text("- hosts: localhost\n  gather_facts: false\n  tasks:\n"
-                    "    - ansible.builtin.ping:\n"
-                    "    - ansible.builtin.command: uname -s\n")
-    proc = subprocess.run([str(link), str(book)], env=env, cwd=env["HOME"],
-                          capture_output=True, text=True, timeout=180)
+    book.write_text(
+        "- hosts: localhost\n  gather_facts: false\n  tasks:\n"
+        "    - ansible.builtin.ping:\n"
+        "    - ansible.builtin.command: uname -s\n"
+    )
+    proc = subprocess.run(
+        [str(link), str(book)],
+        env=env,
+        cwd=env["HOME"],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert "ok=2" in ok(proc), proc.stdout
 
 
@@ -122,7 +143,8 @@ def test_serve_health_and_carried_bundles(server: FrozenServer, env: dict[str, s
     status, listed = get(f"{server.url}/api/bundles", server.token)
     items = listed["items"] if isinstance(listed, dict) else listed
     assert sorted((b["name"], b["version"]) for b in items) == [
-        ("demo-platform", v) for v in DEMO_VERSIONS]
+        ("demo-platform", v) for v in DEMO_VERSIONS
+    ]
     cli = json.loads(ok(run(env, "bundle", "list", "--json")))
     assert sorted(b["version"] for b in cli) == DEMO_VERSIONS
 
@@ -131,8 +153,20 @@ def test_serve_health_and_carried_bundles(server: FrozenServer, env: dict[str, s
 def demo_site(env: dict[str, str], laptop: Path, server: FrozenServer) -> Iterator[tuple]:
     """A localhost site (the way the run tests make one); kills the demo app at the end."""
     root, port = laptop / "install-root", free_port()
-    ok(run(env, "site", "add", "lab", "--host", "local=localhost",
-           "--var", f"install_root={root}", "--var", f"app_port={port}"))
+    ok(
+        run(
+            env,
+            "site",
+            "add",
+            "lab",
+            "--host",
+            "local=localhost",
+            "--var",
+            f"install_root={root}",
+            "--var",
+            f"app_port={port}",
+        )
+    )
     yield root, port
     try:
         os.kill(int((root / "run" / "app.pid").read_text()), signal.SIGKILL)
@@ -146,8 +180,9 @@ def test_install_then_upgrade_on_localhost(env: dict[str, str], demo_site: tuple
     folder) keeps answering after the appliance processes that started it have exited."""
     root, port = demo_site
     for version, action in (("1.0.0", "install"), ("1.1.0", "upgrade")):
-        out = ok(run(env, "run", "lab", f"demo-platform@{version}", "--action", action,
-                     timeout=400))
+        out = ok(
+            run(env, "run", "lab", f"demo-platform@{version}", "--action", action, timeout=400)
+        )
         assert "failed=0" in out
         # the appliance (and its _MEI folder) is gone; the app it started still answers
         time.sleep(0.5)
@@ -156,7 +191,9 @@ def test_install_then_upgrade_on_localhost(env: dict[str, str], demo_site: tuple
     runs = json.loads(ok(run(env, "runs", "--json")))
     runs = runs["items"] if isinstance(runs, dict) else runs
     assert sorted((r["action"], r["state"]) for r in runs) == [
-        ("install", "succeeded"), ("upgrade", "succeeded")]
+        ("install", "succeeded"),
+        ("upgrade", "succeeded"),
+    ]
     # the daemon runs from a folder it unpacked itself, which is still there
     app_pid = int((root / "run" / "app.pid").read_text())
     maps = Path(f"/proc/{app_pid}/maps").read_text().splitlines()
