@@ -45,6 +45,10 @@ def bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "slow-1.0.0": FIXTURES / "slow-platform" / "1.0.0",
     }
     built = {}
+    carried = REPO / "build" / "bundles" / "demo-platform-1.0.0.bundle"
+    if carried.exists():  # the server imports it at start: use that very file
+        built["demo-1.0.0"] = carried
+        del sources["demo-1.0.0"]
     for name, src in sources.items():
         out = folder / f"{name}.bundle"
         done = run_cli(
@@ -137,6 +141,7 @@ def test_install_live_log_reload_failed_run_and_report(
     shot(page, "ui-site-created")
     text = import_in_ui(page, bundles["demo-1.0.0"])
     assert "demo-platform 1.0.0" in text and "Signature valid" in text, text
+    assert "Imported:" in text or "Already imported" in text
     shot(page, "ui-bundle-imported")
 
     run_id = start_run_in_ui(page, "lab", "demo-platform@1.0.0", "install")

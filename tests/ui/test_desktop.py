@@ -1,0 +1,82 @@
+"""The desktop edge without a display: what keeps the server, the fallback, lazy Qt imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from appliance import desktop
+from appliance.context import Context
+from tests.support.processes import REPO
+
+
+class Runs:
+    def __init__(self, active: list[int]) -> None:
+        self.active = active
+
+    def active_runs(self) -> list[int]:
+        return self.active
+
+
+class Scheduler:
+    def __init__(self, items: list[dict]) -> None:
+        self.items = items
+
+    def list(self) -> list[dict]:
+        return self.items
+
+
+def test_keep_serving_reasons_are_duck_typed(ctx: Context) -> None:
+    assert desktop.keep_serving_reasons(ctx) == []  # no services at all
+    ctx.services["runs"] = Runs([])
+    ctx.services["scheduler"] = Scheduler([{"id": 1, "next": []}])
+    assert desktop.keep_serving_reasons(ctx) == []
+    ctx.services["runs"] = Runs([7])
+    ctx.services["scheduler"] = Scheduler([{"id": 1, "next": [{"utc": "2030-01-01"}]}])
+    reasons = desktop.keep_serving_reasons(ctx)
+    assert reasons == ["A run is in progress", "schedules are pending"]
+    question = desktop.keep_serving_question(reasons)
+    assert question.startswith("A run is in progress / schedules are pending")
+    assert "keep serving in the background?" in question
+    ctx.services["runs"] = object()  # an unknown shape is tolerated, not a crash
+    ctx.services.pop("scheduler")
+    assert desktop.keep_serving_reasons(ctx) == []
+    ctx.services.clear()
+
+
+def test_no_display_falls_back_to_the_url(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert desktop.window_unavailable() == "no display (DISPLAY/WAYLAND_DISPLAY unset)"
+
+    class Server:
+        login_url = "http://127.0.0.1:1/?token=t"
+
+    waited: list[threading.Event] = []
+    desktop.show_ui(ctx, Server(), waited.append)  # type: ignore[arg-type]
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == (
+        "No window: no display (DISPLAY/WAYLAND_DISPLAY unset); using the browser instead."
+    )
+    assert "Appliance serving at http://127.0.0.1:1/?token=t" in out
+    assert len(waited) == 1
+
+
+def test_version_and_serve_do_not_import_qt() -> None:
+    code = (
+        "import sys\n"
+        "from appliance.cli.main import build_parser\n"
+        "import appliance.desktop, appliance.cli.serve\n"
+        "build_parser()\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] in ('PyQt6', 'webview', 'qtpy')]\n"
+        "assert not bad, bad\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr

@@ -1,0 +1,114 @@
+"""The real window under Xvfb: `appliance` opens a pywebview (Qt) window on its server, the
+page renders, and SIGTERM closes it cleanly (exit 0, server.json removed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.support.processes import appliance_cmd, child_env
+from tests.ui.conftest import ARTIFACTS
+
+pytestmark = pytest.mark.slow
+
+
+def display_of(pid: int) -> dict[str, str]:
+    env = dict(
+        x.split("=", 1)
+        for x in Path(f"/proc/{pid}/environ").read_bytes().decode().split("\0")
+        if "=" in x
+    )
+    return {k: env[k] for k in ("DISPLAY", "XAUTHORITY") if k in env}
+
+
+def test_window_shows_the_ui_and_closes_cleanly(data_dir: Path) -> None:
+    for tool in ("xvfb-run", "import", "identify", "convert"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is missing: apt-get install xvfb xauth imagemagick")
+    extra = {"QTWEBENGINE_DISABLE_SANDBOX": "1"} if os.geteuid() == 0 else {}
+    proc = subprocess.Popen(
+        ["xvfb-run", "-a", "-s", "-screen 0 1280x900x24", *appliance_cmd()],
+        env=child_env(data_dir, APPLIANCE_OPEN_BROWSER="0", **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    server_json = data_dir / "server.json"
+    shot = ARTIFACTS / "window-xvfb.png"
+    ARTIFACTS.mkdir(exist_ok=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not server_json.exists():
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "the server never started"
+            time.sleep(0.1)
+        pid = json.loads(server_json.read_text())["pid"]
+        env = {**os.environ, **display_of(pid)}
+        colours = 0
+        while colours <= 20:  # a blank or half-drawn screen has a handful of colours
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, f"the window never rendered ({colours} colours)"
+            time.sleep(1)
+            subprocess.run(
+                ["import", "-window", "root", str(shot)],
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=30,
+            )
+            out = subprocess.run(
+                ["identify", "-format", "%k", str(shot)],
+                check=True,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            ).stdout
+            colours = int(out.strip() or 0)
+        # the navigation bar exists only once the ES modules ran: its strip must not be blank
+        nav = 1
+        while nav <= 20:
+            assert time.monotonic() < deadline, f"the page's script never rendered ({nav})"
+            subprocess.run(
+                ["import", "-window", "root", str(shot)],
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=30,
+            )
+            nav = int(
+                subprocess.run(
+                    [
+                        "convert",
+                        str(shot),
+                        "-crop",
+                        "600x40+300+8",
+                        "+repage",
+                        "-format",
+                        "%k",
+                        "info:",
+                    ],
+                    check=True,
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                ).stdout
+            )
+            time.sleep(0.5)
+        os.kill(pid, signal.SIGTERM)
+        code = proc.wait(60)
+        output = proc.stdout.read().decode()
+        assert code == 0, output
+        assert "No window" not in output, output
+        assert not server_json.exists()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+        proc.stdout.close()
