@@ -1,0 +1,88 @@
+"""Live streams of a run: its log (text/plain bytes) and its events (NDJSON). See docs/api.md."""
+
+from __future__ import annotations
+
+from bottle import BaseRequest, Bottle, request, response
+
+from appliance.backend.streams import StreamBody, StreamSlots, client_fd
+from appliance.context import Context
+from appliance.errors import BadRequest, NotFound, RangeNotSatisfiable
+from appliance.jobs import logtail
+
+SLOTS_KEY = "appliance.stream_slots"  # app.config entry: the StreamSlots of this app
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _cursor(req: BaseRequest, name: str, what: str) -> int:
+    raw = req.query.get(name, "").strip()
+    if raw == "":
+        return 0
+    try:
+        value = int(raw)
+    except ValueError as e:
+        raise BadRequest(
+            f"{name}={raw!r} is not an integer", f"Send {name} as a whole number of {what}."
+        ) from e
+    if value < 0:
+        raise BadRequest(f"{name}={value} is negative", f"Send {name} >= 0 ({what}).")
+    return value
+
+
+def _follow(req: BaseRequest) -> bool:
+    raw = req.query.get("follow", "1").strip().lower()
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise BadRequest(f"follow={raw!r} is not a boolean", "Send follow=1 (default) or follow=0.")
+
+
+def _state_of(run_id: int) -> str:
+    state = logtail.run_state(run_id)
+    if state is None:
+        raise NotFound(f"no run {run_id}", "List the runs (GET /api/runs) for their ids.")
+    return state
+
+
+def register(app: Bottle, ctx: Context) -> None:
+    slots = StreamSlots(ctx.settings.max_streams)
+    app.config[SLOTS_KEY] = slots
+
+    @app.get("/api/streams")
+    def streams() -> dict:
+        return {"active": slots.active, "max": slots.limit}
+
+    @app.get("/api/runs/<run_id:int>/log")
+    def run_log(run_id: int) -> StreamBody:
+        offset = _cursor(request, "offset", "bytes")
+        follow = _follow(request)
+        _state_of(run_id)
+        path = ctx.paths.run_log(run_id)
+        size = logtail.log_size(path)
+        if offset > size:
+            raise RangeNotSatisfiable(
+                f"offset {offset} is beyond the end of the log ({size} bytes)",
+                f"Ask for an offset between 0 and {size}.",
+            )
+        fd = client_fd(request.environ)
+        slot = slots.acquire("log", run_id, fd)
+        response.content_type = "text/plain; charset=utf-8"
+        response.set_header("X-Log-Offset", str(offset))
+        chunks = logtail.tail_log(
+            path, offset, follow=follow, state=lambda: logtail.run_state(run_id), hangup_fd=fd
+        )
+        return StreamBody(chunks, slot)
+
+    @app.get("/api/runs/<run_id:int>/events")
+    def run_events(run_id: int) -> StreamBody:
+        after = _cursor(request, "after", "event seq")
+        follow = _follow(request)
+        _state_of(run_id)
+        fd = client_fd(request.environ)
+        slot = slots.acquire("events", run_id, fd)
+        response.content_type = "application/x-ndjson"
+        chunks = logtail.tail_events(
+            run_id, after, follow=follow, state=lambda: logtail.run_state(run_id), hangup_fd=fd
+        )
+        return StreamBody(chunks, slot)
