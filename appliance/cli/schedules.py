@@ -125,6 +125,14 @@ def build_spec(args: argparse.Namespace, zone_name: str) -> dict[str, Any]:
     return spec
 
 
+def _wall(text: str, naive_only: bool = False) -> datetime | None:
+    """The wall-clock part of a time (None for a time typed with an offset if naive_only)."""
+    moment = datetime.fromisoformat(text.strip())
+    if naive_only and moment.tzinfo is not None:
+        return None
+    return moment.replace(tzinfo=None, second=0, microsecond=0)
+
+
 def _when(item: dict[str, Any]) -> str:
     if item["trigger"] == "once":
         return f"once {item['at_local']}"
@@ -149,6 +157,14 @@ def add_schedule(args: argparse.Namespace) -> int:
         f"{created['bundle']['name']} {created['bundle']['version']}, {_when(created)}, "
         f"window {created['window_minutes']} min{zone_note}\n"
     )
+    if args.at is not None and _wall(args.at, naive_only=True) not in (
+        None,
+        _wall(created["at_local"]),
+    ):
+        sys.stdout.write(
+            f"note: {args.at} does not exist in {zone_name} (a DST change skips it); "
+            f"it runs at {created['at_local']}\n"
+        )
     if nxt:
         sys.stdout.write(f"next run: {nxt['local']} ({nxt['utc']} UTC)\n")
     if not created["enabled"]:

@@ -23,6 +23,7 @@ from appliance.settings import load_settings
 from appliance.store import sites
 from appliance.store.bundles import find_bundle, record_bundle
 from appliance.store.models import Run, Site
+from tests.runs.conftest import built_bundles  # noqa: F401 (a fixture, for test_e2e)
 
 
 class FakeClock:
