@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Any
 
+from appliance.cli import credentials
 from appliance.cli.common import context_from, print_json, print_table
 from appliance.errors import BadRequest
+from appliance.jobs import inventory_io, remote_sites
 from appliance.store import sites
 
 
@@ -33,6 +36,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="KEY=VALUE",
         help="a site variable (repeat for more)",
     )
+    add.add_argument(
+        "--inventory",
+        metavar="FILE",
+        help="create the site from an Ansible inventory (INI or YAML) instead of --host",
+    )
     add.add_argument("--json", action="store_true", help="print the site as JSON")
     add.set_defaults(handler=add_site)
 
@@ -44,6 +52,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("name")
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=show_site)
+
+    export = cmds.add_parser("export", help="print a site as an Ansible INI inventory")
+    export.add_argument("name")
+    export.set_defaults(handler=export_site)
+
+    check = cmds.add_parser(
+        "check", help="check login, Python and sudo on every host of a site (over SSH)"
+    )
+    check.add_argument("name")
+    check.add_argument("--json", action="store_true")
+    check.set_defaults(handler=check_site)
+
+    credentials.register_site_commands(cmds)
 
 
 def _split(text: str, sep: str, what: str, example: str) -> tuple[str, str]:
@@ -72,6 +93,8 @@ def parse_host(text: str, user: str | None, groups: list[str]) -> dict[str, Any]
 
 
 def add_site(args: argparse.Namespace) -> int:
+    if args.inventory:
+        return _add_from_inventory(args)
     spec = sites.parse_site(
         {
             "name": args.name,
@@ -142,3 +165,72 @@ def show_site(args: argparse.Namespace) -> int:
             f"(bundle {info['bundle']} {info['bundle_version']})\n"
         )
     return 0
+
+
+def _add_from_inventory(args: argparse.Namespace) -> int:
+    if args.host or args.user or args.group or args.var:
+        raise BadRequest(
+            "--inventory cannot be combined with --host, --user, --group or --var",
+            "Put everything in the inventory file.",
+        )
+    try:
+        text = Path(args.inventory).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise BadRequest(
+            f"cannot read --inventory {args.inventory}: {e}", "Give a readable file."
+        ) from e
+    fmt = inventory_io.guess_format(args.inventory, text)
+    spec = sites.parse_site(inventory_io.import_inventory(args.name, fmt, text))
+    ctx = context_from(args)
+    try:
+        site = sites.create_site(ctx.store, spec)
+    finally:
+        ctx.close()
+    if args.json:
+        print_json(site)
+    else:
+        sys.stdout.write(
+            f"site {site['name']} created from {args.inventory} ({fmt}; id {site['id']}, "
+            f"{len(site['hosts'])} host(s))\n"
+        )
+    return 0
+
+
+def export_site(args: argparse.Namespace) -> int:
+    ctx = context_from(args)
+    try:
+        text = remote_sites.export_site(args.name)
+    finally:
+        ctx.close()
+    sys.stdout.write(text)
+    return 0
+
+
+def check_site(args: argparse.Namespace) -> int:
+    ctx = context_from(args)
+    try:
+        passphrase = credentials.key_passphrase(ctx.paths.root)
+        result = remote_sites.check_site(ctx, args.name, passphrase)
+    finally:
+        ctx.close()
+    if args.json:
+        print_json(result)
+    else:
+        print_table(
+            [
+                [
+                    h["host"],
+                    f"{h['user'] + '@' if h['user'] else ''}{h['address']}:{h['port']}",
+                    "yes" if h["reachable"] else "NO",
+                    h["python"] or "-",
+                    "yes" if h["modules"] else "no",
+                    h["sudo"] or "-",
+                    h["error"] or "",
+                ]
+                for h in result["hosts"]
+            ],
+            ["HOST", "TARGET", "LOGIN", "PYTHON", "MODULES", "SUDO", "PROBLEM"],
+        )
+        verdict = "all hosts ready" if result["ok"] else "some hosts are NOT ready"
+        sys.stdout.write(f"site {result['site']}: {verdict}\n")
+    return 0 if result["ok"] else 1

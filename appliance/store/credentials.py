@@ -147,16 +147,18 @@ def _aad(key: CredentialKey, site_id: int, kind: str) -> bytes:
 
 def set_credentials(
     store: Store,
-    key: CredentialKey,
+    key: CredentialKey | None,
     site_id: int,
     values: Mapping[str, str],
     clear: Iterable[str] = (),
 ) -> list[str]:
     """Store (replace) the given kinds and delete the ``clear`` kinds in one transaction;
-    returns the kinds now set. ``values`` come from :func:`parse_secrets`."""
-    aead = key.aesgcm()
+    returns the kinds now set. ``values`` come from :func:`parse_secrets`; ``key`` may be None
+    when there are none (only clearing)."""
     rows = []
     for kind, value in values.items():
+        assert key is not None, "a key is needed to store credentials"
+        aead = key.aesgcm()
         nonce = os.urandom(12)
         rows.append((kind, nonce, aead.encrypt(nonce, value.encode(), _aad(key, site_id, kind))))
 
@@ -174,7 +176,7 @@ def set_credentials(
             Credential.create(
                 site=site_id,
                 kind=kind,
-                key_id=key.key_id,
+                key_id=key.key_id,  # type: ignore[union-attr]
                 nonce=nonce,
                 ciphertext=ciphertext,
                 created_at=now,

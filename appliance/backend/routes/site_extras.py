@@ -1,0 +1,55 @@
+"""Remote-site routes: inventory import/export, credentials (write-only), connectivity check."""
+
+from __future__ import annotations
+
+from bottle import Bottle, HTTPResponse, request, response
+
+from appliance.backend.http import json_body
+from appliance.context import Context
+from appliance.errors import BadRequest
+from appliance.jobs import remote_sites
+from appliance.validate import Field, expect_object
+
+IMPORT_FIELDS = {
+    "name": Field(str, required=True),
+    "format": Field(str, required=True),
+    "text": Field(str, required=True),
+}
+
+
+def register(app: Bottle, ctx: Context) -> None:
+    limit = ctx.settings.max_body_bytes
+
+    @app.post("/api/sites/import")
+    def import_site() -> dict:
+        body = expect_object(json_body(request, limit), "import", IMPORT_FIELDS)
+        created = remote_sites.import_site(ctx, body["name"], body["format"], body["text"])
+        response.status = 201
+        return created
+
+    @app.get("/api/sites/<ref>/inventory")
+    def export_site(ref: str) -> HTTPResponse:
+        return HTTPResponse(
+            remote_sites.export_site(ref),
+            status=200,
+            headers={"Content-Type": "text/plain; charset=utf-8"},
+        )
+
+    @app.get("/api/sites/<ref>/credentials")
+    def credential_status(ref: str) -> dict:
+        return remote_sites.credential_status(ref)
+
+    @app.put("/api/sites/<ref>/credentials")
+    def set_credentials(ref: str) -> dict:
+        body = json_body(request, limit)
+        if not isinstance(body, dict):
+            raise BadRequest("credentials must be a JSON object", 'Send {"password": ...}.')
+        clear = body.pop("clear", [])
+        if not isinstance(clear, list) or not all(isinstance(k, str) for k in clear):
+            raise BadRequest("clear must be a list of kinds", 'Send e.g. "clear": ["password"].')
+        # the answer names the kinds that are set; a secret is never sent back
+        return remote_sites.set_site_credentials(ctx, ref, body, clear)
+
+    @app.post("/api/sites/<ref>/check")
+    def check_site(ref: str) -> dict:
+        return remote_sites.check_site(ctx, ref)

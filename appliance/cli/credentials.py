@@ -1,0 +1,123 @@
+"""appliance site credentials SITE --ssh-key FILE | --password-stdin [--become-password-stdin]
+
+Secrets never come from the command line (other users see it in the process list): the key from
+a file, passwords from stdin (one line each: the SSH password first, then the become password),
+the credentials passphrase typed on the terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+
+from appliance.cli.common import context_from, print_json
+from appliance.errors import BadRequest
+from appliance.jobs import remote_sites
+from appliance.store import credential_key
+
+
+def register_site_commands(cmds: argparse._SubParsersAction) -> None:
+    cred = cmds.add_parser(
+        "credentials",
+        help="set a site's SSH key / passwords (stored encrypted)",
+        description="Set a site's credentials. Passwords are read from stdin, one per line "
+        "(SSH password first, then the become password); never give a secret as an argument.",
+    )
+    cred.add_argument("name", metavar="SITE")
+    cred.add_argument("--ssh-key", metavar="FILE", help="private key file (no passphrase)")
+    cred.add_argument("--password-stdin", action="store_true", help="read the SSH password")
+    cred.add_argument(
+        "--become-password-stdin", action="store_true", help="read the sudo (become) password"
+    )
+    cred.add_argument(
+        "--clear",
+        action="append",
+        default=[],
+        choices=["ssh_key", "password", "become_password"],
+        help="remove a stored kind (repeat for more)",
+    )
+    cred.add_argument(
+        "--key-source",
+        choices=credential_key.SOURCES,
+        default="auto",
+        help="where the encryption key lives, chosen when the first credentials are stored "
+        "(auto: the OS keyring if usable, else a 0600 key file in the data folder)",
+    )
+    cred.add_argument("--json", action="store_true")
+    cred.set_defaults(handler=set_credentials)
+
+
+def passphrase_prompt(confirm: bool = False) -> str:
+    """The credentials passphrase, typed on the terminal (getpass reads /dev/tty)."""
+    try:
+        first = getpass.getpass("Credentials passphrase: ")
+        if confirm and getpass.getpass("Again: ") != first:
+            raise BadRequest("the passphrases differ", "Type the same passphrase twice.")
+    except (EOFError, OSError) as e:
+        raise BadRequest(
+            "the credentials passphrase must be typed on a terminal",
+            "Run the command in a terminal.",
+        ) from e
+    return first
+
+
+def key_passphrase(root: Path, source: str = "auto") -> str | None:
+    """Ask for the passphrase when the key is (or is about to be) passphrase-protected."""
+    info = credential_key.key_info(root)
+    if info is None:
+        return passphrase_prompt(confirm=True) if source == "passphrase" else None
+    return passphrase_prompt() if info["source"] == "passphrase" else None
+
+
+def _stdin_lines(count: int) -> list[str]:
+    lines = []
+    for _ in range(count):
+        line = sys.stdin.readline()
+        if not line:
+            raise BadRequest(
+                f"expected {count} line(s) on stdin, got {len(lines)}",
+                "Give one password per line on stdin (SSH password first).",
+            )
+        lines.append(line.rstrip("\r\n"))
+    return lines
+
+
+def set_credentials(args: argparse.Namespace) -> int:
+    data: dict[str, str] = {}
+    if args.ssh_key:
+        try:
+            data["ssh_key"] = Path(args.ssh_key).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise BadRequest(
+                f"cannot read --ssh-key {args.ssh_key}: {e}", "Give a readable file."
+            ) from e
+    wanted = [
+        k
+        for k, on in (
+            ("password", args.password_stdin),
+            ("become_password", args.become_password_stdin),
+        )
+        if on
+    ]
+    data.update(zip(wanted, _stdin_lines(len(wanted)), strict=True))
+    if not data and not args.clear:
+        raise BadRequest(
+            "nothing to set",
+            "Give --ssh-key FILE, --password-stdin, --become-password-stdin or --clear KIND.",
+        )
+    ctx = context_from(args)
+    try:
+        passphrase = key_passphrase(ctx.paths.root, args.key_source) if data else None
+        result = remote_sites.set_site_credentials(
+            ctx, args.name, data, args.clear, args.key_source, passphrase
+        )
+    finally:
+        ctx.close()
+    if args.json:
+        print_json(result)
+    else:
+        kinds = ", ".join(result["credentials"]) or "none"
+        sys.stdout.write(f"site {result['site']}: credentials set: {kinds}\n")
+    return 0

@@ -1,0 +1,74 @@
+"""What the command line and the HTTP API share for remote sites: credentials, inventory
+import/export, connectivity checks. Thin: parsing and storage live in store/, Ansible in
+site_check.py, the formats in inventory_io.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from appliance.context import Context
+from appliance.jobs import inventory_io, site_check
+from appliance.jobs.runner_secrets import RunnerSecrets, runner_secrets
+from appliance.store import credential_key, credentials, sites
+from appliance.store.models import Host
+
+
+def set_site_credentials(
+    ctx: Context,
+    site_ref: int | str,
+    data: Mapping[str, Any],
+    clear: Iterable[str] = (),
+    key_source: str = "auto",
+    passphrase: str | None = None,
+) -> dict[str, Any]:
+    """Validate and store credentials; the answer says which kinds are set, never a value."""
+    values = credentials.parse_secrets(data)
+    clear = list(clear)
+    credentials.parse_secrets(dict.fromkeys(clear, None))  # refuses unknown kinds
+    site = sites.find_site(site_ref)
+    key = None
+    if values:  # only clearing needs no key
+        key = credential_key.load_or_create_key(ctx.paths.root, key_source, passphrase)
+    kinds = credentials.set_credentials(ctx.store, key, site.id, values, clear)
+    return {"site": site.name, "site_id": site.id, "credentials": kinds}
+
+
+def credential_status(site_ref: int | str) -> dict[str, Any]:
+    site = sites.find_site(site_ref)
+    return {
+        "site": site.name,
+        "site_id": site.id,
+        "credentials": credentials.credential_kinds(site.id),
+    }
+
+
+def site_secrets(ctx: Context, site_id: int, passphrase: str | None = None) -> RunnerSecrets:
+    """The site's credentials, ready for ansible-runner (the run engine calls this per run)."""
+    return runner_secrets(credentials.load_credentials(ctx.paths.root, site_id, passphrase))
+
+
+def import_site(ctx: Context, name: str, fmt: str, text: str) -> dict[str, Any]:
+    """Create a site from an inventory file's text; nothing is stored when anything is wrong."""
+    spec = sites.parse_site(inventory_io.import_inventory(name, fmt, text))
+    return sites.create_site(ctx.store, spec)
+
+
+def export_site(site_ref: int | str) -> str:
+    return inventory_io.export_ini(sites.get_site(site_ref))
+
+
+def check_site(ctx: Context, site_ref: int | str, passphrase: str | None = None) -> dict:
+    site = sites.find_site(site_ref)
+    hosts = [
+        sites.host_to_json(h) for h in Host.select().where(Host.site == site).order_by(Host.id)
+    ]
+    secrets = site_secrets(ctx, site.id, passphrase)
+    results = site_check.check_hosts(ctx.paths.root, hosts, site.vars, secrets)
+    return {
+        "site": site.name,
+        "site_id": site.id,
+        "ok": site_check.summary_ok(results),
+        "credentials": credentials.credential_kinds(site.id),
+        "hosts": results,
+    }

@@ -1,0 +1,66 @@
+"""Handing a site's credentials to ansible-runner without writing them anywhere.
+
+- the SSH key: ansible-runner's ``ssh_key`` (written to a fifo in the artifacts folder that
+  ``ssh-add`` reads once into a per-step ``ssh-agent``; nothing stays on disk);
+- the SSH and become passwords: ``--ask-pass`` / ``--ask-become-pass`` on the command line (the
+  flags, not the values) and ansible-runner's ``passwords`` (prompt regex -> answer, typed into
+  Ansible's pty by pexpect, never echoed). Ansible passes the SSH password on to ssh through
+  SSH_ASKPASS (the ``ansible`` launcher face) and shared memory, the become password through
+  the connection's stdin.
+
+Every text the appliance writes while a step runs goes through ``redact`` first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from appliance.store.credentials import Redactor, SiteSecrets
+
+SSH_PROMPT = r"^SSH password:\s*?$"
+# With --ask-pass too, Ansible asks "BECOME password[defaults to SSH password]:".
+BECOME_PROMPT = r"^BECOME password.*:\s*?$"
+
+
+@dataclass(frozen=True)
+class RunnerSecrets:
+    ssh_key: str | None = None
+    passwords: dict[str, str] = field(default_factory=dict)
+    flags: tuple[str, ...] = ()  # added to the ansible / ansible-playbook command line
+    redact: Redactor = field(default_factory=lambda: Redactor([]))
+
+    def __repr__(self) -> str:
+        return f"RunnerSecrets(ssh_key={self.ssh_key is not None}, flags={self.flags})"
+
+    def cmdline(self, base: str = "") -> str | None:
+        """The ``cmdline`` argument for ansible-runner (``base``: what the step already has)."""
+        text = " ".join([base.strip(), *self.flags]).strip()
+        return text or None
+
+    def run_kwargs(self) -> dict[str, Any]:
+        """``ssh_key`` and ``passwords`` keyword arguments for ``ansible_runner.run``."""
+        kwargs: dict[str, Any] = {}
+        if self.ssh_key:
+            kwargs["ssh_key"] = self.ssh_key
+        if self.passwords:
+            kwargs["passwords"] = dict(self.passwords)
+        return kwargs
+
+
+def runner_secrets(secrets: SiteSecrets, become: bool = True) -> RunnerSecrets:
+    """What ansible-runner needs for these credentials (``become``: offer the become password)."""
+    passwords: dict[str, str] = {}
+    flags: list[str] = []
+    if secrets.password:
+        passwords[SSH_PROMPT] = secrets.password
+        flags.append("--ask-pass")
+    if become and secrets.become_password:
+        passwords[BECOME_PROMPT] = secrets.become_password
+        flags.append("--ask-become-pass")
+    return RunnerSecrets(
+        ssh_key=secrets.ssh_key,
+        passwords=passwords,
+        flags=tuple(flags),
+        redact=secrets.redactor(),
+    )
