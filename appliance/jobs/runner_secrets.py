@@ -64,3 +64,12 @@ def runner_secrets(secrets: SiteSecrets, become: bool = True) -> RunnerSecrets:
         flags=tuple(flags),
         redact=secrets.redactor(),
     )
+
+
+def redact_row(row: dict[str, Any], redact: Redactor) -> dict[str, Any]:
+    """An event row (runner.event_row) with secrets removed from its texts."""
+    if redact:
+        for key in ("stdout", "task"):
+            if isinstance(row.get(key), str):
+                row[key] = redact(row[key])
+    return row
