@@ -272,6 +272,7 @@ def tail_events(
     at once without ``follow``) ``{"eof": true, "state": ..., "count": N}``."""
     waiter = Waiter(hangup_fd)
     count = 0
+    greeted = False
     try:
         while True:
             current = state()  # before the reads: every event of a terminal run is stored
@@ -286,6 +287,11 @@ def tail_events(
             if not follow or is_terminal(current):
                 yield _ndjson({"eof": True, "state": current, "count": count})
                 return
+            if not greeted and count == 0:
+                # The server sends headers with the first body bytes; a blank line (which NDJSON
+                # readers skip) lets the client see the response start before any event exists.
+                yield b"\n"
+            greeted = True
             if waiter.wait(interval).hangup:
                 return
     finally:
