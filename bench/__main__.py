@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["writer", "ui", "runs"]
+BENCHES = ["writer", "ui", "runs", "binary"]
 
 
 def main(argv: list[str]) -> int:
