@@ -187,17 +187,35 @@ def _linked_names(paths: Iterable[str]) -> set[str]:
     return names
 
 
+def _dropped_qt_libs(path: str) -> list[str]:
+    """The Qt libraries outside QT_LIBS_KEPT that a binary links to (e.g. imageformats/libqpdf
+    needs Qt6Pdf): such a plugin could never load, so it goes too."""
+    return [
+        name
+        for name in _linked_names([path])
+        if name.startswith("libQt6") and name[len("libQt6") :].split(".so")[0] not in QT_LIBS_KEPT
+    ]
+
+
+def _symlink_target(entry: tuple) -> str:
+    dest, target = entry[0].replace(os.sep, "/"), entry[1].replace(os.sep, "/")
+    return os.path.normpath(os.path.join(os.path.dirname(dest), target)).replace(os.sep, "/")
+
+
 def trim_qt(datas: list, binaries: list) -> tuple[list, list, dict[str, int]]:
-    """Drop the Qt parts the window does not use, then every host library (top-level entry, not
-    inside a package) that nothing kept links to any more (GTK, CUPS, multimedia ... pulled in by
-    dropped plugins). Returns (datas, binaries, counts of what was dropped)."""
-    kept_datas = [e for e in datas if not _is_qt(e[0]) or _qt_entry_kept(e[0])]
+    """Drop the Qt parts the window does not use, the plugins that need a dropped Qt library,
+    every host library (top-level entry, not inside a package) that nothing kept links to any
+    more (GTK, CUPS, multimedia ... pulled in by dropped plugins), and the symlinks left pointing
+    at nothing. Returns (datas, binaries, counts of what was dropped)."""
+    stage_datas = [e for e in datas if not _is_qt(e[0]) or _qt_entry_kept(e[0])]
     stage = []
     for entry in binaries:
-        dest = entry[0]
+        dest = entry[0].replace(os.sep, "/")
         if _is_qt(dest) and not _qt_entry_kept(dest):
             continue
         if _is_qt_binding(dest) and not _binding_kept(dest):
+            continue
+        if dest.startswith(QT_PREFIX + "plugins/") and _dropped_qt_libs(entry[1]):
             continue
         stage.append(entry)
 
@@ -206,8 +224,16 @@ def trim_qt(datas: list, binaries: list) -> tuple[list, list, dict[str, int]]:
         dest, typecode = entry[0].replace(os.sep, "/"), entry[2]
         return typecode == "BINARY" and "/" not in dest and not dest.startswith("libpython")
 
-    roots = [e[1] for e in stage if not host_lib(e)]
+    roots = [e[1] for e in stage if e[2] != "SYMLINK" and not host_lib(e) and os.path.isfile(e[1])]
     linked = _linked_names(roots)
-    kept_binaries = [e for e in stage if not host_lib(e) or os.path.basename(e[0]) in linked]
+    stage = [e for e in stage if not host_lib(e) or os.path.basename(e[0]) in linked]
+
+    present = {e[0].replace(os.sep, "/") for e in (*stage, *stage_datas) if e[2] != "SYMLINK"}
+
+    def dangling(entry: tuple) -> bool:
+        return entry[2] == "SYMLINK" and _symlink_target(entry) not in present
+
+    kept_datas = [e for e in stage_datas if not dangling(e)]
+    kept_binaries = [e for e in stage if not dangling(e)]
     counts = {"datas": len(datas) - len(kept_datas), "binaries": len(binaries) - len(kept_binaries)}
     return kept_datas, kept_binaries, counts

@@ -241,7 +241,12 @@ class FrozenWindow:
         self.info.unlink(missing_ok=True)
         self.log_path = base / "window.out"
         self.log = open(self.log_path, "wb")  # noqa: SIM115 (closed in stop)
-        wrapper = f'echo "$DISPLAY $XAUTHORITY" > {self.info}; exec "{BINARY}"'
+        # The wrapper notes the display, its auth file and the time the binary starts (Xvfb's
+        # own start-up is not the appliance's), then becomes the binary.
+        wrapper = (
+            f'echo "$DISPLAY $XAUTHORITY $(date +%s.%N)" > {self.info}.tmp; '
+            f'mv {self.info}.tmp {self.info}; exec "{BINARY}"'
+        )
         window_env = {**env, "QTWEBENGINE_DISABLE_SANDBOX": "1"}  # root: no Chromium sandbox
         self.started = time.monotonic()
         self.proc = subprocess.Popen(
@@ -256,9 +261,11 @@ class FrozenWindow:
             start_new_session=True,
         )
         self.display = self.xauthority = ""
+        self.exec_time = 0.0  # wall clock (time.time()) when the wrapper exec'd the binary
 
     def wait_rendered(self, shot: Path, timeout: float = 90, min_colours: int = 20) -> float:
-        """Seconds from launch until a screenshot shows more than ``min_colours`` colours."""
+        """Seconds from the binary's start (after Xvfb is up) until a screenshot shows more than
+        ``min_colours`` colours: the page drew, not just an empty window."""
         deadline = self.started + timeout
         colours = 0
         while time.monotonic() < deadline:
@@ -268,13 +275,15 @@ class FrozenWindow:
                 )
             if not self.display:
                 try:
-                    self.display, self.xauthority = self.info.read_text().split()
+                    self.display, self.xauthority, at = self.info.read_text().split()
+                    self.exec_time = float(at)
                 except (OSError, ValueError):
                     time.sleep(0.05)
                     continue
+            taken = time.time()  # the capture starts now; import+identify take a while
             colours = screenshot(self.display, self.xauthority, shot)
             if colours > min_colours:
-                return time.monotonic() - self.started
+                return taken - self.exec_time
             time.sleep(0.1)
         raise TimeoutError(
             f"no rendered window after {timeout}s ({colours} colours): {self.output()}"
