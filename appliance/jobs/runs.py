@@ -256,6 +256,9 @@ class RunManager:
         try:
             rows.set_run_state(store, run_id, RunState.RUNNING, TRANSITIONS, started_at=store.now())
             run = rows.find_run(run_id)
+            if run.state != RunState.RUNNING:  # ended meanwhile by another process
+                logger.warning("run %d is %s: not starting it", run_id, run.state)
+                return
             state, error, hint = self._run_steps(active, run, log, first_idx)
             if state == RunState.SUCCEEDED:
                 record, replace = self._success_record(run)
@@ -286,8 +289,10 @@ class RunManager:
                 log.close()
                 with self._lock:
                     self._active.pop(run_id, None)
-            self._notify(rows.get_run(run_id))
-            store.db.close()  # this thread's reader connection
+            try:
+                self._notify(rows.get_run(run_id))
+            finally:
+                store.db.close()  # this thread's reader connection
 
     def _run_steps(
         self, active: _Active, run: Run, log: RunLog, first_idx: int

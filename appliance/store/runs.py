@@ -309,7 +309,12 @@ def latest_backup_run(site_id: int, bundle_name: str) -> Run | None:
 
 
 def later_runs(run: Run) -> int:
-    return Run.select().where((Run.site == run.site_id) & (Run.id > run.id)).count()
+    """Runs on the same site after ``run`` that may have changed it (a check changes nothing)."""
+    return (
+        Run.select()
+        .where((Run.site == run.site_id) & (Run.id > run.id) & (Run.action != "check"))
+        .count()
+    )
 
 
 def active_runs() -> list[Run]:

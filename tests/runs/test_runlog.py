@@ -1,0 +1,60 @@
+"""The run log (append-only, whole writes) and the CLI's follower (ends by state, not marker)."""
+
+from __future__ import annotations
+
+import io
+import os
+import threading
+from pathlib import Path
+
+from appliance.cli.runs import follow_log
+from appliance.jobs import runprocs
+from appliance.jobs.runlog import RunLog
+
+
+def test_runlog_appends_whole_writes(tmp_path: Path) -> None:
+    path = tmp_path / "runs" / "1" / "output.log"
+    with RunLog(path) as log:
+        log.header("[1/2] preflight (playbooks/preflight.yml)")
+        log.write("\x1b[0;32mok: [local]\x1b[0m\n")
+    with RunLog(path) as log:  # a second writer (a resume, a recovery) appends
+        log.line("=== resumed ===")
+    assert path.read_text() == (
+        "=== [1/2] preflight (playbooks/preflight.yml) ===\n"
+        "\x1b[0;32mok: [local]\x1b[0m\n=== resumed ===\n"
+    )
+    assert oct(path.stat().st_mode & 0o777) == "0o600"
+
+
+def test_follow_strips_colours_and_ends_when_the_run_is_terminal(tmp_path: Path) -> None:
+    path = tmp_path / "output.log"
+    log = RunLog(path)
+    log.write("\x1b[0;33mchanged: [local]\x1b[0m\n=== run 1 succeeded ===\n")  # no magic line
+    done = threading.Event()
+    out = io.BytesIO()
+
+    def later() -> None:
+        log.write("more after the marker-looking line\n")
+        log.write("partial line without newline")
+        done.set()
+
+    follower = threading.Thread(
+        target=follow_log, args=(path, done.is_set, out), kwargs={"strip": True}
+    )
+    follower.start()
+    later()
+    follower.join(10)
+    assert not follower.is_alive()
+    assert out.getvalue() == (
+        b"changed: [local]\n=== run 1 succeeded ===\n"
+        b"more after the marker-looking line\npartial line without newline"
+    )
+    log.close()
+
+
+def test_process_identity_tells_reused_pids_apart() -> None:
+    me = runprocs.process_identity(os.getpid())
+    assert me and runprocs.is_alive(os.getpid(), me)
+    assert not runprocs.is_alive(os.getpid(), me.split(":")[0] + ":1")  # another start time
+    assert not runprocs.is_alive(None, None)
+    assert runprocs.run_marker(Path("/a"), 3) != runprocs.run_marker(Path("/b"), 3)
