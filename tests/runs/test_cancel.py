@@ -68,3 +68,32 @@ def test_cancel_from_another_process(ctx: Context, manager: RunManager, slow_sit
 
     again = run_cli(ctx.paths.root, "cancel", str(run_id), timeout=60)
     assert again.returncode == 2 and "has already ended (cancelled)" in again.stderr
+
+
+@pytest.mark.slow
+def test_stop_interrupts_and_a_cancelled_run_resumes(
+    ctx: Context, manager: RunManager, slow_site
+) -> None:
+    run_id, pgid, marker = blocked_run(ctx, manager)
+    run = manager.cancel(run_id)
+    assert run["state"] == "cancelled"
+    preflight = run["steps"][0]
+
+    # resume: same id, from the cancelled step; the succeeded preflight is kept
+    resumed = manager.resume(run_id)
+    assert (resumed["id"], resumed["state"]) == (run_id, "running")
+    assert resumed["cancel_requested"] is False and resumed["error"] is None
+    poll(lambda: sleepers(marker), 60, "the resumed sleep task")
+    pgid = poll(lambda: rows.get_run(run_id)["pgid"], 10, "the new process group")
+    assert rows.get_run(run_id)["steps"][0] == preflight
+
+    # shutting the manager down interrupts the runs of this process
+    manager.stop()
+    run = rows.get_run(run_id)
+    assert run["state"] == "interrupted" and "the appliance was shut down" in run["error"]
+    assert [s["state"] for s in run["steps"]] == ["succeeded", "interrupted", "pending"]
+    assert_nothing_left(pgid, marker)
+    log = ctx.paths.run_log(run_id).read_text()
+    assert log.count("=== [2/3] component sleeper") == 2
+    assert "=== resumed (from step 2/3) ===" in log
+    assert log.rstrip().endswith("===") and f"run {run_id} interrupted" in log.splitlines()[-1]
