@@ -13,6 +13,7 @@ from typing import BinaryIO
 from appliance.cli.common import context_from, fail_line, print_json, print_table
 from appliance.context import Context
 from appliance.errors import BadRequest
+from appliance.jobs import runprocs
 from appliance.jobs.plan import ACTIONS
 from appliance.jobs.states import TERMINAL, RunState
 from appliance.store import runs as rows
@@ -93,6 +94,17 @@ def follow_log(
 
 def _terminal(run_id: int) -> Callable[[], bool]:
     return lambda: rows.find_run(run_id).state in TERMINAL
+
+
+def _ended_or_orphaned(run_id: int) -> Callable[[], bool]:
+    """For following another process's run: also stop when the process running it is gone
+    (nothing will write to the log until an appliance starts and recovers the run)."""
+
+    def check() -> bool:
+        run = rows.find_run(run_id)
+        return run.state in TERMINAL or not runprocs.is_alive(run.owner_pid, run.owner_start)
+
+    return check
 
 
 def _follow_run(ctx: Context, manager, run_id: int) -> int:
@@ -206,11 +218,19 @@ def log_command(args: argparse.Namespace) -> int:
             )
         follow_log(
             path,
-            _terminal(run.id),
+            _ended_or_orphaned(run.id),
             sys.stdout.buffer,
             strip=not sys.stdout.isatty(),
             follow=args.follow,
         )
+        run = rows.find_run(run.id)
+        if args.follow and run.state not in TERMINAL:
+            fail_line(
+                f"run {run.id} is still marked {run.state} but the process running it "
+                f"(pid {run.owner_pid}) is gone",
+                "start the appliance (appliance serve): it marks the run interrupted",
+            )
+            return 1
     finally:
         ctx.close()
     return 0
