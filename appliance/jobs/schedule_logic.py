@@ -10,6 +10,9 @@ wall-clock arithmetic across DST changes; two things are corrected here:
 - In the repeated hour of an autumn DST change a wall time exists twice; like Vixie cron it
   fires once, at its first instance (and APScheduler 3.x can step backwards there when given a
   previous fire time, so fire times are always asked for "after this instant" instead).
+
+The end of the module parses a schedule description (HTTP body or command line) into a clean
+dict, refusing what cannot work with a hint (the service then stores it).
 """
 
 from __future__ import annotations
