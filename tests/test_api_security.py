@@ -62,7 +62,7 @@ def test_pages_carry_strict_csp(api: Api) -> None:
     assert "default-src 'self'" in csp and "object-src 'none'" in csp
     assert "frame-ancestors 'none'" in csp
     assert reply.headers["x-content-type-options"] == "nosniff"
-    assert api.get("/static/app.js", token=False).status == 200
+    assert api.get("/static/js/app.js", token=False).status == 200
 
 
 def test_unknown_path_is_json_404(api: Api) -> None:
