@@ -39,8 +39,10 @@ class RunnerSecrets:
         return text or None
 
     def run_kwargs(self) -> dict[str, Any]:
-        """``ssh_key`` and ``passwords`` keyword arguments for ``ansible_runner.run``."""
-        kwargs: dict[str, Any] = {}
+        """Keyword arguments for ``ansible_runner.run``: ``ssh_key`` and ``passwords``, and
+        ``suppress_env_files`` (without it ansible-runner writes both, and the command line,
+        into ``env/`` of the private_data_dir)."""
+        kwargs: dict[str, Any] = {"suppress_env_files": True}
         if self.ssh_key:
             kwargs["ssh_key"] = self.ssh_key
         if self.passwords:

@@ -92,7 +92,7 @@ def _adhoc(
         if become
         else {k: v for k, v in secrets.passwords.items() if "BECOME" not in k}
     )
-    kwargs: dict[str, Any] = {}
+    kwargs: dict[str, Any] = {"suppress_env_files": True}  # no secret into env/ files
     if secrets.ssh_key:
         kwargs["ssh_key"] = secrets.ssh_key
     if passwords:

@@ -65,6 +65,8 @@ def site_spec(lab: SshLab, name: str = "remote", **extra_vars: Any) -> dict[str,
             # the laptop's data folder does not exist on the hosts
             "ansible_remote_tmp": "~/.ansible/tmp",
             "ansible_become": True,
+            # one SSH round trip per task instead of four (mkdir, put, chmod, run)
+            "ansible_pipelining": True,
             **extra_vars,
         },
         "hosts": [
