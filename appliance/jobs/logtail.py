@@ -76,7 +76,8 @@ _EVENT_FIELDS = (
 
 
 def read_events(run_id: int, after: int, limit: int) -> list[dict]:
-    """Events of a run with ``id > after`` in order, ``id`` renamed to ``seq``."""
+    """Events of a run with ``id > after`` in order (``id`` as ``seq``; the shape of an event in
+    docs/api.md)."""
     rows = (
         RunEvent.select(*_EVENT_FIELDS)
         .where((RunEvent.run == run_id) & (RunEvent.id > after))
@@ -84,7 +85,7 @@ def read_events(run_id: int, after: int, limit: int) -> list[dict]:
         .limit(limit)
         .dicts()
     )
-    return [{"seq": row.pop("id"), **row} for row in rows]
+    return [{"seq": row.pop("id"), "run": run_id, **row} for row in rows]
 
 
 # Waiting -------------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from tests.streams.helpers import Stream, add_events, make_run, set_state, wait_
 
 FIELDS = {
     "seq",
+    "run",
     "step",
     "counter",
     "event",
