@@ -31,11 +31,12 @@ from pathlib import Path
 from typing import BinaryIO
 
 from appliance.jobs.inotify import IN_CLOSE_WRITE, IN_MODIFY, Inotify
+from appliance.jobs.states import TERMINAL
 from appliance.store.models import Run, RunEvent
 
 logger = logging.getLogger(__name__)
 
-TERMINAL_STATES = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
+TERMINAL_STATES = frozenset(str(state) for state in TERMINAL)  # the run engine's, as text
 BLOCK_SIZE = 64 * 1024
 STATE_INTERVAL = 0.5  # seconds between state reads while a followed log is idle
 FILE_POLL_INTERVAL = 0.1  # seconds between stat()s where inotify is unavailable
