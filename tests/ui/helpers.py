@@ -35,14 +35,16 @@ def make_run(
         s = Site.create(name=site, vars={}, created_at=now)
         for h in hosts:
             Host.create(site=s, name=h, address=f"{h}.example.lan")
-        b = Bundle.create(
-            name="demo-platform",
+        b, _ = Bundle.get_or_create(
+            name="acme-suite",
             version="1.0.0",
-            sha256="0" * 64,
-            key_id="k",
-            path="/nonexistent",
-            manifest={},
-            imported_at=now,
+            defaults={
+                "sha256": "0" * 64,
+                "key_id": "k",
+                "path": "/nonexistent",
+                "manifest": {},
+                "imported_at": now,
+            },
         )
         run = Run.create(
             site=s,
@@ -97,7 +99,7 @@ def make_run(
                 site=s,
                 component="db",
                 version="1",
-                bundle_name="demo-platform",
+                bundle_name="acme-suite",
                 bundle_version="1.0.0",
                 run_id=run.id,
                 updated_at=now,

@@ -217,6 +217,7 @@ def test_install_live_log_reload_failed_run_and_report(
     assert "refuses to start" in error.inner_text() or "missing" in error.inner_text()
     assert page.locator("#run-error .error-hint").inner_text().strip()
     assert page.locator("#resume-run").is_visible()
+    page.wait_for_selector('#host-grid tr[data-host="local"] td.cell-failed')
     page.click("#first-error")
     assert "first error at line" in page.inner_text("#log-status")
     assert page.locator(".log-row.log-hit.log-err").count() == 1

@@ -12,7 +12,7 @@ from tests.support.processes import run_cli
 from tests.ui.helpers import make_run, write_log
 
 LOG = [
-    "=== run 1: install demo-platform 1.0.0 on site acme (installed: nothing), 4 step(s) ===",
+    "=== run 1: install acme-suite 1.0.0 on site acme (installed: nothing), 4 step(s) ===",
     "=== [1/4] preflight (playbooks/preflight.yml) ===",
     "ok: [db1]",
     "=== [3/4] component app none -> 1.0.0 (playbooks/app.yml) ===",
@@ -31,7 +31,7 @@ def test_report_of_failed_run_has_hosts_steps_and_stripped_error_lines(ctx: Cont
     assert "<script" not in html.lower()
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html), "external reference"
     assert "<style>" in html and "@media print" in html
-    assert "FAILED" in html and "acme" in html and "demo-platform 1.0.0" in html
+    assert "FAILED" in html and "acme" in html and "acme-suite 1.0.0" in html
     hosts = html.split("Results per host")[1].split("</table>")[0]
     assert "<td>db1</td>" in hosts and "<td>app1</td>" in hosts
     errors = html.split("<h2>Errors</h2>")[1]

@@ -38,11 +38,21 @@ class HostGrid {
     this.el = h("div", { class: "host-grid-wrap" });
   }
 
+  // The step of an event as the step's idx. The event stream's "step" is the step's row id,
+  // the run API's is its idx; a run's steps are created together (consecutive ids) and step 1
+  // always sends the first event, so the first "step" seen is the base either way.
+  stepIdx(ev) {
+    if (ev.step === null || ev.step === undefined) return null;
+    if (this.base === undefined) this.base = ev.step - 1;
+    return ev.step - this.base;
+  }
+
   add(ev) {
+    const step = this.stepIdx(ev);
     const result = eventResult(ev);
-    if (!result || !ev.host) return false;
+    if (!result || !ev.host || step === null) return false;
     if (!this.hosts.includes(ev.host)) this.hosts.push(ev.host);
-    const key = `${ev.host}\t${ev.step}`;
+    const key = `${ev.host}\t${step}`;
     let c = this.cells.get(key);
     if (!c) {
       c = { ok: 0, changed: 0, failed: 0, unreachable: 0, skipped: 0, task: "" };
@@ -65,7 +75,6 @@ class HostGrid {
       this.el.replaceChildren(h("p", { class: "muted" }, t("run.noHostsYet")));
       return;
     }
-    const stepKey = (s) => s.idx;
     const head = h("tr", {}, h("th", {}, t("run.host")), steps.map((s) => h("th", { title: s.name }, s.name)));
     const rows = this.hosts.map((host) =>
       h(
@@ -73,7 +82,7 @@ class HostGrid {
         { dataset: { host } },
         h("th", {}, host),
         steps.map((s) => {
-          const c = this.cells.get(`${host}\t${stepKey(s)}`) || this.cells.get(`${host}\t${s.id}`);
+          const c = this.cells.get(`${host}\t${s.idx}`);
           let cls = "cell-pending";
           let text = "";
           if (c) {
@@ -308,6 +317,7 @@ export async function render(root, { params, signal }) {
     logEnded = false;
     logErr.replaceChildren();
     grid.cells.clear();
+    grid.base = undefined;
     const retry = (what, again) =>
       h("div", {}, errorBox(what), h("button", { type: "button", onclick: again }, t("common.retry")));
     streamLog(id, {
@@ -324,17 +334,18 @@ export async function render(root, { params, signal }) {
         if (own.aborted) return;
         logErr.replaceChildren(retry(err, startStreams));
       },
-    });
+    }).catch(() => {}); // shown by onError above
     let pending = 0;
     streamEvents(id, {
       after: 0,
       signal: own,
       onEvent: (ev) => {
+        // a timer, not an animation frame: frames do not run while the window is hidden
         if (grid.add(ev) && run && !pending) {
-          pending = requestAnimationFrame(() => {
+          pending = setTimeout(() => {
             pending = 0;
             grid.render(run);
-          });
+          }, 100);
         }
       },
       onEnd: () => refresh(),
@@ -342,7 +353,7 @@ export async function render(root, { params, signal }) {
         if (own.aborted) return;
         logErr.replaceChildren(retry(err, startStreams));
       },
-    });
+    }).catch(() => {}); // shown by onError above
   }
 
   await refresh();
