@@ -49,3 +49,61 @@ def test_wrong_password_is_unreachable(remote_ctx: Context, lab: SshLab) -> None
     got = run_check(remote_ctx, lab, SiteSecrets(password="not-the-password"))
     assert all(not r["reachable"] for r in got.values()), [r["error"] for r in got.values()]
     assert "not-the-password" not in str(got)
+
+
+def test_cli_check_table_and_exit_status(data_dir, lab: SshLab, tmp_path) -> None:
+    import json
+
+    from tests.support.processes import run_cli
+
+    spec = site_spec(lab, "cli-check")
+    r = run_cli(data_dir, "site", "add", "seed", "--host", "x=10.0.0.1")  # creates the data dir
+    assert r.returncode == 0, r.stderr
+    inv = tmp_path / "site.yml"
+    inv.write_text(
+        json.dumps(
+            {
+                "all": {
+                    "vars": spec["vars"],
+                    "hosts": {
+                        h["name"]: {"ansible_host": h["address"], "ansible_user": h["user"]}
+                        for h in spec["hosts"]
+                    },
+                }
+            }
+        )
+    )
+    r = run_cli(data_dir, "site", "add", "cli-check", "--inventory", str(inv))
+    assert r.returncode == 0, r.stderr
+    r = run_cli(
+        data_dir,
+        "site",
+        "credentials",
+        "cli-check",
+        "--ssh-key",
+        str(lab.client_key),
+        "--become-password-stdin",
+        input=lab.password + "\n",
+    )
+    assert r.returncode == 0, r.stderr
+    lab.hosts[0].stop()
+    r = run_cli(data_dir, "site", "check", "cli-check", timeout=300)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    rows = {line.split()[0]: line for line in r.stdout.splitlines()[1:] if line[:1] == "h"}
+    assert " NO " in rows["h1"]
+    assert "/usr/bin/python3" in rows["h2"] and rows["h2"].split()[5] == "ok", r.stdout
+    assert "NOT ready" in r.stdout
+
+
+def test_http_check(api, lab: SshLab) -> None:
+    reply = api.post("/api/sites", site_spec(lab, "http-check"))
+    assert reply.status == 201, reply.body
+    body = {"ssh_key": lab.key_text}
+    assert api.request("PUT", "/api/sites/http-check/credentials", body).status == 200
+    api.timeout = 300  # the check takes seconds, more on a busy machine
+    reply = api.post("/api/sites/http-check/check")
+    assert reply.status == 200, reply.body
+    result = reply.json()
+    assert result["ok"] and result["credentials"] == ["ssh_key"]
+    assert [h["sudo"] for h in result["hosts"]] == ["needs password"] * 3
+    assert b"PRIVATE KEY" not in reply.body
