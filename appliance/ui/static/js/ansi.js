@@ -11,7 +11,10 @@ const DIM = 0x40;
 const UNDERLINE = 0x80;
 
 export function applySgr(state, params) {
-  const codes = params === "" ? [0] : params.split(";").map((x) => (x === "" ? 0 : Number(x)));
+  return applyCodes(state, params === "" ? [0] : params.split(";").map((x) => (x === "" ? 0 : Number(x))));
+}
+
+function applyCodes(state, codes) {
   for (let i = 0; i < codes.length; i++) {
     const c = codes[i];
     if (c === 0) state = 0;
@@ -34,6 +37,34 @@ export function applySgr(state, params) {
     // backgrounds and anything else: ignored
   }
   return state;
+}
+
+// The style after the escape sequence starting at text[at] (an ESC), given the style before.
+// Parses the numbers in place: no allocation for the common SGR sequences.
+export function applySgrAt(text, at, state) {
+  if (text.charCodeAt(at + 1) !== 91) return state; // not "ESC ["
+  let i = at + 2;
+  let code = 0;
+  let digits = false;
+  const codes = [];
+  for (;;) {
+    const ch = text.charCodeAt(i);
+    if (ch >= 48 && ch <= 57) {
+      code = code * 10 + (ch - 48);
+      digits = true;
+    } else if (ch === 59) {
+      codes.push(digits ? code : 0);
+      code = 0;
+      digits = false;
+    } else if (ch === 109) {
+      codes.push(digits ? code : 0); // "m": SGR
+      break;
+    } else if (ch === 63 || ch === 60 || ch === 61 || ch === 62) {
+      // private parameters: not SGR, skip
+    } else return state; // another CSI command, or the text ended: no style change
+    i++;
+  }
+  return applyCodes(state, codes);
 }
 
 // The style state after a line, given the state before it.

@@ -1,11 +1,13 @@
 // A terminal-like log view that stays smooth at millions of lines.
 //
-// Lines live in a plain array (never in the DOM) with one byte of ANSI style state each.
+// The text lives in the chunks it arrived in (never in the DOM); per line only its position
+// (chunk, offset) and one byte of ANSI style state are kept, in typed arrays, so a million lines
+// cost a few MB beyond the text and no per-line string exists until the line is shown.
 // The DOM holds only the rows in sight: a spacer gives the scroll area the height of all
 // lines (scaled down past MAX_PX, which browsers cannot lay out), and a pool of fixed-height
 // row elements is moved to the visible window and refilled on scroll. Rendering is batched
 // into one animation frame however fast text arrives.
-import { endState, renderInto, strip } from "./ansi.js";
+import { applySgrAt, renderInto, strip } from "./ansi.js";
 
 export const ERROR_RE = /fatal:|FAILED!|ERROR|failed=[1-9]|unreachable=[1-9]/;
 const MAX_PX = 8_000_000;
@@ -15,10 +17,7 @@ export class LogView {
   constructor(container, { rowHeight = 18, onFollowChange = () => {} } = {}) {
     this.rowHeight = rowHeight;
     this.onFollowChange = onFollowChange;
-    this.lines = [];
-    this.states = new Uint8Array(1024);
-    this.state = 0; // style state after the last complete line
-    this.partial = "";
+    this.resetText();
     this.follow = true;
     this.highlight = -1;
     this.errorScan = { upTo: 0, found: [] };
@@ -40,51 +39,87 @@ export class LogView {
     this.resizeObserver.observe(this.viewport);
   }
 
+  resetText() {
+    this.chunks = []; // strings, each ending just after its last complete line's newline
+    this.count = 0; // complete lines
+    this.lineChunk = new Uint32Array(1024);
+    this.lineStart = new Uint32Array(1024);
+    this.states = new Uint8Array(1024); // style in effect at each line's start
+    this.state = 0; // style after the last complete line
+    this.partial = "";
+  }
+
   get lineCount() {
-    return this.lines.length + (this.partial ? 1 : 0);
+    return this.count + (this.partial ? 1 : 0);
   }
 
   lineAt(i) {
-    return i < this.lines.length ? this.lines[i] : this.partial;
+    let line = this.partial;
+    if (i < this.count) {
+      const c = this.lineChunk[i];
+      const chunk = this.chunks[c];
+      const next = i + 1 < this.count && this.lineChunk[i + 1] === c;
+      line = chunk.slice(this.lineStart[i], next ? this.lineStart[i + 1] - 1 : chunk.length - 1);
+    }
+    if (line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
+    const cr = line.lastIndexOf("\r");
+    return cr >= 0 ? line.slice(cr + 1) : line; // a progress line shows its last state
   }
 
   stateAt(i) {
-    return i < this.lines.length ? this.states[i] : this.state;
+    return i < this.count ? this.states[i] : this.state;
   }
 
   reset() {
-    this.lines = [];
-    this.states = new Uint8Array(1024);
-    this.state = 0;
-    this.partial = "";
+    this.resetText();
     this.highlight = -1;
     this.errorScan = { upTo: 0, found: [] };
     this.schedule();
   }
 
+  grow(need) {
+    let size = this.states.length;
+    while (size < need) size *= 2;
+    for (const name of ["lineChunk", "lineStart", "states"]) {
+      const grown = new this[name].constructor(size);
+      grown.set(this[name]);
+      this[name] = grown;
+    }
+  }
+
+  // One pass of indexOf over the text: the line starts, and the SGR codes at each ESC.
   append(text) {
     if (!text) return;
-    const parts = (this.partial + text).split("\n");
-    this.partial = parts.pop();
-    const lines = this.lines;
-    let need = lines.length + parts.length;
-    if (need > this.states.length) {
-      let size = this.states.length;
-      while (size < need) size *= 2;
-      const grown = new Uint8Array(size);
-      grown.set(this.states);
-      this.states = grown;
+    let chunk = this.partial ? this.partial + text : text;
+    const lastNl = chunk.lastIndexOf("\n");
+    if (lastNl < 0) {
+      this.partial = chunk;
+      this.schedule();
+      return;
     }
-    const states = this.states;
+    this.partial = chunk.slice(lastNl + 1);
+    chunk = chunk.slice(0, lastNl + 1);
+    const c = this.chunks.length;
+    this.chunks.push(chunk);
+    let n = this.count;
     let state = this.state;
-    for (let i = 0; i < parts.length; i++) {
-      let line = parts[i];
-      if (line.length && line.charCodeAt(line.length - 1) === 13) line = line.slice(0, -1);
-      if (line.indexOf("\r") >= 0) line = line.slice(line.lastIndexOf("\r") + 1);
-      states[lines.length] = state;
-      if (line.indexOf("\x1b") >= 0) state = endState(line, state);
-      lines.push(line);
+    let pos = 0;
+    let esc = chunk.indexOf("\x1b");
+    for (;;) {
+      const nl = chunk.indexOf("\n", pos);
+      if (nl < 0) break;
+      if (n >= this.states.length) this.grow(n + 1);
+      this.lineChunk[n] = c;
+      this.lineStart[n] = pos;
+      this.states[n] = state;
+      while (esc >= 0 && esc < nl) {
+        state = applySgrAt(chunk, esc, state);
+        esc = chunk.indexOf("\x1b", esc + 1);
+      }
+      n++;
+      pos = nl + 1;
     }
+    this.count = n;
     this.state = state;
     this.schedule();
   }
@@ -219,8 +254,8 @@ export class LogView {
   // Lines that look like errors, scanned incrementally as the log grows.
   errors() {
     const scan = this.errorScan;
-    for (; scan.upTo < this.lines.length; scan.upTo++) {
-      if (ERROR_RE.test(strip(this.lines[scan.upTo]))) scan.found.push(scan.upTo);
+    for (; scan.upTo < this.count; scan.upTo++) {
+      if (ERROR_RE.test(strip(this.lineAt(scan.upTo)))) scan.found.push(scan.upTo);
     }
     return scan.found;
   }
