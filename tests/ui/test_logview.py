@@ -61,3 +61,24 @@ def test_million_line_log(ctx: Context, serve: ServerProcess, page) -> None:
     page.click("#follow")
     page.wait_for_function(f"() => document.querySelector('.log-row[data-line=\"{N}\"]')")
     assert visible(page, N)
+
+
+def test_history_filters_by_site_and_state(ctx: Context, serve: ServerProcess, page) -> None:
+    from tests.ui.helpers import make_run
+
+    failed = make_run(ctx, site="one", state="failed")
+    ok = make_run(ctx, site="two", state="succeeded", failed_step=None, error=None, hint=None)
+    page.goto(serve.url + "#/history")
+    page.wait_for_selector("#history-table")
+    assert page.locator("#history-table tbody tr").count() == 2
+    page.select_option("#filter-site", "two")
+    page.wait_for_selector(f'#history-table tr[data-run="{ok}"]')
+    assert page.locator("#history-table tbody tr").count() == 1
+    page.select_option("#filter-site", "")
+    page.wait_for_selector(f'#history-table tr[data-run="{failed}"]')
+    page.select_option("#filter-state", "failed")
+    page.wait_for_function(
+        "() => document.querySelectorAll('#history-table tbody tr').length === 1"
+    )
+    assert page.locator(f'#history-table tr[data-run="{failed}"]').count() == 1
+    shot(page, "ui-history")
