@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -13,8 +14,11 @@ class RunLog:
     """Appends text to a run's output.log; each ``write`` is one O_APPEND write, so readers in
     other threads or processes only ever see whole writes, and two writers never interleave."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, redact: Callable[[str], str] | None = None) -> None:
         self.path = Path(path)
+        # Known secret values (the site's credentials) are removed before anything is written;
+        # set by the run engine once it has loaded them.
+        self.redact = redact
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._fd: int | None = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         self._lock = threading.Lock()
@@ -22,6 +26,8 @@ class RunLog:
     def write(self, text: str) -> None:
         if not text:
             return
+        if self.redact is not None:
+            text = self.redact(text)
         data = text.encode("utf-8", errors="replace")
         with self._lock:
             if self._fd is None:

@@ -25,7 +25,7 @@ import signal
 import tempfile
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ import yaml
 
 from appliance.jobs import runprocs
 from appliance.jobs.runlog import RunLog
+from appliance.jobs.runner_secrets import RunnerSecrets
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ class StepSpec:
     envvars: Mapping[str, str]
     extravars: Mapping[str, Any]
     check: bool = False
+    # The site's credentials: handed over through ansible-runner's ssh_key / passwords (never
+    # in a file of the private_data_dir), and redacted from what the step reports.
+    secrets: RunnerSecrets = field(default_factory=RunnerSecrets)
 
 
 @dataclass
@@ -207,7 +211,8 @@ def run_step(
             if not data.get("ignore_errors"):
                 res = data.get("res") if isinstance(data.get("res"), dict) else {}
                 message = res.get("msg") or res.get("stderr") or "failed"
-                outcome.failure = f"{data.get('host')}: {' '.join(str(message).split())}"
+                text = spec.secrets.redact(" ".join(str(message).split()))
+                outcome.failure = f"{data.get('host')}: {text}"
                 outcome.unreachable = name == "runner_on_unreachable"
         if outcome.pid is None and event.get("pid") and cancel.pgid is None:
             # Ansible's main process is the child ansible-runner started (launchers exec).
@@ -227,6 +232,8 @@ def run_step(
             event_handler=handle_event,
             cancel_callback=cancel,
             quiet=True,
+            cmdline=spec.secrets.cmdline("--check --diff" if spec.check else ""),
+            **spec.secrets.run_kwargs(),
         )
         outcome.rc = result.rc
         outcome.status = "successful" if result.status == "successful" else "failed"

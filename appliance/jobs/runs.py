@@ -29,10 +29,11 @@ from appliance.jobs.inventory import inventory_yaml
 from appliance.jobs.plan import Installed, PlannedStep, make_plan, success_record
 from appliance.jobs.runlog import RunLog
 from appliance.jobs.runner import StepOutcome, StepSpec, event_row, run_step
+from appliance.jobs.runner_secrets import redact_row, runner_secrets
 from appliance.jobs.states import RESUMABLE, TERMINAL, TRANSITIONS, RunState, StepState
 from appliance.store import bundles as bundle_rows
+from appliance.store import credentials, sites
 from appliance.store import runs as rows
-from appliance.store import sites
 from appliance.store.models import Bundle, Host, Run, Site
 
 logger = logging.getLogger(__name__)
@@ -305,6 +306,8 @@ class RunManager:
             sites.host_to_json(h) for h in Host.select().where(Host.site == site).order_by(Host.id)
         ]
         inventory = inventory_yaml(hosts, site.vars)
+        secrets = runner_secrets(credentials.load_credentials(self.ctx.paths.root, site.id))
+        log.redact = secrets.redact if secrets.redact else None
         envvars = self._envvars(run.id)
         backups = self.ctx.paths.backups / site.name
         extravars = {
@@ -332,13 +335,14 @@ class RunManager:
                 envvars=envvars,
                 extravars=extravars,
                 check=planned.check,
+                secrets=secrets,
             )
             step_id = step.id
             outcome = run_step(
                 spec,
                 log,
                 on_event=lambda ev, sid=step_id: store.fire(
-                    rows.insert_event, event_row(run.id, sid, ev)
+                    rows.insert_event, redact_row(event_row(run.id, sid, ev), secrets.redact)
                 ),
                 should_cancel=lambda: self._stop_reason(active) is not None,
                 on_process=lambda pid, pgid: rows.update_run(store, run.id, pgid=pgid),
