@@ -6,6 +6,9 @@ once, so these variables must be in ``os.environ`` before the first ``import ans
 
 from __future__ import annotations
 
+import hashlib
+import os
+import tempfile
 from collections.abc import MutableMapping
 from pathlib import Path
 
@@ -27,6 +30,22 @@ def _remote_temp(folder: Path) -> str:
     return "~/" + relative.as_posix()
 
 
+def control_path_dir(data_dir: Path) -> Path:
+    """A short folder of its own per data directory for SSH's shared connections.
+
+    Ansible's default (~/.ansible/cp) is shared by every data directory, so a connection left
+    open by another one (another site, another credential) could answer for a host. A socket
+    path must stay under 108 bytes, so it lives under the temp folder, named by a hash.
+    """
+    digest = hashlib.sha256(str(Path(data_dir).resolve()).encode()).hexdigest()[:10]
+    folder = Path(tempfile.gettempdir()) / f"appliance-{os.getuid()}-cp-{digest}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    if folder.stat().st_uid != os.getuid() or folder.is_symlink():
+        # someone else made it first: never share SSH control sockets with another user
+        folder = Path(tempfile.mkdtemp(prefix="appliance-cp-"))
+    return folder
+
+
 def ansible_environment(data_dir: Path) -> dict[str, str]:
     """Variables to set before importing Ansible; creates the folders they name.
 
@@ -45,6 +64,7 @@ def ansible_environment(data_dir: Path) -> dict[str, str]:
         "ANSIBLE_REMOTE_TEMP": _remote_temp(remote_temp),
         # A .retry file next to a read-only bundle playbook is noise at best, an error at worst.
         "ANSIBLE_RETRY_FILES_ENABLED": "0",
+        "ANSIBLE_SSH_CONTROL_PATH_DIR": str(control_path_dir(data_dir)),
     }
 
 
