@@ -28,8 +28,15 @@ from appliance.jobs import runprocs, runrecovery
 from appliance.jobs.inventory import inventory_yaml
 from appliance.jobs.plan import Installed, PlannedStep, make_plan, success_record
 from appliance.jobs.runlog import RunLog
-from appliance.jobs.runner import StepOutcome, StepSpec, event_row, run_step
+from appliance.jobs.runner import StepSpec, event_row, run_step
 from appliance.jobs.runner_secrets import redact_row, runner_secrets
+from appliance.jobs.runsteps import (
+    EventBatch,
+    failed_result,
+    outcome_state,
+    steps_left_as,
+    stopped_result,
+)
 from appliance.jobs.states import RESUMABLE, TERMINAL, TRANSITIONS, RunState, StepState
 from appliance.store import bundles as bundle_rows
 from appliance.store import credentials, sites
@@ -279,7 +286,7 @@ class RunManager:
                     TRANSITIONS,
                     record=record,
                     replace_bundle=replace,
-                    running_steps=_step_state(state),
+                    running_steps=steps_left_as(state),
                     error=error,
                     hint=hint,
                     before=lambda: log.header(end),
@@ -324,7 +331,7 @@ class RunManager:
             planned = PlannedStep.from_json(run.plan[step.idx - 1])
             reason = self._stop_reason(active)
             if reason is not None:
-                return _stopped(reason, f"before step {planned.title(total)}")
+                return stopped_result(reason, f"before step {planned.title(total)}")
             log.header(planned.title(total))
             rows.set_step(store, step.id, state=StepState.RUNNING, started_at=store.now())
             spec = StepSpec(
@@ -338,12 +345,12 @@ class RunManager:
                 secrets=secrets,
             )
             step_id = step.id
-            batch = _EventBatch(
+            batch = EventBatch(
                 store,
                 lambda ev, sid=step_id: redact_row(event_row(run.id, sid, ev), secrets.redact),
             )
 
-            def should_cancel(batch: _EventBatch = batch) -> bool:
+            def should_cancel(batch: EventBatch = batch) -> bool:
                 batch.flush()  # called every POLL_SECONDS: stored events never lag further
                 return self._stop_reason(active) is not None
 
@@ -357,13 +364,13 @@ class RunManager:
                 )
             finally:
                 batch.flush()
-            step_state = _outcome_state(outcome, active.stop_reason)
+            step_state = outcome_state(outcome, active.stop_reason)
             rows.set_step(store, step.id, state=step_state, finished_at=store.now(), rc=outcome.rc)
             if step_state != StepState.SUCCEEDED:
                 where = f"at step {planned.title(total)}"
                 if step_state == StepState.FAILED:
-                    return _failed(run.id, where, outcome)
-                return _stopped(active.stop_reason or "cancel", where)
+                    return failed_result(run.id, where, outcome)
+                return stopped_result(active.stop_reason or "cancel", where)
         return RunState.SUCCEEDED, None, None
 
     def _success_record(self, run: Run) -> tuple[dict | None, str | None]:
@@ -398,33 +405,6 @@ class RunManager:
                 logger.exception("run listener %r failed", callback)
 
 
-class _EventBatch:
-    """Events of a step on their way to the writer: one writer unit per batch (an INSERT of
-    many rows costs about what one row does), flushed when 0.1 s old or 500 long, on every
-    cancel-callback tick (0.2 s) and when the step ends, so nothing waits longer than that."""
-
-    MAX_ROWS = 500
-    MAX_AGE = 0.1
-
-    def __init__(self, store: Any, to_row: Callable[[Any], dict[str, Any]]) -> None:
-        self.store = store
-        self.to_row = to_row
-        self.rows: list[dict[str, Any]] = []
-        self.since = 0.0
-
-    def add(self, event: Any) -> None:
-        if not self.rows:
-            self.since = time.monotonic()
-        self.rows.append(self.to_row(event))
-        if len(self.rows) >= self.MAX_ROWS or time.monotonic() - self.since >= self.MAX_AGE:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.rows:
-            batch, self.rows = self.rows, []
-            self.store.fire(rows.insert_events, batch)
-
-
 def _manifest(bundle: Bundle) -> Manifest:
     path = Path(bundle.path, "bundle.yml")
     try:
@@ -434,48 +414,3 @@ def _manifest(bundle: Bundle) -> Manifest:
             f"bundle {bundle.name} {bundle.version} is not readable at {path}",
             "Import the bundle again.",
         ) from e
-
-
-def _outcome_state(outcome: StepOutcome, stop_reason: str | None) -> StepState:
-    if outcome.status == "cancelled":
-        return StepState.INTERRUPTED if stop_reason == "shutdown" else StepState.CANCELLED
-    if outcome.status == "successful":
-        return StepState.SUCCEEDED
-    return StepState.FAILED
-
-
-def _step_state(state: RunState) -> str | None:
-    return {
-        RunState.CANCELLED: "cancelled",
-        RunState.INTERRUPTED: "interrupted",
-        RunState.FAILED: "failed",
-    }.get(state)
-
-
-def _failed(run_id: int, where: str, outcome: StepOutcome) -> tuple[RunState, str, str]:
-    cause = outcome.failure or f"ansible-playbook exited with {outcome.rc}"
-    if outcome.unreachable:
-        hint = (
-            "Check that the host is reachable (address, port, user, key), then resume "
-            f"run {run_id}."
-        )
-    else:
-        hint = (
-            f"Read the log (appliance log {run_id}), fix the cause, then resume run "
-            f"{run_id} (POST /api/runs/{run_id}/resume), or roll back."
-        )
-    return RunState.FAILED, f"failed {where}: {cause}", hint
-
-
-def _stopped(reason: str, where: str) -> tuple[RunState, str, str]:
-    if reason == "shutdown":
-        return (
-            RunState.INTERRUPTED,
-            f"interrupted {where}: the appliance was shut down",
-            "Resume the run once the appliance runs again.",
-        )
-    return (
-        RunState.CANCELLED,
-        f"cancelled {where}",
-        "Resume the run to continue from that step, or roll back.",
-    )

@@ -1,0 +1,84 @@
+"""What a step's outcome means for its run (states, error and hint texts), and the batches in
+which a step's events go to the writer."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from appliance.jobs.runner import StepOutcome
+from appliance.jobs.states import RunState, StepState
+from appliance.store import runs as rows
+
+
+class EventBatch:
+    """Events of a step on their way to the writer: one writer unit per batch (an INSERT of
+    many rows costs about what one row does), flushed when 0.1 s old or 500 long, on every
+    cancel-callback tick (0.2 s) and when the step ends, so nothing waits longer than that."""
+
+    MAX_ROWS = 500
+    MAX_AGE = 0.1
+
+    def __init__(self, store: Any, to_row: Callable[[Any], dict[str, Any]]) -> None:
+        self.store = store
+        self.to_row = to_row
+        self.rows: list[dict[str, Any]] = []
+        self.since = 0.0
+
+    def add(self, event: Any) -> None:
+        if not self.rows:
+            self.since = time.monotonic()
+        self.rows.append(self.to_row(event))
+        if len(self.rows) >= self.MAX_ROWS or time.monotonic() - self.since >= self.MAX_AGE:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.rows:
+            batch, self.rows = self.rows, []
+            self.store.fire(rows.insert_events, batch)
+
+
+def outcome_state(outcome: StepOutcome, stop_reason: str | None) -> StepState:
+    if outcome.status == "cancelled":
+        return StepState.INTERRUPTED if stop_reason == "shutdown" else StepState.CANCELLED
+    if outcome.status == "successful":
+        return StepState.SUCCEEDED
+    return StepState.FAILED
+
+
+def steps_left_as(state: RunState) -> str | None:
+    return {
+        RunState.CANCELLED: "cancelled",
+        RunState.INTERRUPTED: "interrupted",
+        RunState.FAILED: "failed",
+    }.get(state)
+
+
+def failed_result(run_id: int, where: str, outcome: StepOutcome) -> tuple[RunState, str, str]:
+    cause = outcome.failure or f"ansible-playbook exited with {outcome.rc}"
+    if outcome.unreachable:
+        hint = (
+            "Check that the host is reachable (address, port, user, key), then resume "
+            f"run {run_id}."
+        )
+    else:
+        hint = (
+            f"Read the log (appliance log {run_id}), fix the cause, then resume run "
+            f"{run_id} (POST /api/runs/{run_id}/resume), or roll back."
+        )
+    return RunState.FAILED, f"failed {where}: {cause}", hint
+
+
+def stopped_result(reason: str, where: str) -> tuple[RunState, str, str]:
+    if reason == "shutdown":
+        return (
+            RunState.INTERRUPTED,
+            f"interrupted {where}: the appliance was shut down",
+            "Resume the run once the appliance runs again.",
+        )
+    return (
+        RunState.CANCELLED,
+        f"cancelled {where}",
+        "Resume the run to continue from that step, or roll back.",
+    )
