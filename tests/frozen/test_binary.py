@@ -168,10 +168,29 @@ def demo_site(env: dict[str, str], laptop: Path, server: FrozenServer) -> Iterat
         )
     )
     yield root, port
+    kill_everything_under(root)
+
+
+def kill_everything_under(root: Path) -> None:
+    """The demo app by its pid file, and any process whose command line names install_root
+    (an app a failed run left behind)."""
+    pids: set[int] = set()
     try:
-        os.kill(int((root / "run" / "app.pid").read_text()), signal.SIGKILL)
+        pids.add(int((root / "run" / "app.pid").read_text()))
     except (OSError, ValueError):
         pass
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if str(root).encode() in (entry / "cmdline").read_bytes():
+                pids.add(int(entry.name))
+        except OSError:
+            continue
+    pids.discard(os.getpid())
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
 
 
 def test_install_then_upgrade_on_localhost(env: dict[str, str], demo_site: tuple) -> None:
