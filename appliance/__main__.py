@@ -10,7 +10,11 @@ import sys
 
 
 def main() -> None:
-    from appliance import faces
+    import os
+
+    from appliance import compat, faces
+
+    compat.restore_library_path(os.environ)
 
     code = faces.dispatch(sys.argv)
     if code is None:

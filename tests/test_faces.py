@@ -316,3 +316,17 @@ def test_frozen_launchers_are_symlinks_to_the_binary(tmp_path: Path,
         assert os.readlink(folder / name) == sys.executable
     monkeypatch.delattr(sys, "frozen")
     assert compat.launcher_dir(tmp_path / "bin") != folder  # scripts, in their own subfolder
+
+
+def test_frozen_children_get_the_users_library_path_back() -> None:
+    from appliance.compat import restore_library_path
+
+    env = {"LD_LIBRARY_PATH": "/tmp/_MEI123:/opt/lib", "LD_LIBRARY_PATH_ORIG": "/opt/lib"}
+    restore_library_path(env, frozen=True)
+    assert env == {"LD_LIBRARY_PATH": "/opt/lib"}
+    env = {"LD_LIBRARY_PATH": "/tmp/_MEI123"}
+    restore_library_path(env, frozen=True)
+    assert env == {}
+    env = {"LD_LIBRARY_PATH": "/usr/local/lib"}
+    restore_library_path(env, frozen=False)  # unfrozen: the user's own value, untouched
+    assert env == {"LD_LIBRARY_PATH": "/usr/local/lib"}

@@ -104,6 +104,15 @@ def test_python_face(env: dict[str, str], laptop: Path) -> None:
         timeout=60,
     )
     assert ok(proc).strip() == "3"
+    # Children (sh for every Ansible module, ssh) must not inherit the unpacked folder as their
+    # library path: bundled libraries would shadow the system's.
+    leak = (
+        "import os, subprocess, sys; print(sys._MEIPASS); "
+        "print(subprocess.run(['sh', '-c', 'echo \"$LD_LIBRARY_PATH\"'], capture_output=True,"
+        " text=True).stdout.strip() or '-')"
+    )
+    meipass, child_path = ok(run(env, "-c", leak)).split()
+    assert meipass not in child_path
 
 
 def test_playbook_face(env: dict[str, str], laptop: Path) -> None:
