@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import sqlite3
 import subprocess
@@ -23,6 +22,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from tests.support.local import free_port, kill_everything_under
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "bundles" / "demo-platform"
@@ -59,12 +60,6 @@ def ansible_env(home: Path) -> dict[str, str]:
         ANSIBLE_FORCE_COLOR="0",
     )
     return env
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -143,28 +138,6 @@ class Site:
             return con.execute("PRAGMA user_version").fetchone()[0]
         finally:
             con.close()
-
-
-def kill_everything_under(root: Path) -> None:
-    """Kill the app by its pid file, then any process of ours whose command line names root."""
-    pids: set[int] = set()
-    try:
-        pids.add(int((root / "run" / "app.pid").read_text()))
-    except (OSError, ValueError):
-        pass
-    marker = str(root).encode()
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            if marker in (entry / "cmdline").read_bytes():
-                pids.add(int(entry.name))
-        except OSError:
-            continue
-    pids.discard(os.getpid())
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 @pytest.fixture

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -22,6 +20,7 @@ import pytest
 
 from tests.frozen.support import BINARY, FrozenServer, FrozenWindow, clean_env, ensure_binary
 from tests.frozen.support import http_json as get
+from tests.support.local import free_port, kill_everything_under
 
 pytestmark = pytest.mark.slow
 
@@ -64,12 +63,6 @@ def run(
 def ok(proc: subprocess.CompletedProcess[str]) -> str:
     assert proc.returncode == 0, f"rc={proc.returncode}\n{proc.stdout[-4000:]}\n{proc.stderr}"
     return proc.stdout
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_environment_has_no_python(env: dict[str, str]) -> None:
@@ -178,28 +171,6 @@ def demo_site(env: dict[str, str], laptop: Path, server: FrozenServer) -> Iterat
     )
     yield root, port
     kill_everything_under(root)
-
-
-def kill_everything_under(root: Path) -> None:
-    """The demo app by its pid file, and any process whose command line names install_root
-    (an app a failed run left behind)."""
-    pids: set[int] = set()
-    try:
-        pids.add(int((root / "run" / "app.pid").read_text()))
-    except (OSError, ValueError):
-        pass
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            if str(root).encode() in (entry / "cmdline").read_bytes():
-                pids.add(int(entry.name))
-        except OSError:
-            continue
-    pids.discard(os.getpid())
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def test_install_then_upgrade_on_localhost(env: dict[str, str], demo_site: tuple) -> None:

@@ -5,10 +5,7 @@ finalizer that kills whatever the runs left running under install_root."""
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
-import socket
 import stat
 import time
 import urllib.error
@@ -25,6 +22,7 @@ from appliance.context import Context
 from appliance.jobs import bundles as bundle_jobs
 from appliance.jobs.runs import RunManager
 from appliance.store import sites
+from tests.support.local import free_port, kill_everything_under
 
 REPO = Path(__file__).resolve().parents[2]
 SOURCES = {
@@ -45,12 +43,6 @@ def built_bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     shutil.copyfile(DEMO_KEY, key)
     key.chmod(stat.S_IRUSR | stat.S_IWUSR)  # git does not keep the key's mode
     return {ref: build_bundle(src, key, folder) for ref, src in SOURCES.items()}
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def poll(check: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
@@ -103,28 +95,6 @@ def site_spec(name: str, root: Path, port: int, **extra_vars: Any) -> dict[str, 
             {"name": "local", "address": "localhost", "vars": {"ansible_connection": "local"}}
         ],
     }
-
-
-def kill_everything_under(root: Path) -> None:
-    """Kill the demo app by its pid file, and any process whose command line names root."""
-    pids: set[int] = set()
-    try:
-        pids.add(int((root / "run" / "app.pid").read_text()))
-    except (OSError, ValueError):
-        pass
-    marker = str(root).encode()
-    for entry in Path("/proc").glob("[0-9]*"):
-        try:
-            if marker in (entry / "cmdline").read_bytes():
-                pids.add(int(entry.name))
-        except OSError:
-            continue
-    pids.discard(os.getpid())
-    for pid in pids:
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 @pytest.fixture

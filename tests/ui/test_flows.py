@@ -8,7 +8,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import stat
 import time
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.local import free_port
 from tests.support.processes import REPO, ServerProcess, run_cli
 from tests.ui.conftest import shot
 
@@ -24,12 +24,6 @@ pytestmark = pytest.mark.slow
 DEMO_KEY = REPO / "bundles" / "DEMO-ONLY-signing.key"
 FIXTURES = REPO / "tests" / "fixtures" / "bundles"
 RUN_TIMEOUT_MS = 240_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
