@@ -30,9 +30,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from peewee import JOIN
+
 from appliance.jobs.inotify import IN_CLOSE_WRITE, IN_MODIFY, Inotify
 from appliance.jobs.states import TERMINAL
-from appliance.store.models import Run, RunEvent
+from appliance.store.models import Run, RunEvent, RunStep
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +65,7 @@ def run_state(run_id: int) -> str | None:
 
 _EVENT_FIELDS = (
     RunEvent.id,
-    RunEvent.step,
+    RunStep.idx.alias("step"),  # the step's position in the run, as in GET /api/runs/<id>
     RunEvent.counter,
     RunEvent.event,
     RunEvent.host,
@@ -81,6 +83,7 @@ def read_events(run_id: int, after: int, limit: int) -> list[dict]:
     docs/api.md)."""
     rows = (
         RunEvent.select(*_EVENT_FIELDS)
+        .join(RunStep, JOIN.LEFT_OUTER, on=(RunEvent.step == RunStep.id))
         .where((RunEvent.run == run_id) & (RunEvent.id > after))
         .order_by(RunEvent.id)
         .limit(limit)

@@ -70,5 +70,8 @@ def test_streams_follow_a_real_install_to_its_end(
     assert eof == {"eof": True, "state": "succeeded", "count": stored}
     assert [e["seq"] for e in lines[:-1]] == sorted(e["seq"] for e in lines[:-1])
     assert any(e["event"] == "runner_on_ok" for e in lines[:-1])
+    # "step" is the step's idx in the run, the same numbering as GET /api/runs/<id> uses
+    steps = {s["idx"] for s in api.get(f"/api/runs/{run_id}").json()["steps"]}
+    assert {e["step"] for e in lines[:-1]} == steps
     log.close()
     events.close()

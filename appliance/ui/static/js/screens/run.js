@@ -38,13 +38,9 @@ class HostGrid {
     this.el = h("div", { class: "host-grid-wrap" });
   }
 
-  // The step of an event as the step's idx. The event stream's "step" is the step's row id,
-  // the run API's is its idx; a run's steps are created together (consecutive ids) and step 1
-  // always sends the first event, so the first "step" seen is the base either way.
+  // The step of an event: its idx in the run, as in the run's "steps" (the stream sends it).
   stepIdx(ev) {
-    if (ev.step === null || ev.step === undefined) return null;
-    if (this.base === undefined) this.base = ev.step - 1;
-    return ev.step - this.base;
+    return ev.step === null || ev.step === undefined ? null : ev.step;
   }
 
   add(ev) {
