@@ -131,9 +131,10 @@ def baseline(folder: Path) -> dict:
 
 
 def _median_run(measure, folder: Path, runs: int = 3) -> dict:
-    results = [measure(folder / str(i)) for i in range(runs)]
+    results = []
     for i in range(runs):
-        (folder / str(i)).mkdir(exist_ok=True)
+        (folder / str(i)).mkdir(parents=True)
+        results.append(measure(folder / str(i)))
     results.sort(key=lambda r: r["rows_per_s"])
     return results[len(results) // 2]
 
