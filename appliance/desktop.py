@@ -22,6 +22,7 @@ from typing import Any
 
 from appliance.backend.server import LocalServer
 from appliance.context import Context
+from appliance.signals import StopSignals
 
 logger = logging.getLogger(__name__)
 
@@ -128,7 +129,9 @@ class SignalWatch:
 
     def __enter__(self) -> SignalWatch:
         def handler(signum: int, frame: object) -> None:
-            self.stop.set()
+            # Nothing here: the wakeup fd wakes _watch, which sets stop from its own thread
+            # (an Event.set() in a handler can deadlock, see appliance/signals.py).
+            pass
 
         self._previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
         self._old_fd = signal.set_wakeup_fd(self._wsock.fileno(), warn_on_full_buffer=False)
@@ -200,18 +203,14 @@ def serve_while_needed(ctx: Context, stop: threading.Event) -> None:
     sys.stdout.write("Window closed; still serving in the background. Ctrl+C or SIGTERM stops.\n")
     sys.stdout.flush()
 
-    def handler(signum: int, frame: object) -> None:
-        stop.set()
+    def nothing_needs_us() -> bool:
+        if keep_serving_reasons(ctx):
+            return False
+        logger.info("nothing needs the server any more: stopping")
+        return True
 
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        while not stop.wait(1.0):
-            if not keep_serving_reasons(ctx):
-                logger.info("nothing needs the server any more: stopping")
-                return
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+    with StopSignals(stop) as signals:
+        signals.wait(every=1.0, done=nothing_needs_us)
 
 
 def open_browser_or_print(

@@ -3,6 +3,7 @@ really starts the appliance (headless here: no display) and prints its URL."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -57,7 +58,13 @@ def test_make_run_starts_the_appliance_headless(tmp_path: Path) -> None:
         port = url.group(0).split(":")[2].split("/")[0]
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/health", timeout=10) as r:
             assert r.status == 200
+        appliance_pid = json.loads((tmp_path / "data" / "server.json").read_text())["pid"]
     finally:
         os.killpg(proc.pid, signal.SIGTERM)
         proc.wait(60)
+    # make exits at once on SIGTERM; the appliance (its child) shuts down cleanly on its own
+    deadline = time.monotonic() + 60
+    while Path(f"/proc/{appliance_pid}").exists():
+        assert time.monotonic() < deadline, "the appliance did not stop on SIGTERM"
+        time.sleep(0.05)
     assert not (tmp_path / "data" / "server.json").exists()

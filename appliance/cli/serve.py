@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
 import threading
 
@@ -12,6 +11,7 @@ from appliance.backend.server import LocalServer
 from appliance.cli.common import context_from
 from appliance.context import Context
 from appliance.jobs.scheduler import Scheduler
+from appliance.signals import StopSignals
 
 logger = logging.getLogger(__name__)
 
@@ -41,17 +41,8 @@ def start_server(ctx: Context, host: str | None = None, port: int | None = None)
 
 
 def wait_for_signal(stop: threading.Event) -> None:
-    def handler(signum: int, frame: object) -> None:
-        logger.info("signal %d: shutting down", signum)
-        stop.set()
-
-    previous = {s: signal.signal(s, handler) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        while not stop.wait(0.5):
-            pass
-    finally:
-        for s, h in previous.items():
-            signal.signal(s, h)
+    with StopSignals(stop) as signals:
+        signals.wait()
 
 
 def serve_command(args: argparse.Namespace) -> int:
