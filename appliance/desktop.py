@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from appliance.backend.server import LocalServer
+from appliance.compat import is_frozen, resource_root
 from appliance.context import Context
 from appliance.signals import StopSignals
 
@@ -36,6 +37,13 @@ def has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
+def _has_xcb_cursor() -> bool:
+    if ctypes.util.find_library("xcb-cursor") is not None:
+        return True
+    # the one binary carries its own copy next to Qt's libraries (the system may have none)
+    return is_frozen() and any(resource_root().rglob("libxcb-cursor.so*"))
+
+
 def window_unavailable() -> str | None:
     """Why no window can open here (one line), or None when it can be tried."""
     if not has_display():
@@ -47,7 +55,7 @@ def window_unavailable() -> str | None:
             return f"cannot load {module}: {e}"
     if sys.platform.startswith("linux") and not os.environ.get("WAYLAND_DISPLAY"):
         # Qt's xcb plugin aborts the process (qFatal) instead of raising when this is missing.
-        if ctypes.util.find_library("xcb-cursor") is None:
+        if not _has_xcb_cursor():
             return "missing library libxcb-cursor0 (Qt's X11 plugin needs it)"
     return None
 
