@@ -24,7 +24,8 @@ from appliance.jobs.runs import RunManager
 from appliance.store import sites
 from appliance.store.models import RunEvent, RunStep
 from tests.remote.conftest import site_spec
-from tests.support.sshhosts import SshHost, SshLab, poll
+from tests.support.local import poll
+from tests.support.sshhosts import SshHost, SshLab
 
 pytestmark = pytest.mark.slow
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import stat
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -43,18 +42,6 @@ def built_bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     shutil.copyfile(DEMO_KEY, key)
     key.chmod(stat.S_IRUSR | stat.S_IWUSR)  # git does not keep the key's mode
     return {ref: build_bundle(src, key, folder) for ref, src in SOURCES.items()}
-
-
-def poll(check: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
-    """Call ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
 
 
 @dataclass

@@ -7,8 +7,9 @@ import pytest
 from appliance.context import Context
 from appliance.jobs.runs import RunManager
 from appliance.store import runs as rows
-from tests.runs.conftest import poll, site_spec
+from tests.runs.conftest import site_spec
 from tests.support.client import Api
+from tests.support.local import poll
 
 
 def record_installed(ctx: Context, site_id: int, bundle_version: str, app: str) -> None:

@@ -12,7 +12,8 @@ from appliance.context import Context
 from appliance.jobs import runprocs
 from appliance.jobs.runs import RunManager
 from appliance.store import runs as rows
-from tests.runs.conftest import poll, sleepers
+from tests.runs.conftest import sleepers
+from tests.support.local import poll
 from tests.support.processes import run_cli
 
 

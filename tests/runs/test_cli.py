@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from appliance.jobs import runprocs
-from tests.runs.conftest import kill_everything_under, poll, sleepers
+from tests.runs.conftest import kill_everything_under, sleepers
+from tests.support.local import poll
 from tests.support.processes import REPO, appliance_cmd, child_env, run_cli
 
 

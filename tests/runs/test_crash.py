@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from appliance.jobs import runprocs
-from tests.runs.conftest import free_port, kill_everything_under, poll, site_spec, sleepers
+from tests.runs.conftest import free_port, kill_everything_under, site_spec, sleepers
+from tests.support.local import poll
 from tests.support.processes import ServerProcess
 
 

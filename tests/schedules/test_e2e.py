@@ -8,13 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.runs.conftest import (
-    LocalSite,
-    free_port,
-    kill_everything_under,
-    poll,
-    site_spec,
-)
+from tests.runs.conftest import LocalSite, site_spec
+from tests.support.local import free_port, kill_everything_under, poll
 from tests.support.processes import ServerProcess
 
 TERMINAL = {"succeeded", "failed", "cancelled", "interrupted"}

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from appliance.context import Context
 from appliance.store.models import Bundle, Run, RunEvent, Site
+from tests.support.local import poll
 
 _names = itertools.count(1)
 
@@ -71,14 +72,7 @@ def append(path: Path, data: bytes) -> None:
 
 
 def wait_for(check: Callable[[], object], timeout: float = 10.0, what: str = "condition") -> object:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
+    return poll(check, timeout, what, every=0.02)
 
 
 class Stream:

@@ -26,8 +26,16 @@ class Api:
         self.token = token
         self.timeout = timeout
 
-    def request(self, method: str, path: str, body: Any = None, *, raw: bytes | None = None,
-                headers: dict[str, str] | None = None, token: bool = True) -> Reply:
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        token: bool = True,
+    ) -> Reply:
         conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
         try:
             all_headers = {}

@@ -29,11 +29,18 @@ def child_env(data_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-def run_cli(data_dir: Path, *args: str, input: str | None = None, timeout: float = 120,
-            **extra_env: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([*appliance_cmd(), *args], env=child_env(data_dir, **extra_env),
-                          capture_output=True, text=True, input=input, timeout=timeout,
-                          cwd=str(REPO))
+def run_cli(
+    data_dir: Path, *args: str, input: str | None = None, timeout: float = 120, **extra_env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*appliance_cmd(), *args],
+        env=child_env(data_dir, **extra_env),
+        capture_output=True,
+        text=True,
+        input=input,
+        timeout=timeout,
+        cwd=str(REPO),
+    )
 
 
 class ServerProcess:
@@ -44,10 +51,14 @@ class ServerProcess:
         self.log = open(self.data_dir.parent / f"serve-{self.data_dir.name}.out", "a+b")  # noqa: SIM115
         server_json = self.data_dir / "server.json"
         server_json.unlink(missing_ok=True)
-        self.proc = subprocess.Popen([*appliance_cmd(), "serve", *extra_args],
-                                     env=child_env(self.data_dir, **extra_env), cwd=str(REPO),
-                                     stdout=self.log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen(
+            [*appliance_cmd(), "serve", *extra_args],
+            env=child_env(self.data_dir, **extra_env),
+            cwd=str(REPO),
+            stdout=self.log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         deadline = time.monotonic() + 60
         while True:
             if self.proc.poll() is not None:

@@ -32,6 +32,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.support.local import poll
+
 USER = "appl_ssh"
 SUDOERS = Path("/etc/sudoers.d/zz-appliance-tests")
 SSHD = "/usr/sbin/sshd"
@@ -51,17 +53,6 @@ def missing_requirements() -> str | None:
     if shutil.which("ip") is None or shutil.which("useradd") is None:
         return "ip (iproute2) and useradd are needed"
     return None
-
-
-def poll(check, timeout: float, what: str, every: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(every)
 
 
 @dataclass
