@@ -214,6 +214,8 @@ def test_install_live_log_reload_failed_run_and_report(
     page.wait_for_selector('#host-grid tr[data-host="local"] td.cell-failed')
     page.click("#first-error")
     assert "first error at line" in page.inner_text("#log-status")
+    # the view draws the jumped-to rows on the next animation frame: wait for them
+    page.wait_for_selector(".log-row.log-hit.log-err")
     assert page.locator(".log-row.log-hit.log-err").count() == 1
     shot(page, "ui-run-failed")
 
