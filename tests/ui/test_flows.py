@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.support.local import free_port
 from tests.support.processes import REPO, ServerProcess, run_cli
@@ -169,7 +170,7 @@ def test_install_live_log_reload_failed_run_and_report(
     assert f"run {run_id}:" in first.inner_text()
     assert page.locator('#host-grid tr[data-host="local"] td.cell-failed').count() == 0
     assert page.locator('#host-grid tr[data-host="local"] td.cell-changed').count() >= 1
-    assert page.locator("#steps-table tr.step-succeeded").count() == 5
+    expect(page.locator("#steps-table tr.step-succeeded")).to_have_count(5)
     shot(page, "ui-run-succeeded")
 
     # the report: downloaded from the run screen, opened with every outside request refused
@@ -214,9 +215,8 @@ def test_install_live_log_reload_failed_run_and_report(
     page.wait_for_selector('#host-grid tr[data-host="local"] td.cell-failed')
     page.click("#first-error")
     assert "first error at line" in page.inner_text("#log-status")
-    # the view draws the jumped-to rows on the next animation frame: wait for them
-    page.wait_for_selector(".log-row.log-hit.log-err")
-    assert page.locator(".log-row.log-hit.log-err").count() == 1
+    # the view draws the jumped-to rows on the next animation frame: a retrying assertion
+    expect(page.locator(".log-row.log-hit.log-err")).to_have_count(1)
     shot(page, "ui-run-failed")
 
 
