@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -48,19 +47,32 @@ def limits(ctx: Context) -> Limits:
 
 def verify_file(ctx: Context, archive: Path) -> dict[str, Any]:
     checked = verify_bundle(archive, trusted_keys(ctx), limits(ctx))
-    return {"name": checked.manifest.name, "version": checked.manifest.version,
-            "key_id": checked.key_id, "sha256": checked.sha256, "size": checked.size,
-            "manifest": checked.manifest.to_json()}
+    return {
+        "name": checked.manifest.name,
+        "version": checked.manifest.version,
+        "key_id": checked.key_id,
+        "sha256": checked.sha256,
+        "size": checked.size,
+        "manifest": checked.manifest.to_json(),
+    }
 
 
 def import_file(ctx: Context, archive: Path) -> tuple[dict[str, Any], bool]:
     """Import ``archive``; returns (bundle as JSON, created?)."""
-    imported = import_bundle(archive, ctx.paths.bundles, ctx.paths.tmp, trusted_keys(ctx),
-                             limits(ctx))
+    imported = import_bundle(
+        archive, ctx.paths.bundles, ctx.paths.tmp, trusted_keys(ctx), limits(ctx)
+    )
     m = imported.manifest
-    existed = _row_exists(m.name, m.version)
-    bundle = rows.record_bundle(ctx.store, m.name, m.version, imported.sha256, imported.key_id,
-                                str(imported.path), m.to_json())
+    existed = rows.bundle_exists(m.name, m.version)
+    bundle = rows.record_bundle(
+        ctx.store,
+        m.name,
+        m.version,
+        imported.sha256,
+        imported.key_id,
+        str(imported.path),
+        m.to_json(),
+    )
     return bundle, not existed
 
 
@@ -68,8 +80,10 @@ def import_stream(ctx: Context, body: BinaryIO, length: int | None) -> tuple[dic
     """Spool an uploaded archive to the data folder's tmp (bounded), then import it."""
     cap = ctx.settings.bundle_max_bytes
     if length is not None and length > cap:
-        raise PayloadTooLarge(f"the bundle is larger than {cap} bytes",
-                              "Raise the bundle_max_bytes setting if the bundle is genuine.")
+        raise PayloadTooLarge(
+            f"the bundle is larger than {cap} bytes",
+            "Raise the bundle_max_bytes setting if the bundle is genuine.",
+        )
     ctx.paths.tmp.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix="upload-", suffix=".bundle", dir=ctx.paths.tmp)
     path = Path(name)
@@ -85,24 +99,19 @@ def import_stream(ctx: Context, body: BinaryIO, length: int | None) -> tuple[dic
                 total += len(chunk)
                 remaining -= len(chunk)
                 if total > cap:
-                    raise PayloadTooLarge(f"the bundle is larger than {cap} bytes",
-                                          "Raise the bundle_max_bytes setting if it is genuine.")
+                    raise PayloadTooLarge(
+                        f"the bundle is larger than {cap} bytes",
+                        "Raise the bundle_max_bytes setting if it is genuine.",
+                    )
         if total == 0:
-            raise BundleError("the request body is empty",
-                              "Send the .bundle file's bytes as the request body.")
+            raise BundleError(
+                "the request body is empty", "Send the .bundle file's bytes as the request body."
+            )
         if length is not None and total < length:
             raise BundleError("the upload ended early", "Upload the bundle again.")
         return import_file(ctx, path)
     finally:
         path.unlink(missing_ok=True)
-
-
-def _row_exists(name: str, version: str) -> bool:
-    try:
-        rows.find_bundle(name, version)
-        return True
-    except Exception:
-        return False
 
 
 def bundle_detail(name: str, version: str) -> dict[str, Any]:
@@ -113,14 +122,23 @@ def bundle_detail(name: str, version: str) -> dict[str, Any]:
     sites = []
     for site, installed in rows.installed_bundle_versions(name):
         allowed, reason = upgrade_allowed(manifest, installed)
-        sites.append({"site": site.name, "site_id": site.id, "installed": installed,
-                      "action": "install" if installed is None else "upgrade",
-                      "allowed": allowed, "reason": reason})
-    others = [b["version"] for b in rows.list_bundles(limit=100_000)
-              if b["name"] == name and b["version"] != version]
+        sites.append(
+            {
+                "site": site.name,
+                "site_id": site.id,
+                "installed": installed,
+                "action": "install" if installed is None else "upgrade",
+                "allowed": allowed,
+                "reason": reason,
+            }
+        )
+    others = [
+        b["version"]
+        for b in rows.list_bundles(limit=100_000)
+        if b["name"] == name and b["version"] != version
+    ]
     detail["sites"] = sites
-    detail["upgrades_from_imported"] = [
-        v for v in others if upgrade_allowed(manifest, v)[0]]
+    detail["upgrades_from_imported"] = [v for v in others if upgrade_allowed(manifest, v)[0]]
     detail["path"] = bundle.path
     return detail
 
@@ -131,7 +149,8 @@ def sync_rows(ctx: Context) -> int:
     if not ctx.paths.bundles.is_dir():
         return 0
     for version_dir in sorted(ctx.paths.bundles.glob("*/*")):
-        if not version_dir.is_dir() or _row_exists(version_dir.parent.name, version_dir.name):
+        name, version = version_dir.parent.name, version_dir.name
+        if not version_dir.is_dir() or rows.bundle_exists(name, version):
             continue
         try:
             imported = read_imported(version_dir)
@@ -139,8 +158,15 @@ def sync_rows(ctx: Context) -> int:
             logger.warning("ignoring damaged bundle folder %s", version_dir)
             continue
         m = imported.manifest
-        rows.record_bundle(ctx.store, m.name, m.version, imported.sha256, imported.key_id,
-                           str(version_dir), m.to_json())
+        rows.record_bundle(
+            ctx.store,
+            m.name,
+            m.version,
+            imported.sha256,
+            imported.key_id,
+            str(version_dir),
+            m.to_json(),
+        )
         added += 1
     return added
 
@@ -161,8 +187,3 @@ def import_carried(ctx: Context) -> list[str]:
     if imported:
         logger.info("imported carried bundles: %s", ", ".join(imported))
     return imported
-
-
-def copy_archive(src: Path, dest_dir: Path) -> Path:
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    return Path(shutil.copy2(src, dest_dir))

@@ -64,6 +64,10 @@ def find_bundle(name: str, version: str) -> Bundle:
     return bundle
 
 
+def bundle_exists(name: str, version: str) -> bool:
+    return Bundle.select().where((Bundle.name == name) & (Bundle.version == version)).exists()
+
+
 def list_bundles(limit: int = 1000, offset: int = 0) -> list[dict[str, Any]]:
     query = Bundle.select().order_by(Bundle.name, Bundle.id).limit(limit).offset(offset)
     return [bundle_to_json(b) for b in query]
