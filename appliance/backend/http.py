@@ -23,15 +23,31 @@ def content_length(request: BaseRequest) -> int | None:
     return value
 
 
+# An oversized body up to this size is read and dropped before the 413 goes out: a client still
+# sending would otherwise get a broken pipe instead of the answer and its hint.
+DRAIN_LIMIT = 16 * 1024 * 1024
+
+
+def discard(stream: Any, length: int) -> None:
+    """Read and drop up to ``length`` bytes (at most DRAIN_LIMIT) of a refused body."""
+    remaining = min(length, DRAIN_LIMIT)
+    while remaining > 0:
+        chunk = stream.read(min(65536, remaining))
+        if not chunk:
+            return
+        remaining -= len(chunk)
+
+
 def read_body(request: BaseRequest, max_bytes: int) -> bytes:
     """The request body, refusing more than ``max_bytes`` before reading it all."""
     length = content_length(request)
     too_big = PayloadTooLarge(
         f"request body is larger than {max_bytes} bytes", f"Send at most {max_bytes} bytes."
     )
-    if length is not None and length > max_bytes:
-        raise too_big
     stream = request.environ["wsgi.input"]
+    if length is not None and length > max_bytes:
+        discard(stream, length)
+        raise too_big
     data = stream.read(length if length is not None else max_bytes + 1)
     if len(data) > max_bytes:
         raise too_big
