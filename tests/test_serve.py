@@ -69,3 +69,22 @@ def test_sigkill_during_writes_loses_no_acknowledged_write(data_dir: Path) -> No
     raw = sqlite3.connect(data_dir / "appliance.db")
     assert raw.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     raw.close()
+
+
+def test_a_second_sigterm_during_shutdown_does_not_cut_it_short(data_dir: Path) -> None:
+    """systemd, make (which forwards SIGTERM to its children) or a second Ctrl+C: the shutdown
+    still finishes and cleans up."""
+    import os
+    import signal
+
+    server = ServerProcess(data_dir)
+    log = data_dir / "logs" / "appliance.log"
+    os.kill(server.proc.pid, signal.SIGTERM)
+    deadline = time.monotonic() + 10
+    while "shutting down" not in log.read_text():  # the second one lands inside the shutdown
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.01)
+    if server.proc.poll() is None:
+        os.kill(server.proc.pid, signal.SIGTERM)
+    assert server.terminate() == 0
+    assert not (data_dir / "server.json").exists()

@@ -40,21 +40,19 @@ def start_server(ctx: Context, host: str | None = None, port: int | None = None)
     return server
 
 
-def wait_for_signal(stop: threading.Event) -> None:
-    with StopSignals(stop) as signals:
-        signals.wait()
-
-
 def serve_command(args: argparse.Namespace) -> int:
-    ctx = context_from(args, host=args.host, port=args.port)
-    try:
-        server = start_server(ctx)
-        sys.stdout.write(f"Appliance serving at {server.login_url}\n")
-        sys.stdout.write("Press Ctrl+C to stop.\n")
-        sys.stdout.flush()
-        wait_for_signal(threading.Event())
-    finally:
-        ctx.close()
+    # The stop handlers stay installed until the shutdown is done: a second SIGTERM (systemd,
+    # make forwarding it, a second Ctrl+C) is recorded, never fatal halfway through.
+    with StopSignals(threading.Event()) as signals:
+        ctx = context_from(args, host=args.host, port=args.port)
+        try:
+            server = start_server(ctx)
+            sys.stdout.write(f"Appliance serving at {server.login_url}\n")
+            sys.stdout.write("Press Ctrl+C to stop.\n")
+            sys.stdout.flush()
+            signals.wait()
+        finally:
+            ctx.close()
     return 0
 
 
@@ -62,10 +60,11 @@ def desktop(args: argparse.Namespace) -> int:
     """The window where a display exists; otherwise the browser, or the URL printed."""
     from appliance.desktop import show_ui
 
-    ctx = context_from(args)
-    try:
-        server = start_server(ctx)
-        show_ui(ctx, server, wait_for_signal)
-    finally:
-        ctx.close()
+    with StopSignals(threading.Event()) as signals:  # held through the shutdown, as above
+        ctx = context_from(args)
+        try:
+            server = start_server(ctx)
+            show_ui(ctx, server, lambda _stop: signals.wait())
+        finally:
+            ctx.close()
     return 0
