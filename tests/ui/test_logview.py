@@ -4,6 +4,7 @@ shown, search and jump-to-error reach any line."""
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from appliance.context import Context
 from tests.support.processes import ServerProcess
@@ -70,15 +71,15 @@ def test_history_filters_by_site_and_state(ctx: Context, serve: ServerProcess, p
     ok = make_run(ctx, site="two", state="succeeded", failed_step=None, error=None, hint=None)
     page.goto(serve.url + "#/history")
     page.wait_for_selector("#history-table")
-    assert page.locator("#history-table tbody tr").count() == 2
+    rows = page.locator("#history-table tbody tr")
+    expect(rows).to_have_count(2)
+    # a filter redraws the table after its fetch: retrying assertions wait for the redraw
     page.select_option("#filter-site", "two")
-    page.wait_for_selector(f'#history-table tr[data-run="{ok}"]')
-    assert page.locator("#history-table tbody tr").count() == 1
+    expect(rows).to_have_count(1)
+    expect(page.locator(f'#history-table tr[data-run="{ok}"]')).to_have_count(1)
     page.select_option("#filter-site", "")
     page.wait_for_selector(f'#history-table tr[data-run="{failed}"]')
     page.select_option("#filter-state", "failed")
-    page.wait_for_function(
-        "() => document.querySelectorAll('#history-table tbody tr').length === 1"
-    )
-    assert page.locator(f'#history-table tr[data-run="{failed}"]').count() == 1
+    expect(rows).to_have_count(1)
+    expect(page.locator(f'#history-table tr[data-run="{failed}"]')).to_have_count(1)
     shot(page, "ui-history")

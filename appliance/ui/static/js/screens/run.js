@@ -316,10 +316,21 @@ export async function render(root, { params, signal }) {
     grid.base = undefined;
     const retry = (what, again) =>
       h("div", {}, errorBox(what), h("button", { type: "button", onclick: again }, t("common.retry")));
+    updateLogStatus(); // "0 lines · live" at once, not after the first tick
+    let statusPending = 0;
     streamLog(id, {
       offset: 0,
       signal: own,
-      onText: (text) => view.append(text),
+      onText: (text) => {
+        view.append(text);
+        // the line count follows the text within 100 ms, not only on the 500 ms tick
+        if (!statusPending) {
+          statusPending = setTimeout(() => {
+            statusPending = 0;
+            updateLogStatus();
+          }, 100);
+        }
+      },
       onEnd: () => {
         view.finish();
         logEnded = true;
