@@ -6,6 +6,10 @@ A host is local when its address is ``localhost`` or its vars (or the site's) se
 site or host names one, ``ansible_python_interpreter: "{{ ansible_playbook_python }}"``: an
 explicit inventory's localhost is not Ansible's implicit localhost, and interpreter discovery on
 a laptop finds whatever shim is first on PATH.
+
+``local_defaults`` are variables only hosts on this machine get (again unless the site or host
+names them): paths in the appliance's data directory, such as a run's ``backup_dir``, mean
+nothing on a server reached over SSH, where the bundle picks its own place.
 """
 
 from __future__ import annotations
@@ -28,7 +32,9 @@ def is_local(host: Mapping[str, Any], site_vars: Mapping[str, Any]) -> bool:
 
 
 def build_inventory(
-    hosts: Sequence[Mapping[str, Any]], site_vars: Mapping[str, Any]
+    hosts: Sequence[Mapping[str, Any]],
+    site_vars: Mapping[str, Any],
+    local_defaults: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The inventory as a dict (hosts as returned by ``store.sites.host_to_json``)."""
     entries: dict[str, dict[str, Any]] = {}
@@ -38,11 +44,10 @@ def build_inventory(
         entry: dict[str, Any] = {"ansible_host": host["address"]}
         if is_local(host, site_vars):
             entry["ansible_connection"] = "local"
-            if (
-                "ansible_python_interpreter" not in host_vars
-                and "ansible_python_interpreter" not in site_vars
-            ):
-                entry["ansible_python_interpreter"] = PLAYBOOK_PYTHON
+            defaults = {"ansible_python_interpreter": PLAYBOOK_PYTHON, **(local_defaults or {})}
+            for name, value in defaults.items():
+                if name not in host_vars and name not in site_vars:
+                    entry[name] = value
         else:
             entry["ansible_port"] = int(host.get("port") or 22)
             if host.get("user"):
@@ -58,9 +63,13 @@ def build_inventory(
     return inventory
 
 
-def inventory_yaml(hosts: Sequence[Mapping[str, Any]], site_vars: Mapping[str, Any]) -> str:
+def inventory_yaml(
+    hosts: Sequence[Mapping[str, Any]],
+    site_vars: Mapping[str, Any],
+    local_defaults: Mapping[str, Any] | None = None,
+) -> str:
     return yaml.safe_dump(
-        build_inventory(hosts, site_vars),
+        build_inventory(hosts, site_vars, local_defaults),
         sort_keys=False,
         default_flow_style=False,
         allow_unicode=True,

@@ -4,9 +4,9 @@ The private_data_dir is self-contained, so the same folder re-runs unchanged wit
 ``ansible-runner run <dir> -p <playbook>`` command line (scale-out to another engine)::
 
     project -> the extracted bundle folder (read-only)
-    inventory/hosts.yml   the site's hosts (see inventory.py)
+    inventory/hosts.yml   the site's hosts (see inventory.py); local ones with backup_dir
     env/envvars           PATH (this appliance's launchers first), ANSIBLE_*, APPLIANCE_*
-    env/extravars         bundle_name, bundle_version, backup_dir, component_versions
+    env/extravars         bundle_name, bundle_version, backup_id, component_versions
     env/settings          pexpect_timeout (how often the cancel callback runs)
     env/cmdline           --check --diff for a check step
     artifacts/<ident>/    what ansible-runner writes (stdout, rc, status)

@@ -312,15 +312,19 @@ class RunManager:
         hosts = [
             sites.host_to_json(h) for h in Host.select().where(Host.site == site).order_by(Host.id)
         ]
-        inventory = inventory_yaml(hosts, site.vars)
+        # The backup of this run (or, for a rollback, of the run it restores): in the data
+        # directory for hosts on this machine; on a remote host the bundle places it by backup_id
+        # (a laptop path means nothing there). Not an extra var: those would win on every host.
+        backup_run = run.backup_run_id or run.id
+        backup_dir = self.ctx.paths.backups / site.name / str(backup_run)
+        inventory = inventory_yaml(hosts, site.vars, {"backup_dir": str(backup_dir)})
         secrets = runner_secrets(credentials.load_credentials(self.ctx.paths.root, site.id))
         log.redact = secrets.redact if secrets.redact else None
         envvars = self._envvars(run.id)
-        backups = self.ctx.paths.backups / site.name
         extravars = {
             "bundle_name": manifest.name,
             "bundle_version": manifest.version,
-            "backup_dir": str(backups / str(run.backup_run_id or run.id)),
+            "backup_id": f"run-{backup_run}",
             "component_versions": {c.name: c.version for c in manifest.components},
         }
         steps = rows.run_steps(run.id)

@@ -183,6 +183,12 @@ def test_install_upgrade_cut_and_resume(
         assert run["hosts"][other.name]["unreachable"] == 0
         assert run["hosts"][other.name]["failed"] == 0
         assert (health(other) or {}).get("version") == "1.1.0", other.name  # the others finished
+    # each host's backup is on that host, under its install root, not at a laptop path
+    for other in (lab.hosts[0], lab.hosts[2]):
+        marker = other.root / "backups" / f"run-{run_id}" / "app_version"
+        assert marker.read_text().strip() == "1.0.0", other.name
+        assert not list(other.view.rglob("backups")), list(other.view.rglob("*"))
+    assert not (ctx.paths.backups / "remote3").exists()
     log = ctx.paths.run_log(run_id).read_text()
     assert "UNREACHABLE" in log
     stdouts = [e.stdout for e in RunEvent.select().where(RunEvent.run == run_id) if e.stdout]

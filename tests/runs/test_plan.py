@@ -171,3 +171,17 @@ def test_inventory_local_and_remote_hosts() -> None:
     }
     site_python = build_inventory(hosts[:1], {"ansible_python_interpreter": "/x"})
     assert "ansible_python_interpreter" not in site_python["all"]["hosts"]["local"]
+
+    # a run's backup_dir (a path in the data directory) goes to local hosts only, unless the
+    # site or the host names its own
+    backup = {"backup_dir": "/data/backups/lab/7"}
+    inv = build_inventory(hosts, {"install_root": "/opt/demo"}, backup)
+    entries = inv["all"]["hosts"]
+    assert entries["local"]["backup_dir"] == "/data/backups/lab/7"
+    assert entries["lab"]["backup_dir"] == "/data/backups/lab/7"
+    assert "backup_dir" not in entries["db1"]
+    own = [{**hosts[2], "vars": {**hosts[2]["vars"], "backup_dir": "/srv/b"}}]
+    assert build_inventory(own, {}, backup)["all"]["hosts"]["lab"]["backup_dir"] == "/srv/b"
+    site_wide = build_inventory(hosts, {"backup_dir": "/srv/all"}, backup)
+    assert all("backup_dir" not in e for e in site_wide["all"]["hosts"].values())
+    assert site_wide["all"]["vars"]["backup_dir"] == "/srv/all"

@@ -11,8 +11,8 @@ Needs root (network namespaces, ``useradd``, a sudoers drop-in, sshd on port 22)
   (``/etc/sudoers.d/zz-appliance-tests``, removed at the end; the password is locked again);
 - its own view of the "laptop" folder: sshd runs in a mount namespace where the lab's
   ``laptop`` folder (where tests put their data directories) is replaced by an empty folder of
-  the host, so what Ansible writes on a host under a laptop path (backup_dir) stays on that host,
-  as it would on a separate machine;
+  the host, so anything Ansible would write on a host under a laptop path stays on that host, as
+  it would on a separate machine (and a test can see that nothing went there);
 - an ``install_root`` folder per host, readable from outside for assertions.
 
 Everything started here is killed by :meth:`SshLab.close` (every process left in each namespace,
