@@ -13,8 +13,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.support.demoapp import DemoAppProbe
 from tests.support.local import free_port, kill_everything_under
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,7 +62,7 @@ def ansible_env(home: Path) -> dict[str, str]:
 
 
 @dataclass
-class Site:
+class Site(DemoAppProbe):
     """One customer site made of localhost: install_root and app_port are site (inventory) vars."""
 
     root: Path
@@ -80,7 +79,8 @@ class Site:
         expect_ok: bool = True,
         extra: dict[str, Any] | None = None,
     ) -> str:
-        """ansible-playbook with the extra vars the appliance passes; returns the output."""
+        """ansible-playbook with the variables the appliance passes (its backup_dir, an inventory
+        variable of local hosts, goes in as an extra var here); returns the output."""
         doc = manifest(bundle)
         extra_vars = {
             "bundle_name": doc["name"],
@@ -106,28 +106,6 @@ class Site:
         else:
             assert proc.returncode != 0, f"{' '.join(steps)} should have failed:\n{output}"
         return output
-
-    def get(self, path: str) -> tuple[int, dict[str, Any]]:
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        url = f"http://127.0.0.1:{self.port}{path}"
-        try:
-            with opener.open(url, timeout=5) as resp:
-                return resp.status, json.loads(resp.read())
-        except urllib.error.HTTPError as exc:
-            with exc:
-                return exc.code, json.loads(exc.read())
-
-    def health(self) -> dict[str, Any]:
-        status, body = self.get("/health")
-        assert status == 200, body
-        return body
-
-    def answers(self) -> bool:
-        try:
-            self.get("/health")
-        except OSError:
-            return False
-        return True
 
     def db(self) -> sqlite3.Connection:
         return sqlite3.connect(self.root / "data" / "demo.db")

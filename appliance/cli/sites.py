@@ -102,6 +102,11 @@ def add_site(args: argparse.Namespace) -> int:
             "hosts": [parse_host(h, args.user, args.group) for h in args.host],
         }
     )
+    return _create(args, spec)
+
+
+def _create(args: argparse.Namespace, spec: dict[str, Any], origin: str = "", how: str = "") -> int:
+    """Store the parsed site and say so (as JSON with --json)."""
     ctx = context_from(args)
     try:
         site = sites.create_site(ctx.store, spec)
@@ -111,7 +116,8 @@ def add_site(args: argparse.Namespace) -> int:
         print_json(site)
     else:
         sys.stdout.write(
-            f"site {site['name']} created (id {site['id']}, {len(site['hosts'])} host(s))\n"
+            f"site {site['name']} created{origin} ({how}id {site['id']}, "
+            f"{len(site['hosts'])} host(s))\n"
         )
     return 0
 
@@ -181,19 +187,7 @@ def _add_from_inventory(args: argparse.Namespace) -> int:
         ) from e
     fmt = inventory_io.guess_format(args.inventory, text)
     spec = sites.parse_site(inventory_io.import_inventory(args.name, fmt, text))
-    ctx = context_from(args)
-    try:
-        site = sites.create_site(ctx.store, spec)
-    finally:
-        ctx.close()
-    if args.json:
-        print_json(site)
-    else:
-        sys.stdout.write(
-            f"site {site['name']} created from {args.inventory} ({fmt}; id {site['id']}, "
-            f"{len(site['hosts'])} host(s))\n"
-        )
-    return 0
+    return _create(args, spec, f" from {args.inventory}", f"{fmt}; ")
 
 
 def export_site(args: argparse.Namespace) -> int:

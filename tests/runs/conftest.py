@@ -4,11 +4,8 @@ finalizer that kills whatever the runs left running under install_root."""
 
 from __future__ import annotations
 
-import json
 import shutil
 import stat
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +18,7 @@ from appliance.context import Context
 from appliance.jobs import bundles as bundle_jobs
 from appliance.jobs.runs import RunManager
 from appliance.store import sites
+from tests.support.demoapp import DemoAppProbe
 from tests.support.local import free_port, kill_everything_under
 
 REPO = Path(__file__).resolve().parents[2]
@@ -45,33 +43,12 @@ def built_bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @dataclass
-class LocalSite:
+class LocalSite(DemoAppProbe):
     """A site of one host, ``local`` at address ``localhost`` with a local connection."""
 
     name: str
     root: Path  # install_root
     port: int  # app_port
-
-    def get(self, path: str) -> tuple[int, Any]:
-        opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-        try:
-            with opener.open(f"http://127.0.0.1:{self.port}{path}", timeout=5) as resp:
-                return resp.status, json.loads(resp.read())
-        except urllib.error.HTTPError as exc:
-            with exc:
-                return exc.code, json.loads(exc.read())
-
-    def health(self) -> dict[str, Any]:
-        status, body = self.get("/health")
-        assert status == 200, body
-        return body
-
-    def answers(self) -> bool:
-        try:
-            self.get("/health")
-        except OSError:
-            return False
-        return True
 
 
 def site_spec(name: str, root: Path, port: int, **extra_vars: Any) -> dict[str, Any]:
