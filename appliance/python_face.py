@@ -190,8 +190,9 @@ def run(call: PythonCall) -> int:
         sys.stdout.write(f"Python {sys.version.split()[0]}\n")
         return 0
     if call.kind == "script" and not os.path.exists(call.target):
-        sys.stderr.write(f"python: can't open file {call.target!r}: [Errno 2] No such file or "
-                         "directory\n")
+        sys.stderr.write(
+            f"python: can't open file {call.target!r}: [Errno 2] No such file or directory\n"
+        )
         return 2
     saved_argv, saved_path, saved_main = sys.argv, list(sys.path), sys.modules.get("__main__")
     sys.argv = list(call.argv)

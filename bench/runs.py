@@ -26,8 +26,8 @@ from appliance.bundle import generate_keypair
 from appliance.bundle.build import build_bundle
 from appliance.context import open_context
 from appliance.jobs import bundles as bundle_jobs
-from appliance.jobs.inventory import inventory_yaml
-from appliance.jobs.runs import RunManager
+from appliance.jobs.ansible.inventory import inventory_yaml
+from appliance.jobs.runs.manager import RunManager
 from appliance.settings import load_settings
 from appliance.store import sites
 from appliance.store.models import RunEvent

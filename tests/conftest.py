@@ -64,4 +64,6 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     if os.environ.get("CI") == "true" and _skipped:
         terminalreporter.write_line(
             f"CI: {len(_skipped)} test(s) skipped, which CI counts as failures: "
-            + ", ".join(_skipped[:10]), red=True)
+            + ", ".join(_skipped[:10]),
+            red=True,
+        )

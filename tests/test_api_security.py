@@ -21,8 +21,9 @@ def test_api_without_token_is_401_json(api: Api) -> None:
     reply = api.get("/api/sites", token=False)
     assert reply.status == 401
     assert set(reply.json()) == {"error", "hint"}
-    assert api.get("/api/sites", headers={"Authorization": "Bearer wrong"},
-                   token=False).status == 401
+    assert (
+        api.get("/api/sites", headers={"Authorization": "Bearer wrong"}, token=False).status == 401
+    )
 
 
 def test_foreign_host_refused_even_with_token(api: Api) -> None:
@@ -75,8 +76,12 @@ def test_unknown_path_is_json_404(api: Api) -> None:
 def test_server_json_is_private_and_removed_on_stop(server: LocalServer) -> None:
     path = server.ctx.paths.server_json
     info = json.loads(path.read_text())
-    assert info == {"url": server.url, "port": server.port, "token": server.token,
-                    "pid": os.getpid()}
+    assert info == {
+        "url": server.url,
+        "port": server.port,
+        "token": server.token,
+        "pid": os.getpid(),
+    }
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     server.stop()
     assert not path.exists()

@@ -9,10 +9,21 @@ import pytest
 from appliance.context import Context
 from tests.support.client import Api
 
-SITE = {"name": "acme-prod", "vars": {"install_root": "/opt/acme"},
-        "hosts": [{"name": "db1", "address": "10.0.0.5", "port": 2222, "user": "deploy",
-                   "groups": ["db"], "vars": {"role": "primary"}},
-                  {"name": "app1", "address": "app1.acme.lan"}]}
+SITE = {
+    "name": "acme-prod",
+    "vars": {"install_root": "/opt/acme"},
+    "hosts": [
+        {
+            "name": "db1",
+            "address": "10.0.0.5",
+            "port": 2222,
+            "user": "deploy",
+            "groups": ["db"],
+            "vars": {"role": "primary"},
+        },
+        {"name": "app1", "address": "app1.acme.lan"},
+    ],
+}
 
 
 def test_create_and_read_site(api: Api) -> None:
@@ -21,8 +32,14 @@ def test_create_and_read_site(api: Api) -> None:
     site = reply.json()
     assert site["name"] == "acme-prod"
     assert site["hosts"][0] == SITE["hosts"][0]
-    assert site["hosts"][1] == {"name": "app1", "address": "app1.acme.lan", "port": 22,
-                                "user": None, "groups": [], "vars": {}}
+    assert site["hosts"][1] == {
+        "name": "app1",
+        "address": "app1.acme.lan",
+        "port": 22,
+        "user": None,
+        "groups": [],
+        "vars": {},
+    }
     by_id = api.get(f"/api/sites/{site['id']}").json()
     by_name = api.get("/api/sites/acme-prod").json()
     assert by_id == by_name == site
@@ -30,27 +47,48 @@ def test_create_and_read_site(api: Api) -> None:
     assert api.get("/api/sites/nope").status == 404
 
 
-@pytest.mark.parametrize(("raw", "status", "words"), [
-    (b"{not json", 400, "not valid JSON"),
-    (b"", 400, "empty"),
-    (b"[1, 2]", 400, "JSON object"),
-    (b'{"name": 5}', 400, "must be a string"),
-    (b'{"name": "ok", "hosts": {"a": 1}}', 400, "must be a list"),
-    (b'{"name": "ok", "hosts": [{"name": "h", "address": "a", "port": "22"}]}', 400,
-     "must be an integer"),
-    (b'{"name": "ok", "hosts": [{"name": "h", "address": "a", "port": 70000}]}', 400, "1..65535"),
-    (b'{"name": "ok", "hosts": [{"name": "h", "address": "a", "port": true}]}', 400,
-     "must be an integer"),
-    (b'{"name": "ok", "colour": "blue"}', 400, "unknown field"),
-    (b'{"name": "ok", "hosts": [{"name": "h", "address": "a", "extra": 1}]}', 400,
-     "unknown field"),
-    (b'{"hosts": []}', 400, "required"),
-    (b'{"name": "../etc"}', 400, "not a valid name"),
-    (b'{"name": "ok", "hosts": [{"name": "h", "address": "a"}, {"name": "h", "address": "b"}]}',
-     400, "twice"),
-])
-def test_bad_bodies_are_4xx_and_store_nothing(api: Api, raw: bytes, status: int,
-                                              words: str) -> None:
+@pytest.mark.parametrize(
+    ("raw", "status", "words"),
+    [
+        (b"{not json", 400, "not valid JSON"),
+        (b"", 400, "empty"),
+        (b"[1, 2]", 400, "JSON object"),
+        (b'{"name": 5}', 400, "must be a string"),
+        (b'{"name": "ok", "hosts": {"a": 1}}', 400, "must be a list"),
+        (
+            b'{"name": "ok", "hosts": [{"name": "h", "address": "a", "port": "22"}]}',
+            400,
+            "must be an integer",
+        ),
+        (
+            b'{"name": "ok", "hosts": [{"name": "h", "address": "a", "port": 70000}]}',
+            400,
+            "1..65535",
+        ),
+        (
+            b'{"name": "ok", "hosts": [{"name": "h", "address": "a", "port": true}]}',
+            400,
+            "must be an integer",
+        ),
+        (b'{"name": "ok", "colour": "blue"}', 400, "unknown field"),
+        (
+            b'{"name": "ok", "hosts": [{"name": "h", "address": "a", "extra": 1}]}',
+            400,
+            "unknown field",
+        ),
+        (b'{"hosts": []}', 400, "required"),
+        (b'{"name": "../etc"}', 400, "not a valid name"),
+        (
+            b'{"name": "ok", "hosts": '
+            b'[{"name": "h", "address": "a"}, {"name": "h", "address": "b"}]}',
+            400,
+            "twice",
+        ),
+    ],
+)
+def test_bad_bodies_are_4xx_and_store_nothing(
+    api: Api, raw: bytes, status: int, words: str
+) -> None:
     reply = api.post("/api/sites", raw=raw, headers={"Content-Type": "application/json"})
     assert reply.status == status, reply.body
     assert set(reply.json()) == {"error", "hint"}

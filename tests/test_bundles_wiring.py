@@ -28,9 +28,16 @@ def demo_bundles(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     key.chmod(0o600)
     built = {}
     for version in ("1.0.0", "1.1.0"):
-        result = run_cli(out / "data", "bundle", "build",
-                         str(REPO / "bundles" / "demo-platform" / version), "--key", str(key),
-                         "-o", str(out))
+        result = run_cli(
+            out / "data",
+            "bundle",
+            "build",
+            str(REPO / "bundles" / "demo-platform" / version),
+            "--key",
+            str(key),
+            "-o",
+            str(out),
+        )
         assert result.returncode == 0, result.stderr
         built[version] = Path(result.stdout.strip())
     return built
@@ -42,10 +49,14 @@ def _nothing_left(ctx: Context) -> None:
     assert list(ctx.paths.tmp.iterdir()) == []
 
 
-def test_import_over_http_then_detail_and_list(api: Api, ctx: Context,
-                                               demo_bundles: dict[str, Path]) -> None:
-    reply = api.post("/api/bundles", raw=demo_bundles["1.0.0"].read_bytes(),
-                     headers={"Content-Type": "application/octet-stream"})
+def test_import_over_http_then_detail_and_list(
+    api: Api, ctx: Context, demo_bundles: dict[str, Path]
+) -> None:
+    reply = api.post(
+        "/api/bundles",
+        raw=demo_bundles["1.0.0"].read_bytes(),
+        headers={"Content-Type": "application/octet-stream"},
+    )
     assert reply.status == 201, reply.body
     bundle = reply.json()
     assert (bundle["name"], bundle["version"]) == ("demo-platform", "1.0.0")
@@ -54,7 +65,9 @@ def test_import_over_http_then_detail_and_list(api: Api, ctx: Context,
     assert again.status == 200 and again.json()["id"] == bundle["id"]
     assert api.post("/api/bundles", raw=demo_bundles["1.1.0"].read_bytes()).status == 201
     assert [(b["name"], b["version"]) for b in api.get("/api/bundles").json()] == [
-        ("demo-platform", "1.0.0"), ("demo-platform", "1.1.0")]
+        ("demo-platform", "1.0.0"),
+        ("demo-platform", "1.1.0"),
+    ]
     detail = api.get("/api/bundles/demo-platform/1.1.0").json()
     assert detail["upgrades_from_imported"] == ["1.0.0"]
     assert (ctx.paths.bundles / "demo-platform" / "1.1.0" / "bundle.yml").is_file()
@@ -71,9 +84,14 @@ def test_upgrade_paths_per_site(api: Api, ctx: Context, demo_bundles: dict[str, 
 
     def installed() -> None:
         for site, version in (("old", "1.0.0"), ("current", "1.1.0")):
-            InstalledComponent.create(site=Site.get(Site.name == site), component="app",
-                                      version=version, bundle_name="demo-platform",
-                                      bundle_version=version, updated_at="t")
+            InstalledComponent.create(
+                site=Site.get(Site.name == site),
+                component="app",
+                version=version,
+                bundle_name="demo-platform",
+                bundle_version=version,
+                updated_at="t",
+            )
 
     ctx.store.write(installed)
     sites = {s["site"]: s for s in api.get("/api/bundles/demo-platform/1.1.0").json()["sites"]}
@@ -95,12 +113,16 @@ def _rewrite(src: Path, dest: Path, change) -> Path:
 
 
 @pytest.mark.parametrize("kind", ["tampered-file", "not-gzip", "truncated", "empty"])
-def test_bad_uploads_are_422_and_leave_nothing(api: Api, ctx: Context, tmp_path: Path,
-                                               demo_bundles: dict[str, Path], kind: str) -> None:
+def test_bad_uploads_are_422_and_leave_nothing(
+    api: Api, ctx: Context, tmp_path: Path, demo_bundles: dict[str, Path], kind: str
+) -> None:
     good = demo_bundles["1.0.0"]
     if kind == "tampered-file":
-        raw = _rewrite(good, tmp_path / "t.bundle", lambda n, d: d + b"\n# evil"
-                       if n.endswith("app.yml") else d).read_bytes()
+        raw = _rewrite(
+            good,
+            tmp_path / "t.bundle",
+            lambda n, d: d + b"\n# evil" if n.endswith("app.yml") else d,
+        ).read_bytes()
     elif kind == "not-gzip":
         raw = b"this is not an archive" * 100
     elif kind == "truncated":
@@ -123,8 +145,16 @@ def test_upload_over_the_size_cap_is_413(api: Api, ctx: Context) -> None:
 def test_cli_keygen_build_verify_import_list_show(tmp_path: Path, data_dir: Path) -> None:
     src = REPO / "bundles" / "demo-platform" / "1.0.0"
     assert run_cli(data_dir, "bundle", "keygen", str(tmp_path / "vendor")).returncode == 0
-    built = run_cli(data_dir, "bundle", "build", str(src), "--key", str(tmp_path / "vendor.key"),
-                    "-o", str(tmp_path))
+    built = run_cli(
+        data_dir,
+        "bundle",
+        "build",
+        str(src),
+        "--key",
+        str(tmp_path / "vendor.key"),
+        "-o",
+        str(tmp_path),
+    )
     assert built.returncode == 0, built.stderr
     archive = built.stdout.strip()
     untrusted = run_cli(data_dir, "bundle", "import", archive)
@@ -146,8 +176,9 @@ def test_cli_keygen_build_verify_import_list_show(tmp_path: Path, data_dir: Path
     assert bad_ref.returncode == 2 and "NAME@VERSION" in bad_ref.stderr
 
 
-def test_folder_without_row_is_recorded_at_start(ctx: Context,
-                                                 demo_bundles: dict[str, Path]) -> None:
+def test_folder_without_row_is_recorded_at_start(
+    ctx: Context, demo_bundles: dict[str, Path]
+) -> None:
     from appliance.jobs import bundles as service
 
     service.import_file(ctx, demo_bundles["1.0.0"])

@@ -23,17 +23,36 @@ def test_help_lists_commands(data_dir: Path) -> None:
 
 
 def test_site_add_list_show(data_dir: Path) -> None:
-    add = run_cli(data_dir, "site", "add", "acme", "--host", "db1=10.0.0.5",
-                  "--host", "app1=10.0.0.6:2222", "--user", "deploy", "--group", "prod",
-                  "--var", "install_root=/opt/acme")
+    add = run_cli(
+        data_dir,
+        "site",
+        "add",
+        "acme",
+        "--host",
+        "db1=10.0.0.5",
+        "--host",
+        "app1=10.0.0.6:2222",
+        "--user",
+        "deploy",
+        "--group",
+        "prod",
+        "--var",
+        "install_root=/opt/acme",
+    )
     assert add.returncode == 0, add.stderr
     assert "site acme created" in add.stdout
     listed = json.loads(run_cli(data_dir, "site", "list", "--json").stdout)
     assert [s["name"] for s in listed] == ["acme"]
     site = json.loads(run_cli(data_dir, "site", "show", "acme", "--json").stdout)
     assert site["vars"] == {"install_root": "/opt/acme"}
-    assert site["hosts"][1] == {"name": "app1", "address": "10.0.0.6", "port": 2222,
-                                "user": "deploy", "groups": ["prod"], "vars": {}}
+    assert site["hosts"][1] == {
+        "name": "app1",
+        "address": "10.0.0.6",
+        "port": 2222,
+        "user": "deploy",
+        "groups": ["prod"],
+        "vars": {},
+    }
     table = run_cli(data_dir, "site", "show", "acme")
     assert "db1" in table.stdout and "10.0.0.5" in table.stdout
 
@@ -54,9 +73,14 @@ def _one_line_error(result) -> str:
 
 
 def test_bad_input_is_one_line_and_exit_2(data_dir: Path) -> None:
-    for args in (["site", "add", "bad name!"], ["site", "add", "x", "--host", "nohost"],
-                 ["site", "add", "x", "--host", "h=a:port"], ["site", "show", "missing"],
-                 ["no-such-command"], ["site"]):
+    for args in (
+        ["site", "add", "bad name!"],
+        ["site", "add", "x", "--host", "nohost"],
+        ["site", "add", "x", "--host", "h=a:port"],
+        ["site", "show", "missing"],
+        ["no-such-command"],
+        ["site"],
+    ):
         result = run_cli(data_dir, *args)
         assert result.returncode == 2, (args, result.stderr)
         _one_line_error(result)

@@ -30,18 +30,28 @@ def env(tmp_path: Path) -> dict[str, str]:
     return clean
 
 
-def face(*args: str, env: dict[str, str] | None = None, input: str | None = None,
-         cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "appliance", *args], env=env, input=input,
-                          cwd=cwd, capture_output=True, text=True, timeout=60,
-                          stdin=None if input is not None else subprocess.DEVNULL)
+def face(
+    *args: str, env: dict[str, str] | None = None, input: str | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "appliance", *args],
+        env=env,
+        input=input,
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        stdin=None if input is not None else subprocess.DEVNULL,
+    )
 
 
 # --- the python face ----------------------------------------------------------------------------
 
+
 def test_c_code_gets_python_argv_and_empty_path_entry(tmp_path: Path) -> None:
-    r = face("-c", "import sys; print(sys.argv, repr(sys.path[0]), __name__)", "a", "b",
-             cwd=tmp_path)
+    r = face(
+        "-c", "import sys; print(sys.argv, repr(sys.path[0]), __name__)", "a", "b", cwd=tmp_path
+    )
     assert r.returncode == 0, r.stderr
     assert r.stdout == "['-c', 'a', 'b'] '' __main__\n"
 
@@ -51,16 +61,25 @@ def test_script_runs_as_main_with_args_and_exit_code(tmp_path: Path) -> None:
     folder.mkdir()
     (folder / "helper_mod.py").write_text("VALUE = 42\n")
     script = folder / "tool.py"
-    script.write_text(textwrap.dedent("""
+    script.write_text(
+        textwrap.dedent("""
         import sys
         import helper_mod  # importable because the script's folder is sys.path[0]
         print(sys.argv, sys.path[0], __file__, __name__, helper_mod.VALUE)
         sys.exit(3)
-    """))
+    """)
+    )
     r = face(str(script), "x", "--flag")
     assert r.returncode == 3, r.stderr
-    assert r.stdout.split() == [f"['{script}',", "'x',", "'--flag']", str(folder), str(script),
-                                "__main__", "42"]
+    assert r.stdout.split() == [
+        f"['{script}',",
+        "'x',",
+        "'--flag']",
+        str(folder),
+        str(script),
+        "__main__",
+        "42",
+    ]
 
 
 def test_module_reads_stdin() -> None:
@@ -76,8 +95,10 @@ STDIN_PROGRAM = textwrap.dedent("""
 """)
 
 
-@pytest.mark.parametrize(("args", "argv"), [((), [""]), (("-",), ["-"]), (("-", "q"), ["-", "q"]),
-                                            (("--",), [""]), (("-I", "-"), ["-"])])
+@pytest.mark.parametrize(
+    ("args", "argv"),
+    [((), [""]), (("-",), ["-"]), (("-", "q"), ["-", "q"]), (("--",), [""]), (("-I", "-"), ["-"])],
+)
 def test_stdin_program_has_no_file(args: tuple[str, ...], argv: list[str]) -> None:
     r = face(*args, input=STDIN_PROGRAM)
     assert r.returncode == 7, r.stderr
@@ -87,9 +108,11 @@ def test_stdin_program_has_no_file(args: tuple[str, ...], argv: list[str]) -> No
 def test_uncaught_exception_and_message_exit_like_python() -> None:
     r = face("-c", "raise ValueError('boom')")
     assert r.returncode == 1
-    assert r.stderr.splitlines() == ["Traceback (most recent call last):",
-                                     '  File "<string>", line 1, in <module>',
-                                     "ValueError: boom"]
+    assert r.stderr.splitlines() == [
+        "Traceback (most recent call last):",
+        '  File "<string>", line 1, in <module>',
+        "ValueError: boom",
+    ]
     r = face("-c", "import sys; sys.exit('bye')")
     assert (r.returncode, r.stdout, r.stderr) == (1, "", "bye\n")
 
@@ -97,34 +120,57 @@ def test_uncaught_exception_and_message_exit_like_python() -> None:
 def test_no_arguments_reads_stdin_only_when_it_carries_data() -> None:
     # A double-clicked binary has no arguments and /dev/null as stdin: that is the window.
     probe = "from appliance.python_face import parse; print(parse([], named=False))"
-    quiet = subprocess.run([sys.executable, "-c", probe], stdin=subprocess.DEVNULL,
-                           capture_output=True, text=True, check=True)
+    quiet = subprocess.run(
+        [sys.executable, "-c", probe],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     assert quiet.stdout == "None\n"
-    piped = subprocess.run([sys.executable, "-c", probe], input="", capture_output=True,
-                           text=True, check=True)
+    piped = subprocess.run(
+        [sys.executable, "-c", probe], input="", capture_output=True, text=True, check=True
+    )
     assert piped.stdout.startswith("PythonCall(kind='stdin'")
 
 
-@pytest.mark.parametrize("args", [["serve"], ["--version"], ["-V"], ["-h"], ["-v"],
-                                  ["bundle", "verify", "x.py"], ["run", "site", "b@1"]])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["serve"],
+        ["--version"],
+        ["-V"],
+        ["-h"],
+        ["-v"],
+        ["bundle", "verify", "x.py"],
+        ["run", "site", "b@1"],
+    ],
+)
 def test_appliance_command_lines_are_not_python(args: list[str]) -> None:
     assert parse(args, named=False) is None
 
 
-@pytest.mark.parametrize(("args", "call"), [
-    (["-Ic", "pass", "x"], PythonCall("code", "pass", ("-c", "x"))),
-    (["-B", "-s", "-W", "ignore", "-X", "utf8", "-c", "pass"], PythonCall("code", "pass", ("-c",))),
-    (["-mjson.tool", "f"], PythonCall("module", "json.tool", ("-m", "f"))),
-    (["--", "run"], PythonCall("script", "run", ("run",))),
-])
+@pytest.mark.parametrize(
+    ("args", "call"),
+    [
+        (["-Ic", "pass", "x"], PythonCall("code", "pass", ("-c", "x"))),
+        (
+            ["-B", "-s", "-W", "ignore", "-X", "utf8", "-c", "pass"],
+            PythonCall("code", "pass", ("-c",)),
+        ),
+        (["-mjson.tool", "f"], PythonCall("module", "json.tool", ("-m", "f"))),
+        (["--", "run"], PythonCall("script", "run", ("run",))),
+    ],
+)
 def test_python_syntax_is_recognised(args: list[str], call: PythonCall) -> None:
     assert parse(args, named=False) == call
 
 
 def test_dispatch_by_argv0_runs_in_process(capsys: pytest.CaptureFixture[str]) -> None:
     argv_before, path_before = list(sys.argv), list(sys.path)
-    code = faces.dispatch(["/x/python3", "-c",
-                           "import sys; print(sys.argv, repr(sys.path[0])); sys.exit(5)", "z"])
+    code = faces.dispatch(
+        ["/x/python3", "-c", "import sys; print(sys.argv, repr(sys.path[0])); sys.exit(5)", "z"]
+    )
     assert code == 5
     assert capsys.readouterr().out == "['-c', 'z'] ''\n"
     assert (sys.argv, sys.path) == (argv_before, path_before)
@@ -135,6 +181,7 @@ def test_dispatch_by_argv0_runs_in_process(capsys: pytest.CaptureFixture[str]) -
 
 
 # --- the playbook face --------------------------------------------------------------------------
+
 
 def test_ansible_environment_points_into_data_dir(tmp_path: Path) -> None:
     values = ansible_environment(tmp_path)
@@ -166,42 +213,64 @@ PLAYBOOK = """
 """
 
 
-def test_playbook_runs_locally_with_temp_dirs_in_data_dir(tmp_path: Path,
-                                                         env: dict[str, str]) -> None:
+def test_playbook_runs_locally_with_temp_dirs_in_data_dir(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
     playbook = tmp_path / "site.yml"
     playbook.write_text(PLAYBOOK)
     # An explicit localhost gets interpreter discovery, which picks whatever shim is on PATH;
     # the run engine pins local hosts to ansible_playbook_python, as done here.
-    r = face("playbook", "-i", "localhost,", "-c", "local", "-e",
-             "ansible_python_interpreter={{ ansible_playbook_python }}", str(playbook), env=env)
+    r = face(
+        "playbook",
+        "-i",
+        "localhost,",
+        "-c",
+        "local",
+        "-e",
+        "ansible_python_interpreter={{ ansible_playbook_python }}",
+        str(playbook),
+        env=env,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert "ok=3" in r.stdout and "failed=0" in r.stdout
     ansible_home = tmp_path / "data" / "ansible"
     assert (ansible_home / "tmp" / "local").is_dir()
     assert (ansible_home / "tmp" / "remote").is_dir()
-    failing = face("playbook", "-i", "localhost,", "-c", "local", str(tmp_path / "nope.yml"),
-                   env=env)
+    failing = face(
+        "playbook", "-i", "localhost,", "-c", "local", str(tmp_path / "nope.yml"), env=env
+    )
     assert failing.returncode != 0
 
 
 # --- launchers: what ansible-runner and Ansible execute -----------------------------------------
+
 
 @pytest.fixture
 def launchers(tmp_path: Path) -> Path:
     return compat.launcher_dir(tmp_path / "bin")
 
 
-def test_launcher_dir_is_idempotent_and_executable(tmp_path: Path, launchers: Path,
-                                                  env: dict[str, str]) -> None:
+def test_launcher_dir_is_idempotent_and_executable(
+    tmp_path: Path, launchers: Path, env: dict[str, str]
+) -> None:
     assert compat.launcher_dir(tmp_path / "bin") == launchers
     assert sorted(p.name for p in (tmp_path / "bin").iterdir()) == [launchers.name]
     for name in ("ansible-playbook", "ansible", "python3"):
         assert os.access(launchers / name, os.X_OK)
-    r = subprocess.run([launchers / "ansible-playbook", "--version"], env=env,
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [launchers / "ansible-playbook", "--version"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0 and "ansible-playbook [core" in r.stdout, r.stderr
-    r = subprocess.run([launchers / "python3", "-c", "import sys; print(sys.argv)"],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [launchers / "python3", "-c", "import sys; print(sys.argv)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.stdout == "['-c']\n", r.stderr
 
 
@@ -230,19 +299,29 @@ MODULES_PLAYBOOK = """
 
 
 @pytest.mark.parametrize("pipelining", ["0", "1"])
-def test_modules_run_through_the_python_face(tmp_path: Path, launchers: Path,
-                                              env: dict[str, str], pipelining: str) -> None:
+def test_modules_run_through_the_python_face(
+    tmp_path: Path, launchers: Path, env: dict[str, str], pipelining: str
+) -> None:
     playbook = tmp_path / "modules.yml"
     playbook.write_text(MODULES_PLAYBOOK)
     inventory = tmp_path / "hosts"
-    inventory.write_text(f"localhost ansible_connection=local "
-                         f"ansible_python_interpreter={launchers / 'python3'}\n")
+    inventory.write_text(
+        f"localhost ansible_connection=local ansible_python_interpreter={launchers / 'python3'}\n"
+    )
     # Kept remote files prove the remote temp is ours; keeping them turns pipelining off.
-    env = {**env, "ANSIBLE_PIPELINING": pipelining,
-           "ANSIBLE_KEEP_REMOTE_FILES": "1" if pipelining == "0" else "0",
-           "PATH": f"{launchers}{os.pathsep}{env['PATH']}"}
-    r = subprocess.run(["ansible-playbook", "-i", str(inventory), "-e", f"out={tmp_path / 'o'}",
-                        str(playbook)], env=env, capture_output=True, text=True, timeout=60)
+    env = {
+        **env,
+        "ANSIBLE_PIPELINING": pipelining,
+        "ANSIBLE_KEEP_REMOTE_FILES": "1" if pipelining == "0" else "0",
+        "PATH": f"{launchers}{os.pathsep}{env['PATH']}",
+    }
+    r = subprocess.run(
+        ["ansible-playbook", "-i", str(inventory), "-e", f"out={tmp_path / 'o'}", str(playbook)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert (tmp_path / "o").read_text() == "hi\n"
     line = next(x for x in r.stdout.splitlines() if "INTERPRETER=" in x)
@@ -252,13 +331,15 @@ def test_modules_run_through_the_python_face(tmp_path: Path, launchers: Path,
     assert any(remote_temp.iterdir()) == (pipelining == "0")
 
 
-def test_ansible_runner_finds_our_playbook_face_on_path(tmp_path: Path, launchers: Path,
-                                                       env: dict[str, str]) -> None:
+def test_ansible_runner_finds_our_playbook_face_on_path(
+    tmp_path: Path, launchers: Path, env: dict[str, str]
+) -> None:
     import ansible_runner
 
     private = tmp_path / "private"
     (private / "project").mkdir(parents=True)
-    (private / "project" / "check.yml").write_text(textwrap.dedent("""
+    (private / "project" / "check.yml").write_text(
+        textwrap.dedent("""
         - hosts: all
           gather_facts: false
           tasks:
@@ -271,24 +352,36 @@ def test_ansible_runner_finds_our_playbook_face_on_path(tmp_path: Path, launcher
                   - lookup('env', 'ANSIBLE_HOME') == data_dir + '/ansible'
                   - lookup('env', 'ANSIBLE_HOST_KEY_CHECKING') == 'True'
             - command: echo from-runner
-    """))
+    """)
+    )
     inventory = tmp_path / "hosts"
-    inventory.write_text(f"localhost ansible_connection=local "
-                         f"ansible_python_interpreter={launchers / 'python3'}\n")
+    inventory.write_text(
+        f"localhost ansible_connection=local ansible_python_interpreter={launchers / 'python3'}\n"
+    )
     # The venv's own ansible-playbook comes second on PATH: the launcher must win.
     path = os.pathsep.join([str(launchers), str(VENV_BIN), env["PATH"]])
     r = ansible_runner.run(
-        private_data_dir=str(private), playbook="check.yml", inventory=str(inventory),
-        envvars={"PATH": path, "APPLIANCE_DATA_DIR": env["APPLIANCE_DATA_DIR"],
-                 # ansible-runner turns host key checking off unless it is set explicitly
-                 "ANSIBLE_HOST_KEY_CHECKING": "True"},
-        extravars={"data_dir": env["APPLIANCE_DATA_DIR"]}, quiet=True, timeout=60)
+        private_data_dir=str(private),
+        playbook="check.yml",
+        inventory=str(inventory),
+        envvars={
+            "PATH": path,
+            "APPLIANCE_DATA_DIR": env["APPLIANCE_DATA_DIR"],
+            # ansible-runner turns host key checking off unless it is set explicitly
+            "ANSIBLE_HOST_KEY_CHECKING": "True",
+        },
+        extravars={"data_dir": env["APPLIANCE_DATA_DIR"]},
+        quiet=True,
+        timeout=60,
+    )
     stdout = r.stdout.read()
     assert (r.status, r.rc) == ("successful", 0), stdout
     assert r.config.command[0] == "ansible-playbook"
     assert "ok=3" in stdout
-    assert any(e.get("event") == "runner_on_ok" and "from-runner" in str(e.get("event_data"))
-               for e in r.events)
+    assert any(
+        e.get("event") == "runner_on_ok" and "from-runner" in str(e.get("event_data"))
+        for e in r.events
+    )
 
 
 def test_askpass_face_answers_ssh_password_prompt(launchers: Path, env: dict[str, str]) -> None:
@@ -298,17 +391,22 @@ def test_askpass_face_answers_ssh_password_prompt(launchers: Path, env: dict[str
     shm = SharedMemory(create=True, size=1024)
     try:
         shm.buf[: len(data)] = data
-        r = subprocess.run([launchers / "ansible", "deploy@db1's password: "],
-                           env={**env, "_ANSIBLE_SSH_ASKPASS_SHM": shm.name},
-                           capture_output=True, text=True, timeout=60)
+        r = subprocess.run(
+            [launchers / "ansible", "deploy@db1's password: "],
+            env={**env, "_ANSIBLE_SSH_ASKPASS_SHM": shm.name},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         shm.close()
         shm.unlink()
     assert (r.returncode, r.stdout) == (0, "s3cret"), r.stderr
 
 
-def test_frozen_launchers_are_symlinks_to_the_binary(tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_frozen_launchers_are_symlinks_to_the_binary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setattr(sys, "frozen", True, raising=False)
     folder = compat.launcher_dir(tmp_path / "bin")
     for name in ("ansible-playbook", "ansible", "python3"):

@@ -20,8 +20,9 @@ def readme_commands() -> list[str]:
     text = (REPO / "README.md").read_text()
     first_block = re.search(r"```sh\n(.*?)```", text, re.S)
     assert first_block and text.index("```") < 1200, "README must open with its commands"
-    return [line.split("#")[0].strip() for line in first_block.group(1).splitlines()
-            if line.strip()]
+    return [
+        line.split("#")[0].strip() for line in first_block.group(1).splitlines() if line.strip()
+    ]
 
 
 def test_readme_opens_with_run_and_test_commands() -> None:
@@ -41,9 +42,15 @@ def test_ci_runs_the_readme_test_command() -> None:
 def test_make_run_starts_the_appliance_headless(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env["APPLIANCE_DATA_DIR"] = str(tmp_path / "data")
-    proc = subprocess.Popen(["make", "--no-print-directory", "run"], cwd=REPO, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        ["make", "--no-print-directory", "run"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     output = ""
     try:
         deadline = time.monotonic() + 300

@@ -20,8 +20,7 @@ def test_precedence_defaults_file_env_cli(tmp_path: Path) -> None:
     assert (s.port, s.max_streams, s.host) == (1111, 5, "127.0.0.1")
     s = load_settings(cli={"data_dir": str(tmp_path)}, env={"APPLIANCE_PORT": "2222"})
     assert (s.port, s.max_streams) == (2222, 5)
-    s = load_settings(cli={"data_dir": str(tmp_path), "port": 3333},
-                      env={"APPLIANCE_PORT": "2222"})
+    s = load_settings(cli={"data_dir": str(tmp_path), "port": 3333}, env={"APPLIANCE_PORT": "2222"})
     assert s.port == 3333
 
 
@@ -30,12 +29,15 @@ def test_data_dir_from_env(tmp_path: Path) -> None:
     assert s.data_path == (tmp_path / "d").resolve()
 
 
-@pytest.mark.parametrize(("env", "words"), [
-    ({"APPLIANCE_PORT": "eighty"}, "not a valid int"),
-    ({"APPLIANCE_PORT": "70000"}, "out of range"),
-    ({"APPLIANCE_SERVER_THREADS": "4"}, "at least 32"),
-    ({"APPLIANCE_LOG_LEVEL": "loud"}, "DEBUG"),
-])
+@pytest.mark.parametrize(
+    ("env", "words"),
+    [
+        ({"APPLIANCE_PORT": "eighty"}, "not a valid int"),
+        ({"APPLIANCE_PORT": "70000"}, "out of range"),
+        ({"APPLIANCE_SERVER_THREADS": "4"}, "at least 32"),
+        ({"APPLIANCE_LOG_LEVEL": "loud"}, "DEBUG"),
+    ],
+)
 def test_bad_values_say_how_to_fix(tmp_path: Path, env: dict, words: str) -> None:
     with pytest.raises(ConfigError) as err:
         load_settings(cli={"data_dir": str(tmp_path)}, env=env)

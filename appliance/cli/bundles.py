@@ -23,8 +23,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     build = cmds.add_parser("build", help="hash, sign and pack a bundle source folder")
     build.add_argument("src", type=Path, metavar="SRC_DIR")
     build.add_argument("--key", type=Path, required=True, help="private signing key (.key)")
-    build.add_argument("-o", "--output", type=Path, default=Path("."),
-                       help="output file or folder (default: current folder)")
+    build.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        default=Path("."),
+        help="output file or folder (default: current folder)",
+    )
     build.set_defaults(handler=build_command)
 
     verify = cmds.add_parser("verify", help="check a bundle's signature and every file")
@@ -71,8 +76,10 @@ def _existing_file(path: Path) -> Path:
 
 def keygen_command(args: argparse.Namespace) -> int:
     private, public = generate_keypair(args.prefix)
-    sys.stdout.write(f"private key: {private} (keep it secret)\npublic key:  {public} "
-                     "(give it to sites: appliance key add)\n")
+    sys.stdout.write(
+        f"private key: {private} (keep it secret)\npublic key:  {public} "
+        "(give it to sites: appliance key add)\n"
+    )
     return 0
 
 
@@ -93,9 +100,11 @@ def verify_command(args: argparse.Namespace) -> int:
     if args.json:
         print_json(checked)
     else:
-        sys.stdout.write(f"OK {checked['name']} {checked['version']}: signed by key "
-                         f"{checked['key_id']}, {len(checked['manifest']['files'])} files "
-                         "verified\n")
+        sys.stdout.write(
+            f"OK {checked['name']} {checked['version']}: signed by key "
+            f"{checked['key_id']}, {len(checked['manifest']['files'])} files "
+            "verified\n"
+        )
     return 0
 
 
@@ -109,8 +118,7 @@ def import_command(args: argparse.Namespace) -> int:
         print_json(bundle)
     else:
         what = "imported" if created else "already imported"
-        sys.stdout.write(f"{what}: {bundle['name']} {bundle['version']} "
-                         f"(key {bundle['key_id']})\n")
+        sys.stdout.write(f"{what}: {bundle['name']} {bundle['version']} (key {bundle['key_id']})\n")
     return 0
 
 
@@ -125,9 +133,18 @@ def list_command(args: argparse.Namespace) -> int:
     elif not found:
         sys.stdout.write("no bundles imported (appliance bundle import FILE)\n")
     else:
-        print_table([[b["name"], b["version"], ",".join(b["upgrade_from"]) or "-",
-                      " ".join(f"{c['name']}={c['version']}" for c in b["components"])]
-                     for b in found], ["NAME", "VERSION", "UPGRADES FROM", "COMPONENTS"])
+        print_table(
+            [
+                [
+                    b["name"],
+                    b["version"],
+                    ",".join(b["upgrade_from"]) or "-",
+                    " ".join(f"{c['name']}={c['version']}" for c in b["components"]),
+                ]
+                for b in found
+            ],
+            ["NAME", "VERSION", "UPGRADES FROM", "COMPONENTS"],
+        )
     return 0
 
 
@@ -146,8 +163,10 @@ def show_command(args: argparse.Namespace) -> int:
         sys.stdout.write(f"  component {c['name']} {c['version']}\n")
     for s in detail["sites"]:
         verdict = "yes" if s["allowed"] else "no"
-        sys.stdout.write(f"  site {s['site']}: {s['action']} from {s['installed'] or '-'}: "
-                         f"{verdict} ({s['reason']})\n")
+        sys.stdout.write(
+            f"  site {s['site']}: {s['action']} from {s['installed'] or '-'}: "
+            f"{verdict} ({s['reason']})\n"
+        )
     return 0
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from appliance.cli.common import context_from, print_json
 from appliance.errors import BadRequest
-from appliance.jobs import remote_sites
+from appliance.jobs.sites import service as remote_sites
 from appliance.store import credential_key
 
 

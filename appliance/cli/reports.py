@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    from appliance.jobs.report import write_report
+    from appliance.jobs.reports.report import write_report
 
     ctx = context_from(args)
     try:

@@ -13,9 +13,9 @@ from typing import BinaryIO
 from appliance.cli.common import context_from, fail_line, print_json, print_table
 from appliance.context import Context
 from appliance.errors import BadRequest
-from appliance.jobs import runprocs
-from appliance.jobs.plan import ACTIONS
-from appliance.jobs.states import TERMINAL, RunState
+from appliance.jobs.runs import processes
+from appliance.jobs.runs.plan import ACTIONS
+from appliance.states import TERMINAL, RunState
 from appliance.store import runs as rows
 from appliance.store import sites
 
@@ -102,7 +102,7 @@ def _ended_or_orphaned(run_id: int) -> Callable[[], bool]:
 
     def check() -> bool:
         run = rows.find_run(run_id)
-        return run.state in TERMINAL or not runprocs.is_alive(run.owner_pid, run.owner_start)
+        return run.state in TERMINAL or not processes.is_alive(run.owner_pid, run.owner_start)
 
     return check
 
@@ -126,7 +126,7 @@ def _follow_run(ctx: Context, manager, run_id: int) -> int:
 
 
 def _manager(ctx: Context):
-    from appliance.jobs.runs import RunManager
+    from appliance.jobs.runs.manager import RunManager
 
     manager = RunManager(ctx).start()
     ctx.services["runs"] = manager
@@ -237,7 +237,7 @@ def log_command(args: argparse.Namespace) -> int:
 
 
 def cancel_command(args: argparse.Namespace) -> int:
-    from appliance.jobs.runrecovery import cancel_run
+    from appliance.jobs.runs.recovery import cancel_run
 
     ctx = context_from(args)
     try:

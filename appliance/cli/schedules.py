@@ -13,8 +13,8 @@ from typing import Any
 
 from appliance.cli.common import context_from, print_json, print_table
 from appliance.errors import BadRequest
-from appliance.jobs.schedule_logic import ACTIONS, ScheduleSpecError, load_zone
-from appliance.jobs.scheduler import Scheduler
+from appliance.jobs.schedules.decisions import ACTIONS, ScheduleSpecError, load_zone
+from appliance.jobs.schedules.service import Scheduler
 
 
 def register(sub: argparse._SubParsersAction) -> None:

@@ -10,7 +10,7 @@ import threading
 from appliance.backend.server import LocalServer
 from appliance.cli.common import context_from
 from appliance.context import Context
-from appliance.jobs.scheduler import Scheduler
+from appliance.jobs.schedules.service import Scheduler
 from appliance.signals import StopSignals
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ def start_server(ctx: Context, host: str | None = None, port: int | None = None)
     import_carried(ctx)  # the signed bundles inside the appliance; idempotent
     # The run manager first: it recovers runs a dead appliance left behind, and services stop
     # in reverse order, so it stops (interrupting its runs) after the HTTP server.
-    from appliance.jobs.runs import RunManager
+    from appliance.jobs.runs.manager import RunManager
 
     ctx.services["runs"] = RunManager(ctx).start()
     # The scheduler comes right after the run manager (it starts runs through it).

@@ -10,7 +10,8 @@ from typing import Any
 from appliance.cli import credentials
 from appliance.cli.common import context_from, print_json, print_table
 from appliance.errors import BadRequest
-from appliance.jobs import inventory_io, remote_sites
+from appliance.jobs.sites import inventory_io
+from appliance.jobs.sites import service as remote_sites
 from appliance.store import sites
 
 

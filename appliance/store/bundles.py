@@ -11,23 +11,41 @@ from appliance.store import Store
 from appliance.store.models import Bundle, InstalledComponent, Site
 
 
-def record_bundle(store: Store, name: str, version: str, sha256: str, key_id: str, path: str,
-                  manifest: dict[str, Any]) -> dict[str, Any]:
+def record_bundle(
+    store: Store,
+    name: str,
+    version: str,
+    sha256: str,
+    key_id: str,
+    path: str,
+    manifest: dict[str, Any],
+) -> dict[str, Any]:
     """Insert the row for a freshly imported bundle, or return the existing identical one."""
 
     def write() -> int:
         existing = Bundle.get_or_none((Bundle.name == name) & (Bundle.version == version))
         if existing is not None:
             if existing.manifest.get("files") != manifest.get("files"):
-                raise Conflict(f"bundle {name} {version} is already imported with other content",
-                               "Ask the vendor for a bundle with a new version number.")
+                raise Conflict(
+                    f"bundle {name} {version} is already imported with other content",
+                    "Ask the vendor for a bundle with a new version number.",
+                )
             return existing.id
         try:
-            return Bundle.create(name=name, version=version, sha256=sha256, key_id=key_id,
-                                 path=path, manifest=manifest, imported_at=store.now()).id
+            return Bundle.create(
+                name=name,
+                version=version,
+                sha256=sha256,
+                key_id=key_id,
+                path=path,
+                manifest=manifest,
+                imported_at=store.now(),
+            ).id
         except IntegrityError as e:
-            raise Conflict(f"bundle {name} {version} was imported at the same time",
-                           "List bundles and use the one there.") from e
+            raise Conflict(
+                f"bundle {name} {version} was imported at the same time",
+                "List bundles and use the one there.",
+            ) from e
 
     store.write(write)
     return bundle_to_json(find_bundle(name, version))
@@ -62,6 +80,11 @@ def find_bundle(name: str, version: str) -> Bundle:
         )
         raise NotFound(f"no bundle {name} {version}", hint)
     return bundle
+
+
+def bundle_by_id(bundle_id: int) -> Bundle:
+    """The bundle a run or schedule points at (its row stays while anything points at it)."""
+    return Bundle.get_by_id(bundle_id)
 
 
 def bundle_exists(name: str, version: str) -> bool:

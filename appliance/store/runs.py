@@ -1,6 +1,6 @@
 """Runs, their steps and events: the queries and the writes (each write one writer unit).
 
-State changes go through :func:`set_run_state`, which enforces ``jobs.states.TRANSITIONS``
+State changes go through :func:`set_run_state`, which enforces ``appliance.states.TRANSITIONS``
 inside the writer's transaction (read and write in one unit: no race between processes either,
 since the writer holds the write lock for the whole batch).
 """
@@ -10,20 +10,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from peewee import JOIN, IntegrityError, fn
+from peewee import JOIN, IntegrityError
 
 from appliance.errors import Conflict, NotFound
+from appliance.states import ACTIVE, RunState, allowed
 from appliance.store import Store
-from appliance.store.models import Bundle, InstalledComponent, Run, RunEvent, RunStep, Site
-
-# jobs.states is the source of the states; the store only imports leaves, so the table is passed
-# in by the caller (see set_run_state) and these names mirror the enum values.
-ACTIVE_STATES = ("queued", "running")
-TASK_EVENTS = ("runner_on_ok", "runner_on_failed", "runner_on_unreachable", "runner_on_skipped")
+from appliance.store.events import host_counts
+from appliance.store.models import Bundle, InstalledComponent, Run, RunStep, Site
 
 
 def _busy_hint(site_id: int) -> str:
-    active = Run.select(Run.id).where((Run.site == site_id) & Run.state.in_(ACTIVE_STATES)).scalar()
+    active = Run.select(Run.id).where((Run.site == site_id) & Run.state.in_(ACTIVE)).scalar()
     if active is None:
         return "Wait for the site's active run to end, or cancel it, then try again."
     return (
@@ -86,7 +83,6 @@ def set_run_state(
     store: Store,
     run_id: int,
     target: str,
-    transitions: Mapping[Any, frozenset[Any]],
     *,
     before: Callable[[], None] | None = None,
     **fields: Any,
@@ -98,7 +94,7 @@ def set_run_state(
 
     def write() -> bool:
         run = Run.get_by_id(run_id)
-        if target not in {str(s) for s in transitions.get(run.state, ())}:
+        if not allowed(run.state, target):
             return False
         if before is not None:
             before()
@@ -125,7 +121,7 @@ def request_cancel(store: Store, run_id: int) -> str:
         run = Run.get_or_none(Run.id == run_id)
         if run is None:
             raise NotFound(f"no run {run_id}", "List runs with `appliance runs`.")
-        if run.state in ACTIVE_STATES:
+        if run.state in ACTIVE:
             Run.update(cancel_requested=True).where(Run.id == run_id).execute()
         return run.state
 
@@ -150,18 +146,6 @@ def reset_steps_from(store: Store, run_id: int, idx: int) -> None:
             .execute()
         )
     )
-
-
-def insert_event(row: dict[str, Any]) -> None:
-    """A writer unit (queued with ``store.fire``): one Ansible event."""
-    RunEvent.insert(**row).execute()
-
-
-def insert_events(batch: Sequence[dict[str, Any]]) -> None:
-    """A writer unit (queued with ``store.fire``): Ansible events in order, one INSERT per 200
-    (far below SQLite's bound-variable limit)."""
-    for start in range(0, len(batch), 200):
-        RunEvent.insert_many(batch[start : start + 200]).execute()
 
 
 def record_installed(
@@ -212,7 +196,6 @@ def finish_run(
     store: Store,
     run_id: int,
     target: str,
-    transitions: Mapping[Any, frozenset[Any]],
     *,
     record: Mapping[str, Mapping[str, str]] | None = None,
     replace_bundle: str | None = None,
@@ -225,9 +208,7 @@ def finish_run(
 
     def write() -> bool:
         now = store.now()
-        ok = set_run_state(
-            store, run_id, target, transitions, before=before, finished_at=now, **fields
-        )
+        ok = set_run_state(store, run_id, target, before=before, finished_at=now, **fields)
         if not ok:
             return False
         if running_steps is not None:
@@ -248,7 +229,6 @@ def resume_run(
     store: Store,
     run_id: int,
     first_idx: int,
-    transitions: Mapping[Any, frozenset[Any]],
     **fields: Any,
 ) -> bool:
     """Back to running from step ``first_idx`` (that step and later ones pending again)."""
@@ -257,8 +237,7 @@ def resume_run(
         ok = set_run_state(
             store,
             run_id,
-            "running",
-            transitions,
+            RunState.RUNNING,
             cancel_requested=False,
             error=None,
             hint=None,
@@ -325,7 +304,7 @@ def later_runs(run: Run) -> int:
 
 
 def active_runs() -> list[Run]:
-    return list(Run.select().where(Run.state.in_(ACTIVE_STATES)).order_by(Run.id))
+    return list(Run.select().where(Run.state.in_(ACTIVE)).order_by(Run.id))
 
 
 def step_to_json(step: RunStep) -> dict[str, Any]:
@@ -342,34 +321,6 @@ def step_to_json(step: RunStep) -> dict[str, Any]:
         "finished_at": step.finished_at,
         "rc": step.rc,
     }
-
-
-def host_counts(run_id: int) -> dict[str, dict[str, int]]:
-    """Per host: ok, changed, failed, unreachable, skipped task results over the whole run."""
-    hosts: dict[str, dict[str, int]] = {}
-    query = (
-        RunEvent.select(
-            RunEvent.host, RunEvent.status, RunEvent.changed, fn.COUNT(RunEvent.id).alias("n")
-        )
-        .where(
-            (RunEvent.run == run_id)
-            & RunEvent.event.in_(TASK_EVENTS)
-            & RunEvent.host.is_null(False)
-        )
-        .group_by(RunEvent.host, RunEvent.status, RunEvent.changed)
-        .tuples()
-    )
-    for host, status, changed, n in query:
-        counts = hosts.setdefault(
-            host, dict.fromkeys(("ok", "changed", "failed", "unreachable", "skipped"), 0)
-        )
-        if status in ("ok", "ignored"):
-            counts["ok"] += n
-        elif status in counts:
-            counts[status] += n
-        if changed:
-            counts["changed"] += n
-    return hosts
 
 
 def _summary(run: Run, site: Site, bundle: Bundle) -> dict[str, Any]:
@@ -421,34 +372,12 @@ def list_runs(
     return [_summary(r, r.site, r.bundle) for r in query]
 
 
-def event_to_json(event: RunEvent, step_idx: int | None = None) -> dict[str, Any]:
-    return {
-        "seq": event.id,
-        "run": event.run_id,
-        "step": step_idx,
-        "counter": event.counter,
-        "event": event.event,
-        "host": event.host,
-        "task": event.task,
-        "status": event.status,
-        "changed": bool(event.changed),
-        "duration": event.duration,
-        "stdout": event.stdout,
-        "created_at": event.created_at,
-    }
+def current_state(run_id: int) -> str | None:
+    """The run's state, or None if there is no such run.
 
-
-def list_events(run_id: int, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:
-    """Events of a run after the cursor ``after`` (an event's ``seq``), oldest first."""
-    steps = {s.id: s.idx for s in run_steps(run_id)}
-    query = (
-        RunEvent.select()
-        .where((RunEvent.run == run_id) & (RunEvent.id > after))
-        .order_by(RunEvent.id)
-        .limit(limit)
-    )
-    return [event_to_json(e, steps.get(e.step_id)) for e in query]
-
-
-def count_events(run_id: int) -> int:
-    return RunEvent.select().where(RunEvent.run == run_id).count()
+    Plain SQL: idle streams call this twice a second each, and building the peewee query cost
+    more than running it. fetchall() steps the statement to its end: an unfinished SELECT would
+    keep its read transaction, and an old WAL snapshot, open on this connection."""
+    found = Run._meta.database.execute_sql("SELECT state FROM run WHERE id = ?", (run_id,))
+    rows = found.fetchall()
+    return rows[0][0] if rows else None

@@ -16,23 +16,18 @@ from peewee import CharField, ForeignKeyField
 
 from appliance.clock import iso
 from appliance.errors import NotFound
+from appliance.states import (
+    FINAL_OCCURRENCES,
+    OPEN_OCCURRENCES,
+    UNSEEN_OCCURRENCES,
+)
+from appliance.states import OccurrenceState as Occ
 from appliance.store import Store
 from appliance.store.bundles import find_bundle
 from appliance.store.models import BaseModel, Bundle, Occurrence, Run, Schedule, Site
 from appliance.store.sites import find_site
 
 OCCURRENCES_SHOWN = 20
-
-# Occurrence states. A row exists only once something happened to its fire time.
-WAITING = "waiting"  # the site was busy; retried while the window is open
-STARTING = "starting"  # claimed, the run is being started (a crash here never starts twice)
-STARTED = "started"  # the run was started; ``run`` points at it
-MISSED = "missed"  # the window passed without a start (appliance off, asleep, site busy)
-SKIPPED = "skipped"  # deliberately not started (window too short, superseded, disabled)
-FAILED = "failed"  # the run could not be started (e.g. the bundle cannot upgrade this site)
-OPEN_STATES = (WAITING, STARTING)
-FINAL_STATES = (STARTED, MISSED, SKIPPED, FAILED)
-UNSEEN_STATES = (MISSED, SKIPPED, FAILED)  # listed under "missed" until acknowledged
 
 
 class OccurrenceAck(BaseModel):
@@ -131,13 +126,13 @@ def decision_records(schedule_id: int) -> dict[datetime, str]:
     """The records evaluation needs: open ones and the latest final one."""
     out: dict[datetime, str] = {}
     open_rows = Occurrence.select(Occurrence.fire_time, Occurrence.state).where(
-        (Occurrence.schedule == schedule_id) & Occurrence.state.in_(OPEN_STATES)
+        (Occurrence.schedule == schedule_id) & Occurrence.state.in_(OPEN_OCCURRENCES)
     )
     for row in open_rows:
         out[to_datetime(row.fire_time)] = row.state
     latest = (
         Occurrence.select(Occurrence.fire_time, Occurrence.state)
-        .where((Occurrence.schedule == schedule_id) & Occurrence.state.in_(FINAL_STATES))
+        .where((Occurrence.schedule == schedule_id) & Occurrence.state.in_(FINAL_OCCURRENCES))
         .order_by(Occurrence.fire_time.desc())
         .first()
     )
@@ -154,7 +149,7 @@ def record(
     detail: str | None = None,
     run_id: int | None = None,
     *,
-    only_from: Iterable[str | None] = (None, WAITING),
+    only_from: Iterable[str | None] = (None, Occ.WAITING),
 ) -> bool:
     """Write the occurrence of ``fire_time`` in ``state`` if its current state (None: no row)
     is in ``only_from``; one writer unit, so two callers never both claim a fire time."""
@@ -181,7 +176,7 @@ def record(
 
 
 def stale_starting() -> list[Occurrence]:
-    return list(Occurrence.select().where(Occurrence.state == STARTING))
+    return list(Occurrence.select().where(Occurrence.state == Occ.STARTING))
 
 
 def scheduled_run_since(site_id: int, bundle_id: int, since: str) -> Run | None:
@@ -203,7 +198,7 @@ def acknowledge(store: Store, ids: list[int] | None = None) -> list[int]:
 
     def write() -> list[int]:
         query = Occurrence.select(Occurrence.id).where(
-            Occurrence.state.in_(UNSEEN_STATES)
+            Occurrence.state.in_(UNSEEN_OCCURRENCES)
             & Occurrence.id.not_in(OccurrenceAck.select(OccurrenceAck.occurrence))
         )
         if ids is not None:
@@ -314,7 +309,7 @@ def unacknowledged(limit: int = 200) -> list[dict[str, Any]]:
         .switch(Schedule)
         .join(Bundle, on=Schedule.bundle == Bundle.id)
         .where(
-            Occurrence.state.in_(UNSEEN_STATES)
+            Occurrence.state.in_(UNSEEN_OCCURRENCES)
             & Occurrence.id.not_in(OccurrenceAck.select(OccurrenceAck.occurrence))
         )
         .order_by(Occurrence.fire_time.desc())
@@ -329,3 +324,8 @@ def unacknowledged(limit: int = 200) -> list[dict[str, Any]]:
         item["action"] = schedule.action
         out.append(item)
     return out
+
+
+def is_scheduled_run(run_id: int | None) -> bool:
+    """Whether an occurrence of a schedule started this run."""
+    return run_id is not None and Occurrence.select().where(Occurrence.run == run_id).exists()

@@ -121,6 +121,11 @@ def find_site(ref: int | str) -> Site:
     return site
 
 
+def site_hosts(site_id: int) -> list[dict[str, Any]]:
+    """The site's hosts as JSON, in the order they were added."""
+    return [host_to_json(h) for h in Host.select().where(Host.site == site_id).order_by(Host.id)]
+
+
 def get_site(ref: int | str) -> dict[str, Any]:
     site = find_site(ref)
     hosts = list(Host.select().where(Host.site == site).order_by(Host.id))

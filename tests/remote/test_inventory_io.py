@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from appliance.errors import BadRequest
-from appliance.jobs import inventory_io
+from appliance.jobs.sites import inventory_io
 from appliance.store import sites
 
 INI = """

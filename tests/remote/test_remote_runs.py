@@ -19,8 +19,8 @@ import pytest
 from appliance.bundle.build import build_bundle
 from appliance.context import Context
 from appliance.jobs import bundles as bundle_jobs
-from appliance.jobs import remote_sites
-from appliance.jobs.runs import RunManager
+from appliance.jobs.runs.manager import RunManager
+from appliance.jobs.sites import service as remote_sites
 from appliance.store import sites
 from appliance.store.models import RunEvent, RunStep
 from tests.remote.conftest import site_spec

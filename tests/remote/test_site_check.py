@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from appliance.context import Context
-from appliance.jobs import site_check
-from appliance.jobs.runner_secrets import runner_secrets
+from appliance.jobs.ansible.secrets import runner_secrets
+from appliance.jobs.sites import check as site_check
 from appliance.store import sites
 from appliance.store.credentials import SiteSecrets
 from tests.remote.conftest import site_spec

@@ -16,7 +16,7 @@ import pytest
 from appliance.bundle.build import build_bundle
 from appliance.context import Context
 from appliance.jobs import bundles as bundle_jobs
-from appliance.jobs.runs import RunManager
+from appliance.jobs.runs.manager import RunManager
 from appliance.store import sites
 from tests.support.demoapp import DemoAppProbe
 from tests.support.local import free_port, kill_everything_under
@@ -90,7 +90,7 @@ def manager(ctx: Context) -> Iterator[RunManager]:
 
 def sleepers(marker: str) -> list[int]:
     """Live `sleep` processes carrying the run's marker (APPLIANCE_RUN) in their environment."""
-    from appliance.jobs import runprocs
+    from appliance.jobs.runs import processes
 
     found = []
     for entry in Path("/proc").glob("[0-9]*"):
@@ -102,7 +102,7 @@ def sleepers(marker: str) -> list[int]:
         if (
             argv[:1] == [b"sleep"]
             and state != "Z"
-            and runprocs.carries_marker(int(entry.name), marker)
+            and processes.carries_marker(int(entry.name), marker)
         ):
             found.append(int(entry.name))
     return found

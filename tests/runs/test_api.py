@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from appliance.context import Context
-from appliance.jobs.runs import RunManager
+from appliance.jobs.runs.manager import RunManager
 from appliance.store import runs as rows
 from tests.runs.conftest import site_spec
 from tests.support.client import Api

@@ -7,7 +7,7 @@ import pytest
 
 from appliance.context import Context
 from appliance.errors import Conflict
-from appliance.jobs.runs import RunManager
+from appliance.jobs.runs.manager import RunManager
 from appliance.store import sites
 from tests.runs.conftest import LocalSite
 

@@ -9,8 +9,8 @@ import time
 import pytest
 
 from appliance.context import Context
-from appliance.jobs import runprocs
-from appliance.jobs.runs import RunManager
+from appliance.jobs.runs import processes
+from appliance.jobs.runs.manager import RunManager
 from appliance.store import runs as rows
 from tests.runs.conftest import sleepers
 from tests.support.local import poll
@@ -20,14 +20,14 @@ from tests.support.processes import run_cli
 def blocked_run(ctx: Context, manager: RunManager) -> tuple[int, int, str]:
     """Start slow-platform and wait until its `sleep 600` runs; (run id, pgid, marker)."""
     run = manager.start_run("slow", "slow-platform", "1.0.0")
-    marker = runprocs.run_marker(ctx.paths.root, run["id"])
+    marker = processes.run_marker(ctx.paths.root, run["id"])
     poll(lambda: sleepers(marker), 60, "the sleep task to start")
     pgid = poll(lambda: rows.get_run(run["id"])["pgid"], 10, "the recorded process group")
     return run["id"], pgid, marker
 
 
 def assert_nothing_left(pgid: int, marker: str) -> None:
-    assert runprocs.group_members(pgid) == []
+    assert processes.group_members(pgid) == []
     assert sleepers(marker) == []
 
 

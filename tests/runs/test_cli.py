@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.jobs import runprocs
+from appliance.jobs.runs import processes
 from tests.runs.conftest import kill_everything_under, sleepers
 from tests.support.local import poll
 from tests.support.processes import REPO, appliance_cmd, child_env, run_cli
@@ -90,7 +90,7 @@ def test_ctrl_c_and_appliance_cancel_from_another_process(data_dir: Path, cli_si
         )
 
     def blocked(run_id: int) -> int:
-        marker = runprocs.run_marker(data_dir, run_id)
+        marker = processes.run_marker(data_dir, run_id)
         poll(lambda: sleepers(marker), 60, f"run {run_id}'s sleep task")
         return poll(lambda: (read_run(data_dir, run_id) or {}).get("pgid"), 10, "pgid")
 
@@ -105,7 +105,7 @@ def test_ctrl_c_and_appliance_cancel_from_another_process(data_dir: Path, cli_si
     assert proc.returncode == 1, err
     assert "cancelling run 1" in err and "run 1 cancelled" in err
     assert read_run(data_dir, 1)["state"] == "cancelled"
-    assert runprocs.group_members(pgid) == []
+    assert processes.group_members(pgid) == []
 
     # `appliance cancel` in another process stops a run owned by an `appliance run` process
     proc = start()
@@ -117,5 +117,5 @@ def test_ctrl_c_and_appliance_cancel_from_another_process(data_dir: Path, cli_si
         proc.kill()
     assert cancel.returncode == 0 and cancel.stdout.strip() == "run 2 cancelled", cancel.stderr
     assert proc.returncode == 1 and "=== run 2 cancelled" in out
-    assert runprocs.group_members(pgid) == []
-    assert sleepers(runprocs.run_marker(data_dir, 2)) == []
+    assert processes.group_members(pgid) == []
+    assert sleepers(processes.run_marker(data_dir, 2)) == []

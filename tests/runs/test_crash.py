@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.jobs import runprocs
+from appliance.jobs.runs import processes
 from tests.runs.conftest import free_port, kill_everything_under, site_spec, sleepers
 from tests.support.local import poll
 from tests.support.processes import ServerProcess
@@ -36,7 +36,7 @@ def test_killed_appliance_leaves_an_interrupted_run(
         )
         assert reply.status == 201, reply.body
         run_id = reply.json()["id"]
-        marker = runprocs.run_marker(data, run_id)
+        marker = processes.run_marker(data, run_id)
         poll(lambda: sleepers(marker), 60, "the sleep task")
         pgid = poll(lambda: api.get(f"/api/runs/{run_id}").json()["pgid"], 10, "the pgid")
         owner = server.proc.pid
@@ -44,8 +44,8 @@ def test_killed_appliance_leaves_an_interrupted_run(
         server.kill()  # SIGKILL: no shutdown code runs
 
     # the appliance is gone, its Ansible is not (pexpect put it in its own session)
-    assert not runprocs.is_alive(owner, None)
-    assert runprocs.group_members(pgid) and sleepers(marker)
+    assert not processes.is_alive(owner, None)
+    assert processes.group_members(pgid) and sleepers(marker)
     log_before = (data / "runs" / str(run_id) / "output.log").read_bytes()
     assert b"TASK [Sleep 600 seconds]" in log_before
 
@@ -55,7 +55,7 @@ def test_killed_appliance_leaves_an_interrupted_run(
         assert run["state"] == "interrupted"
         assert f"(pid {owner}) stopped" in run["error"]
         assert [s["state"] for s in run["steps"]] == ["succeeded", "interrupted", "pending"]
-        assert runprocs.group_members(pgid) == [] and sleepers(marker) == []
+        assert processes.group_members(pgid) == [] and sleepers(marker) == []
         log_after = (data / "runs" / str(run_id) / "output.log").read_bytes()
         assert log_after.startswith(log_before)  # intact: only a final line appended
         assert log_after[len(log_before) :].decode().startswith("=== interrupted: ")

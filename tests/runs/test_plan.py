@@ -6,9 +6,9 @@ import pytest
 
 from appliance.bundle import Component, Manifest
 from appliance.errors import BadRequest, Unprocessable
-from appliance.jobs.inventory import build_inventory
-from appliance.jobs.plan import Installed, make_plan
-from appliance.jobs.states import TRANSITIONS, RunState, allowed
+from appliance.jobs.ansible.inventory import build_inventory
+from appliance.jobs.runs.plan import Installed, make_plan
+from appliance.states import TRANSITIONS, RunState, allowed
 
 STAGES = {s: f"playbooks/{s}.yml" for s in ("preflight", "backup", "verify", "rollback")}
 

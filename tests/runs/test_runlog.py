@@ -8,8 +8,8 @@ import threading
 from pathlib import Path
 
 from appliance.cli.runs import follow_log
-from appliance.jobs import runprocs
-from appliance.jobs.runlog import RunLog
+from appliance.jobs.runs import processes
+from appliance.jobs.runs.log import RunLog
 
 
 def test_runlog_appends_whole_writes(tmp_path: Path) -> None:
@@ -53,8 +53,8 @@ def test_follow_strips_colours_and_ends_when_the_run_is_terminal(tmp_path: Path)
 
 
 def test_process_identity_tells_reused_pids_apart() -> None:
-    me = runprocs.process_identity(os.getpid())
-    assert me and runprocs.is_alive(os.getpid(), me)
-    assert not runprocs.is_alive(os.getpid(), me.split(":")[0] + ":1")  # another start time
-    assert not runprocs.is_alive(None, None)
-    assert runprocs.run_marker(Path("/a"), 3) != runprocs.run_marker(Path("/b"), 3)
+    me = processes.process_identity(os.getpid())
+    assert me and processes.is_alive(os.getpid(), me)
+    assert not processes.is_alive(os.getpid(), me.split(":")[0] + ":1")  # another start time
+    assert not processes.is_alive(None, None)
+    assert processes.run_marker(Path("/a"), 3) != processes.run_marker(Path("/b"), 3)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from appliance.context import Context
-from appliance.jobs.runs import RunManager
+from appliance.jobs.runs.manager import RunManager
 from appliance.store import runs as rows
 from appliance.store import sites
 from tests.runs.conftest import LocalSite

@@ -18,7 +18,7 @@ import pytest
 
 from appliance.context import Context, open_context
 from appliance.errors import Conflict
-from appliance.jobs.scheduler import Scheduler
+from appliance.jobs.schedules.service import Scheduler
 from appliance.settings import load_settings
 from appliance.store import sites
 from appliance.store.bundles import find_bundle, record_bundle

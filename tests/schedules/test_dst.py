@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from appliance.jobs.schedule_logic import ScheduleView, next_fire_times, parse_schedule
+from appliance.jobs.schedules.decisions import ScheduleView, next_fire_times, parse_schedule
 from tests.schedules.conftest import FakeClock, World, spec, utc
 
 

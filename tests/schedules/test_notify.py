@@ -6,7 +6,7 @@ import logging
 
 import pytest
 
-from appliance.jobs.notify import RunNotifier
+from appliance.jobs.schedules.notify import RunNotifier
 
 
 def run(**kw) -> dict:
@@ -25,7 +25,7 @@ def run(**kw) -> dict:
 def test_scheduled_run_end_calls_notify_send_and_logs(caplog: pytest.LogCaptureFixture):
     calls = []
     notifier = RunNotifier("/usr/bin/notify-send", run=lambda argv, **kw: calls.append(argv))
-    with caplog.at_level(logging.INFO, logger="appliance.jobs.notify"):
+    with caplog.at_level(logging.INFO, logger="appliance.jobs.schedules.notify"):
         notifier(run())
         notifier(run(state="failed", id=4))
     assert calls[0][:3] == ["/usr/bin/notify-send", "--app-name=Appliance", "--urgency=normal"]
@@ -45,7 +45,7 @@ def test_manual_or_unfinished_runs_are_not_announced(data_dir):
 
 def test_without_notify_send_only_a_log_line(caplog: pytest.LogCaptureFixture):
     notifier = RunNotifier("", run=lambda *a, **k: pytest.fail("must not run"))
-    with caplog.at_level(logging.INFO, logger="appliance.jobs.notify"):
+    with caplog.at_level(logging.INFO, logger="appliance.jobs.schedules.notify"):
         notifier(run())
     assert "Scheduled upgrade succeeded" in caplog.text
 

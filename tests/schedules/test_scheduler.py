@@ -80,7 +80,7 @@ def test_restart_after_the_window_records_missed_and_warns(
     world.scheduler.add(spec(**ONCE))
     world.close()
     clock.set(utc(2026, 2, 1, 3, 0))  # the window closed at 03:00 UTC
-    caplog.set_level(logging.WARNING, logger="appliance.jobs.scheduler")
+    caplog.set_level(logging.WARNING, logger="appliance.jobs.schedules.service")
     scheduler = world.restart().start()
     scheduler.stop()
     assert world.runs.calls == []
@@ -247,7 +247,7 @@ def test_many_missed_fire_times_are_summed_up(world: World, clock: FakeClock):
 
 def test_no_run_engine_leaves_starting_to_the_server(world: World, clock: FakeClock):
     """A command-line process has no run manager: it stores but never starts a run."""
-    from appliance.jobs.scheduler import Scheduler
+    from appliance.jobs.schedules.service import Scheduler
 
     cli_side = Scheduler(world.ctx, None)
     cli_side.add(spec(**ONCE))

@@ -11,7 +11,7 @@ import pytest
 from appliance.backend.server import LocalServer
 from appliance.context import Context
 from appliance.errors import NotFound, RangeNotSatisfiable
-from appliance.jobs.logclient import follow_log
+from appliance.jobs.streams.client import follow_log
 from tests.streams.helpers import append, make_run, set_state, wait_for
 
 

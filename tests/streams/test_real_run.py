@@ -10,9 +10,9 @@ import pytest
 
 from appliance.backend.server import LocalServer
 from appliance.context import Context
-from appliance.jobs.logclient import follow_log
-from appliance.jobs.logtail import run_state
+from appliance.jobs.streams.client import follow_log
 from appliance.store.models import RunEvent
+from appliance.store.runs import current_state as run_state
 from tests.streams.helpers import Stream
 from tests.support.client import Api
 

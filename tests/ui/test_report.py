@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from appliance.context import Context
-from appliance.jobs.report import render_report, write_report
+from appliance.jobs.reports.report import render_report, write_report
 from tests.support.client import Api
 from tests.support.processes import run_cli
 from tests.ui.helpers import make_run, write_log

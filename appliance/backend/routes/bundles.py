@@ -10,13 +10,16 @@ from appliance.jobs import bundles as service
 def register(app: Bottle, ctx: Context) -> None:
     @app.get("/api/bundles")
     def list_bundles() -> list:
-        return service.rows.list_bundles(limit=query_int(request, "limit", 1000, 1, 100_000),
-                                         offset=query_int(request, "offset", 0))
+        return service.rows.list_bundles(
+            limit=query_int(request, "limit", 1000, 1, 100_000),
+            offset=query_int(request, "offset", 0),
+        )
 
     @app.post("/api/bundles")
     def import_bundle() -> dict:
-        bundle, created = service.import_stream(ctx, request.environ["wsgi.input"],
-                                                content_length(request))
+        bundle, created = service.import_stream(
+            ctx, request.environ["wsgi.input"], content_length(request)
+        )
         response.status = 201 if created else 200
         return bundle
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from bottle import Bottle, HTTPResponse
 
 from appliance.context import Context
-from appliance.jobs import report
+from appliance.jobs.reports import report
 
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'"
 

@@ -9,8 +9,8 @@ from bottle import Bottle, request, response
 from appliance.backend.http import json_body, query_int
 from appliance.context import Context
 from appliance.errors import BadRequest, ServiceUnavailable
-from appliance.jobs.plan import ACTIONS
-from appliance.jobs.states import RunState
+from appliance.jobs.runs.plan import ACTIONS
+from appliance.states import RunState
 from appliance.store import runs as rows
 from appliance.store import sites
 from appliance.validate import Field, expect_object

@@ -7,7 +7,7 @@ from bottle import Bottle, request, response
 from appliance.backend.http import json_body
 from appliance.context import Context
 from appliance.errors import BadRequest
-from appliance.jobs.scheduler import Scheduler
+from appliance.jobs.schedules.service import Scheduler
 from appliance.validate import Field, expect_object
 
 ENABLE_FIELDS = {"enabled": Field(bool, required=True)}

@@ -7,7 +7,7 @@ from bottle import Bottle, HTTPResponse, request, response
 from appliance.backend.http import json_body
 from appliance.context import Context
 from appliance.errors import BadRequest
-from appliance.jobs import remote_sites
+from appliance.jobs.sites import service as remote_sites
 from appliance.validate import Field, expect_object
 
 IMPORT_FIELDS = {

@@ -7,7 +7,8 @@ from bottle import BaseRequest, Bottle, request, response
 from appliance.backend.streams import StreamBody, StreamSlots, client_fd
 from appliance.context import Context
 from appliance.errors import BadRequest, NotFound, RangeNotSatisfiable
-from appliance.jobs import logtail
+from appliance.jobs.streams import tail as logtail
+from appliance.store import runs
 
 SLOTS_KEY = "appliance.stream_slots"  # app.config entry: the StreamSlots of this app
 _TRUE = {"1", "true", "yes", "on"}
@@ -39,7 +40,7 @@ def _follow(req: BaseRequest) -> bool:
 
 
 def _state_of(run_id: int) -> str:
-    state = logtail.run_state(run_id)
+    state = runs.current_state(run_id)
     if state is None:
         raise NotFound(f"no run {run_id}", "List the runs (GET /api/runs) for their ids.")
     return state
@@ -70,7 +71,7 @@ def register(app: Bottle, ctx: Context) -> None:
         response.content_type = "text/plain; charset=utf-8"
         response.set_header("X-Log-Offset", str(offset))
         chunks = logtail.tail_log(
-            path, offset, follow=follow, state=lambda: logtail.run_state(run_id), hangup_fd=fd
+            path, offset, follow=follow, state=lambda: runs.current_state(run_id), hangup_fd=fd
         )
         return StreamBody(chunks, slot)
 
@@ -83,6 +84,6 @@ def register(app: Bottle, ctx: Context) -> None:
         slot = slots.acquire("events", run_id, fd)
         response.content_type = "application/x-ndjson"
         chunks = logtail.tail_events(
-            run_id, after, follow=follow, state=lambda: logtail.run_state(run_id), hangup_fd=fd
+            run_id, after, follow=follow, state=lambda: runs.current_state(run_id), hangup_fd=fd
         )
         return StreamBody(chunks, slot)

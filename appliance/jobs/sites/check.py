@@ -26,8 +26,8 @@ import yaml
 
 from appliance.ansible_env import ansible_environment
 from appliance.compat import launcher_dir
-from appliance.jobs.inventory import inventory_yaml
-from appliance.jobs.runner_secrets import RunnerSecrets
+from appliance.jobs.ansible.inventory import inventory_yaml
+from appliance.jobs.ansible.secrets import RunnerSecrets
 
 logger = logging.getLogger(__name__)
 

@@ -20,10 +20,10 @@ from appliance import __version__
 from appliance.clock import iso
 from appliance.context import Context
 from appliance.errors import Conflict
+from appliance.states import TERMINAL
 from appliance.store import runs as run_rows
 from appliance.store import sites as site_rows
 
-TERMINAL = ("succeeded", "failed", "cancelled", "interrupted")
 ERROR_RE = re.compile(r"fatal:|FAILED!|ERROR|failed=[1-9]|unreachable=[1-9]")
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 STEP_HEADER_RE = re.compile(r"^=== \[(\d+)/\d+\]")

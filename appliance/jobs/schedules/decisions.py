@@ -31,7 +31,8 @@ from apscheduler.triggers.date import DateTrigger
 
 from appliance.clock import iso
 from appliance.errors import BadRequest
-from appliance.store.schedules import FINAL_STATES, MISSED, SKIPPED, WAITING
+from appliance.states import FINAL_OCCURRENCES
+from appliance.states import OccurrenceState as Occ
 from appliance.validate import Field, expect_object
 
 RETRY_SECONDS = 30  # a busy site is asked again this often while the window is open
@@ -194,7 +195,7 @@ def next_fire_times(schedule: ScheduleView, after: datetime, n: int = 3) -> list
 @dataclass(frozen=True)
 class Decision:
     fire_time: datetime  # aware UTC
-    action: str  # "start" | MISSED | SKIPPED
+    action: str  # "start" | Occ.MISSED | Occ.SKIPPED
     reason: str | None = None
     window_ends: datetime | None = None
 
@@ -265,7 +266,7 @@ def evaluate(
     trigger = make_trigger(schedule)
     out = Evaluation()
     window = schedule.window
-    finals = [t for t, state in records.items() if state in FINAL_STATES]
+    finals = [t for t, state in records.items() if state in FINAL_OCCURRENCES]
     start = max([schedule.created_at - timedelta(microseconds=1), *finals])
     cut = now - window  # fire times at or before this have no window left
 
@@ -282,7 +283,7 @@ def evaluate(
                 break
     out.wake_at = scan.wake_at
     missed, candidates = scan.missed, scan.candidates
-    candidates += [t for t, s in records.items() if s == WAITING]
+    candidates += [t for t, s in records.items() if s == Occ.WAITING]
 
     for i, moment in enumerate(missed):
         reason = disabled_reason or (
@@ -295,7 +296,9 @@ def evaluate(
             )
             reason += f"; {more} were missed as well"
         out.decisions.append(
-            Decision(moment, SKIPPED if disabled_reason else MISSED, reason, moment + window)
+            Decision(
+                moment, Occ.SKIPPED if disabled_reason else Occ.MISSED, reason, moment + window
+            )
         )
 
     live: list[datetime] = []
@@ -305,16 +308,16 @@ def evaluate(
             live.append(moment)
             continue
         if disabled_reason:
-            out.decisions.append(Decision(moment, SKIPPED, disabled_reason, ends))
+            out.decisions.append(Decision(moment, Occ.SKIPPED, disabled_reason, ends))
         else:
-            busy = records.get(moment) == WAITING
+            busy = records.get(moment) == Occ.WAITING
             reason = (
                 f"the site was busy for the whole window ({_fmt(moment, zone)} to "
                 f"{_fmt(ends, zone)})"
                 if busy
                 else f"the window {_fmt(moment, zone)} to {_fmt(ends, zone)} passed"
             )
-            out.decisions.append(Decision(moment, MISSED, reason, ends))
+            out.decisions.append(Decision(moment, Occ.MISSED, reason, ends))
     if not live:
         return out
     # Like APScheduler's coalesce: several fire times inside their windows at once (after an
@@ -324,7 +327,7 @@ def evaluate(
         out.decisions.append(
             Decision(
                 moment,
-                SKIPPED,
+                Occ.SKIPPED,
                 f"superseded by the later fire time {_fmt(latest, zone)} (one run for both)",
                 moment + window,
             )
@@ -336,7 +339,7 @@ def evaluate(
             out.decisions.append(
                 Decision(
                     latest,
-                    SKIPPED,
+                    Occ.SKIPPED,
                     f"the bundle expects about {schedule.expected_minutes:g} minutes but only "
                     f"{left.total_seconds() / 60:.0f} minute(s) of the window were left "
                     f"(it ends {_fmt(ends, zone)})",

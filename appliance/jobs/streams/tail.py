@@ -30,15 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
-from peewee import JOIN
-
-from appliance.jobs.inotify import IN_CLOSE_WRITE, IN_MODIFY, Inotify
-from appliance.jobs.states import TERMINAL
-from appliance.store.models import Run, RunEvent, RunStep
+from appliance.jobs.streams.inotify import IN_CLOSE_WRITE, IN_MODIFY, Inotify
+from appliance.states import TERMINAL
+from appliance.store.events import list_events
 
 logger = logging.getLogger(__name__)
 
-TERMINAL_STATES = frozenset(str(state) for state in TERMINAL)  # the run engine's, as text
 BLOCK_SIZE = 64 * 1024
 STATE_INTERVAL = 0.5  # seconds between state reads while a followed log is idle
 FILE_POLL_INTERVAL = 0.1  # seconds between stat()s where inotify is unavailable
@@ -50,46 +47,7 @@ StateFn = Callable[[], str | None]
 
 def is_terminal(state: str | None) -> bool:
     """A vanished run (None) counts as ended: nothing more will ever be written for it."""
-    return state is None or state in TERMINAL_STATES
-
-
-# Reads (on the calling thread's own read-only connection) ------------------------------------
-def run_state(run_id: int) -> str | None:
-    # Plain SQL: idle streams call this twice a second each, and building the peewee query
-    # cost more than running it. fetchall() steps the statement to its end: an unfinished
-    # SELECT would keep its read transaction, and an old WAL snapshot, open on this connection.
-    rows = Run._meta.database.execute_sql("SELECT state FROM run WHERE id = ?", (run_id,))
-    found = rows.fetchall()
-    return found[0][0] if found else None
-
-
-_EVENT_FIELDS = (
-    RunEvent.id,
-    RunStep.idx.alias("step"),  # the step's position in the run, as in GET /api/runs/<id>
-    RunEvent.counter,
-    RunEvent.event,
-    RunEvent.host,
-    RunEvent.task,
-    RunEvent.status,
-    RunEvent.changed,
-    RunEvent.duration,
-    RunEvent.stdout,
-    RunEvent.created_at,
-)
-
-
-def read_events(run_id: int, after: int, limit: int) -> list[dict]:
-    """Events of a run with ``id > after`` in order (``id`` as ``seq``; the shape of an event in
-    docs/api.md)."""
-    rows = (
-        RunEvent.select(*_EVENT_FIELDS)
-        .join(RunStep, JOIN.LEFT_OUTER, on=(RunEvent.step == RunStep.id))
-        .where((RunEvent.run == run_id) & (RunEvent.id > after))
-        .order_by(RunEvent.id)
-        .limit(limit)
-        .dicts()
-    )
-    return [{"seq": row.pop("id"), "run": run_id, **row} for row in rows]
+    return state is None or state in TERMINAL
 
 
 # Waiting -------------------------------------------------------------------------------------
@@ -270,7 +228,7 @@ def tail_events(
     *,
     follow: bool,
     state: StateFn,
-    read: Callable[[int, int, int], list[dict]] = read_events,
+    read: Callable[[int, int, int], list[dict]] = list_events,
     hangup_fd: int | None = None,
     interval: float = EVENT_INTERVAL,
     batch: int = EVENT_BATCH,

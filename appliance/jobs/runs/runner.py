@@ -31,9 +31,9 @@ from typing import Any
 
 import yaml
 
-from appliance.jobs import runprocs
-from appliance.jobs.runlog import RunLog
-from appliance.jobs.runner_secrets import RunnerSecrets
+from appliance.jobs.ansible.secrets import RunnerSecrets
+from appliance.jobs.runs import processes
+from appliance.jobs.runs.log import RunLog
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +158,7 @@ class _Cancel:
             self.cancelled = True
             self.signalled_at = time.monotonic()
             if self.pgid is not None:
-                runprocs.signal_group(self.pgid, signal.SIGTERM)
+                processes.signal_group(self.pgid, signal.SIGTERM)
             else:  # no child seen yet: ansible-runner kills whatever it started
                 return True
         return time.monotonic() - self.signalled_at >= GRACE_SECONDS
@@ -166,7 +166,7 @@ class _Cancel:
     def _find_child(self) -> None:
         # The callback runs on the thread that spawned ansible-playbook (ansible_runner.run is
         # synchronous), so that thread's only child is it.
-        for pid in runprocs.thread_children():
+        for pid in processes.thread_children():
             try:
                 pgid = os.getpgid(pid)
             except ProcessLookupError:
@@ -180,9 +180,9 @@ class _Cancel:
         if self.pgid is None:
             return
         deadline = (self.signalled_at or time.monotonic()) + GRACE_SECONDS
-        if not runprocs.wait_group_gone(self.pgid, deadline):
-            runprocs.signal_group(self.pgid, signal.SIGKILL)
-            runprocs.wait_group_gone(self.pgid, time.monotonic() + 2.0)
+        if not processes.wait_group_gone(self.pgid, deadline):
+            processes.signal_group(self.pgid, signal.SIGKILL)
+            processes.wait_group_gone(self.pgid, time.monotonic() + 2.0)
 
 
 def run_step(

@@ -17,11 +17,11 @@ from typing import Any
 
 from appliance.context import Context
 from appliance.errors import Conflict
-from appliance.jobs import runprocs
-from appliance.jobs.runlog import RunLog
-from appliance.jobs.states import TERMINAL, TRANSITIONS, RunState
+from appliance.jobs.runs import processes
+from appliance.jobs.runs.log import RunLog
+from appliance.states import TERMINAL, RunState
 from appliance.store import runs as rows
-from appliance.store.models import Run
+from appliance.store.rows import Run
 
 logger = logging.getLogger(__name__)
 
@@ -48,21 +48,21 @@ def _is_playbook_leader(pid: int) -> bool:
 
 def kill_leftovers(data_dir: Path, run: Run) -> list[int]:
     """SIGKILL the process groups still running for ``run``; returns the groups killed."""
-    marker = runprocs.run_marker(data_dir, run.id)
+    marker = processes.run_marker(data_dir, run.id)
     groups: set[int] = set()
-    if run.pgid and runprocs.group_is_ours(run.pgid, marker):
+    if run.pgid and processes.group_is_ours(run.pgid, marker):
         groups.add(run.pgid)
     # The owner may have died before it recorded the group: find the run's playbook process by
     # the marker in its environment.
     for entry in Path("/proc").glob("[0-9]*"):
         pid = int(entry.name)
-        if pid not in groups and runprocs.carries_marker(pid, marker) and _is_playbook_leader(pid):
+        if pid not in groups and processes.carries_marker(pid, marker) and _is_playbook_leader(pid):
             groups.add(pid)
     for pgid in groups:
         logger.warning("run %d: killing leftover process group %d", run.id, pgid)
-        runprocs.signal_group(pgid, signal.SIGKILL)
+        processes.signal_group(pgid, signal.SIGKILL)
     for pgid in groups:
-        runprocs.wait_group_gone(pgid, time.monotonic() + 5.0)
+        processes.wait_group_gone(pgid, time.monotonic() + 5.0)
     return sorted(groups)
 
 
@@ -76,7 +76,6 @@ def end_orphan(ctx: Context, run: Run, state: RunState, why: str, hint: str) -> 
             ctx.store,
             run.id,
             state,
-            TRANSITIONS,
             running_steps=str(state),
             error=why,
             hint=hint,
@@ -90,7 +89,7 @@ def recover(ctx: Context, notify: Callable[[dict[str, Any]], None] | None = None
     """Runs left queued/running by a process that no longer runs become ``interrupted``."""
     ended = []
     for run in rows.active_runs():
-        if runprocs.is_alive(run.owner_pid, run.owner_start):
+        if processes.is_alive(run.owner_pid, run.owner_start):
             continue  # another live appliance (a CLI `appliance run`) is driving it
         why = (
             f"the appliance process that ran it (pid {run.owner_pid}) stopped before the run ended"
@@ -114,7 +113,7 @@ def cancel_run(ctx: Context, run_id: int | str, wait: float = 5.0) -> dict[str, 
             "Only a queued or running run can be cancelled.",
         )
     rows.request_cancel(ctx.store, run.id)
-    if not runprocs.is_alive(run.owner_pid, run.owner_start):
+    if not processes.is_alive(run.owner_pid, run.owner_start):
         end_orphan(
             ctx,
             run,

@@ -22,10 +22,11 @@ from apscheduler.triggers.date import DateTrigger
 from appliance.clock import iso
 from appliance.context import Context
 from appliance.errors import ApplianceError, Conflict
-from appliance.jobs import schedule_logic as logic
-from appliance.jobs.notify import RunNotifier
+from appliance.jobs.schedules import decisions as logic
+from appliance.jobs.schedules.notify import RunNotifier
+from appliance.states import OccurrenceState as Occ
 from appliance.store import schedules as rows
-from appliance.store.models import Bundle, Schedule, Site
+from appliance.store.rows import Bundle, Schedule, Site
 
 logger = logging.getLogger(__name__)
 
@@ -131,7 +132,7 @@ class Scheduler:
                     if result is None:
                         continue
                     done.append(result)
-                    if result["state"] == rows.WAITING and decision.window_ends is not None:
+                    if result["state"] == Occ.WAITING and decision.window_ends is not None:
                         retry = logic.retry_at(now, decision.window_ends)
                         due = min(due or retry, retry)
             self.next_due = due
@@ -146,7 +147,7 @@ class Scheduler:
         if decision.action != "start":
             if not rows.record(store, schedule.id, fire, decision.action, decision.reason):
                 return None
-            log = logger.warning if decision.action == rows.MISSED else logger.info
+            log = logger.warning if decision.action == Occ.MISSED else logger.info
             log(
                 "schedule %s fire time %s %s: %s",
                 schedule.id,
@@ -157,22 +158,22 @@ class Scheduler:
             return self._result(schedule, fire, decision.action, decision.reason)
         if self.runs is None:
             return None  # a process without a run engine (a CLI command) leaves it to the server
-        if not rows.record(store, schedule.id, fire, rows.STARTING):
+        if not rows.record(store, schedule.id, fire, Occ.STARTING):
             return None  # deleted meanwhile, or already taken
-        state, detail, run_id = rows.STARTED, None, None
+        state, detail, run_id = Occ.STARTED, None, None
         try:
             run = self.runs.start_run(
                 site.id, bundle.name, bundle.version, schedule.action, trigger="schedule"
             )
             run_id = int(run["id"])
         except Conflict as e:
-            state, detail = rows.WAITING, f"{e.message}; retrying while the window is open"
+            state, detail = Occ.WAITING, f"{e.message}; retrying while the window is open"
         except ApplianceError as e:
-            state, detail = rows.FAILED, f"{e.message} (hint: {e.hint})"
+            state, detail = Occ.FAILED, f"{e.message} (hint: {e.hint})"
         except Exception as e:  # the job boundary: record it, keep scheduling the others
             logger.exception("starting the run of schedule %s failed", schedule.id)
-            state, detail = rows.FAILED, f"internal error: {e}"
-        rows.record(store, schedule.id, fire, state, detail, run_id, only_from=(rows.STARTING,))
+            state, detail = Occ.FAILED, f"internal error: {e}"
+        rows.record(store, schedule.id, fire, state, detail, run_id, only_from=(Occ.STARTING,))
         logger.info(
             "schedule %s fire time %s: %s%s%s",
             schedule.id,
@@ -211,20 +212,20 @@ class Scheduler:
                     self.ctx.store,
                     schedule.id,
                     fire,
-                    rows.STARTED,
+                    Occ.STARTED,
                     None,
                     run.id,
-                    only_from=(rows.STARTING,),
+                    only_from=(Occ.STARTING,),
                 )
             else:
                 rows.record(
                     self.ctx.store,
                     schedule.id,
                     fire,
-                    rows.MISSED,
+                    Occ.MISSED,
                     "the appliance stopped while starting this run; it is not started again "
                     "so that it can never run twice",
-                    only_from=(rows.STARTING,),
+                    only_from=(Occ.STARTING,),
                 )
 
     def _wake(self, at: datetime) -> None:
@@ -278,12 +279,12 @@ class Scheduler:
                     disabled_reason=DISABLED_REASON,
                 )
                 for decision in evaluation.decisions:
-                    if decision.action == rows.SKIPPED:
+                    if decision.action == Occ.SKIPPED:
                         rows.record(
                             self.ctx.store,
                             schedule.id,
                             decision.fire_time,
-                            rows.SKIPPED,
+                            Occ.SKIPPED,
                             decision.reason,
                         )
             self.tick()

@@ -13,19 +13,18 @@ import subprocess
 from collections.abc import Callable
 from typing import Any
 
-from appliance.store.models import Occurrence
+from appliance.states import TERMINAL
+from appliance.store.schedules import is_scheduled_run
 
 logger = logging.getLogger(__name__)
 
-TERMINAL = frozenset({"succeeded", "failed", "cancelled", "interrupted"})
 NOTIFY_TIMEOUT = 5
 
 
 def is_scheduled(run: dict[str, Any]) -> bool:
     if run.get("trigger") == "schedule":
         return True
-    run_id = run.get("id")
-    return run_id is not None and Occurrence.select().where(Occurrence.run == run_id).exists()
+    return is_scheduled_run(run.get("id"))
 
 
 def message_for(run: dict[str, Any]) -> tuple[str, str]:

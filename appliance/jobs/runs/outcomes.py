@@ -7,8 +7,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from appliance.jobs.runner import StepOutcome
-from appliance.jobs.states import RunState, StepState
+from appliance.jobs.runs.runner import StepOutcome
+from appliance.states import RunState, StepState
 from appliance.store import runs as rows
 
 

@@ -24,24 +24,24 @@ from appliance.bundle import Manifest, parse_manifest
 from appliance.compat import launcher_dir
 from appliance.context import Context
 from appliance.errors import ApplianceError, Conflict, ServiceUnavailable, Unprocessable
-from appliance.jobs import runprocs, runrecovery
-from appliance.jobs.inventory import inventory_yaml
-from appliance.jobs.plan import Installed, PlannedStep, make_plan, success_record
-from appliance.jobs.runlog import RunLog
-from appliance.jobs.runner import StepSpec, event_row, run_step
-from appliance.jobs.runner_secrets import redact_row, runner_secrets
-from appliance.jobs.runsteps import (
+from appliance.jobs.ansible.inventory import inventory_yaml
+from appliance.jobs.ansible.secrets import redact_row, runner_secrets
+from appliance.jobs.runs import processes, recovery
+from appliance.jobs.runs.log import RunLog
+from appliance.jobs.runs.outcomes import (
     EventBatch,
     failed_result,
     outcome_state,
     steps_left_as,
     stopped_result,
 )
-from appliance.jobs.states import RESUMABLE, TERMINAL, TRANSITIONS, RunState, StepState
+from appliance.jobs.runs.plan import Installed, PlannedStep, make_plan, success_record
+from appliance.jobs.runs.runner import StepSpec, event_row, run_step
+from appliance.states import RESUMABLE, TERMINAL, RunState, StepState
 from appliance.store import bundles as bundle_rows
 from appliance.store import credentials, sites
 from appliance.store import runs as rows
-from appliance.store.models import Bundle, Host, Run, Site
+from appliance.store.rows import Bundle, Run
 
 logger = logging.getLogger(__name__)
 
@@ -68,11 +68,11 @@ class RunManager:
         self._active: dict[int, _Active] = {}
         self._listeners: list[Listener] = []
         self._stopping = False
-        self._identity = runprocs.process_identity(os.getpid())
+        self._identity = processes.process_identity(os.getpid())
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> RunManager:
-        recovered = runrecovery.recover(self.ctx, notify=self._notify)
+        recovered = recovery.recover(self.ctx, notify=self._notify)
         if recovered:
             logger.warning("interrupted runs left by a stopped appliance: %s", recovered)
         return self
@@ -172,7 +172,7 @@ class RunManager:
         with self._lock:
             active = self._active.get(run.id)
         if active is None:
-            return runrecovery.cancel_run(self.ctx, run.id)
+            return recovery.cancel_run(self.ctx, run.id)
         active.stop_reason = active.stop_reason or "cancel"
         rows.request_cancel(self.ctx.store, run.id)
         if active.thread is not None:
@@ -202,12 +202,11 @@ class RunManager:
             )
         steps = rows.run_steps(run.id)
         first = next((s.idx for s in steps if s.state != StepState.SUCCEEDED), len(steps) + 1)
-        _manifest(Bundle.get_by_id(run.bundle_id))  # the bundle must still be readable
+        _manifest(bundle_rows.bundle_by_id(run.bundle_id))  # the bundle must still be readable
         if not rows.resume_run(
             self.ctx.store,
             run.id,
             first,
-            TRANSITIONS,
             owner_pid=os.getpid(),
             owner_start=self._identity,
         ):
@@ -262,7 +261,7 @@ class RunManager:
         state, error, hint = RunState.FAILED, None, None
         record, replace = None, None
         try:
-            rows.set_run_state(store, run_id, RunState.RUNNING, TRANSITIONS, started_at=store.now())
+            rows.set_run_state(store, run_id, RunState.RUNNING, started_at=store.now())
             run = rows.find_run(run_id)
             if run.state != RunState.RUNNING:  # ended meanwhile by another process
                 logger.warning("run %d is %s: not starting it", run_id, run.state)
@@ -283,7 +282,6 @@ class RunManager:
                     store,
                     run_id,
                     state,
-                    TRANSITIONS,
                     record=record,
                     replace_bundle=replace,
                     running_steps=steps_left_as(state),
@@ -306,12 +304,10 @@ class RunManager:
         self, active: _Active, run: Run, log: RunLog, first_idx: int
     ) -> tuple[RunState, str | None, str | None]:
         store = self.ctx.store
-        site = Site.get_by_id(run.site_id)
-        bundle = Bundle.get_by_id(run.bundle_id)
+        site = sites.find_site(run.site_id)
+        bundle = bundle_rows.bundle_by_id(run.bundle_id)
         manifest = _manifest(bundle)
-        hosts = [
-            sites.host_to_json(h) for h in Host.select().where(Host.site == site).order_by(Host.id)
-        ]
+        hosts = sites.site_hosts(site.id)
         # The backup of this run (or, for a rollback, of the run it restores): in the data
         # directory for hosts on this machine; on a remote host the bundle places it by backup_id
         # (a laptop path means nothing there). Not an extra var: those would win on every host.
@@ -378,7 +374,7 @@ class RunManager:
         return RunState.SUCCEEDED, None, None
 
     def _success_record(self, run: Run) -> tuple[dict | None, str | None]:
-        bundle = Bundle.get_by_id(run.bundle_id)
+        bundle = bundle_rows.bundle_by_id(run.bundle_id)
         if run.action in ("install", "upgrade"):
             record = success_record(_manifest(bundle))
             return {k: v.to_json() for k, v in record.items()}, None
@@ -396,7 +392,7 @@ class RunManager:
                 "ANSIBLE_FORCE_COLOR": "1",  # the log keeps colours; the UI renders ANSI
                 "ANSIBLE_HOST_KEY_CHECKING": "True",  # ansible-runner turns it off unless told
                 "APPLIANCE_DATA_DIR": str(root),
-                runprocs.MARKER_VAR: runprocs.run_marker(root, run_id),
+                processes.MARKER_VAR: processes.run_marker(root, run_id),
             }
         )
         return env

@@ -8,10 +8,10 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from appliance.context import Context
-from appliance.jobs import inventory_io, site_check
-from appliance.jobs.runner_secrets import RunnerSecrets, runner_secrets
+from appliance.jobs.ansible.secrets import RunnerSecrets, runner_secrets
+from appliance.jobs.sites import check as site_check
+from appliance.jobs.sites import inventory_io
 from appliance.store import credential_key, credentials, sites
-from appliance.store.models import Host
 
 
 def set_site_credentials(
@@ -60,9 +60,7 @@ def export_site(site_ref: int | str) -> str:
 
 def check_site(ctx: Context, site_ref: int | str, passphrase: str | None = None) -> dict:
     site = sites.find_site(site_ref)
-    hosts = [
-        sites.host_to_json(h) for h in Host.select().where(Host.site == site).order_by(Host.id)
-    ]
+    hosts = sites.site_hosts(site.id)
     secrets = site_secrets(ctx, site.id, passphrase)
     results = site_check.check_hosts(ctx.paths.root, hosts, site.vars, secrets)
     return {
