@@ -67,6 +67,14 @@ class StepState(StrEnum):
     INTERRUPTED = "interrupted"
 
 
+# The state a run's unfinished steps are left in when the run ends this way.
+STEPS_LEFT_AS = {
+    RunState.FAILED: StepState.FAILED,
+    RunState.CANCELLED: StepState.CANCELLED,
+    RunState.INTERRUPTED: StepState.INTERRUPTED,
+}
+
+
 class OccurrenceState(StrEnum):
     WAITING = "waiting"  # the site was busy; retried while the window is open
     STARTING = "starting"  # claimed, the run is being started (a crash here never starts twice)

@@ -168,6 +168,16 @@ class Occurrence(BaseModel):
         indexes = ((("schedule", "fire_time"), True),)
 
 
+class OccurrenceAck(BaseModel):
+    """A missed or skipped occurrence someone has seen (migration V3)."""
+
+    occurrence = ForeignKeyField(Occurrence, primary_key=True, on_delete="CASCADE")
+    acknowledged_at = CharField()
+
+    class Meta:
+        table_name = "occurrence_ack"
+
+
 class Credential(BaseModel):
     """One secret of a site, AES-GCM encrypted (see appliance/store/credentials.py)."""
 

@@ -12,8 +12,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from peewee import CharField, ForeignKeyField
-
 from appliance.clock import iso
 from appliance.errors import NotFound
 from appliance.states import (
@@ -24,20 +22,10 @@ from appliance.states import (
 from appliance.states import OccurrenceState as Occ
 from appliance.store import Store
 from appliance.store.bundles import find_bundle
-from appliance.store.models import BaseModel, Bundle, Occurrence, Run, Schedule, Site
+from appliance.store.models import Bundle, Occurrence, OccurrenceAck, Run, Schedule, Site
 from appliance.store.sites import find_site
 
 OCCURRENCES_SHOWN = 20
-
-
-class OccurrenceAck(BaseModel):
-    """A missed or skipped occurrence someone has seen (migration V3)."""
-
-    occurrence = ForeignKeyField(Occurrence, primary_key=True, on_delete="CASCADE")
-    acknowledged_at = CharField()
-
-    class Meta:
-        table_name = "occurrence_ack"
 
 
 def create_schedule(store: Store, spec: dict[str, Any]) -> int:

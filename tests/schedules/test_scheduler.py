@@ -11,6 +11,7 @@ import logging
 import pytest
 
 from appliance.errors import BadRequest, NotFound
+from appliance.states import OccurrenceState
 from appliance.store import schedules as rows
 from appliance.store.bundles import record_bundle
 from appliance.store.models import Occurrence, Run, Schedule
@@ -101,7 +102,7 @@ def test_crash_between_claim_and_start_never_runs_twice(world: World, clock: Fak
     world.scheduler.add(spec(**ONCE))
     clock.set(T)
     # what a process that died right after claiming the fire time leaves behind
-    rows.record(world.ctx.store, 1, T, rows.STARTING)
+    rows.record(world.ctx.store, 1, T, OccurrenceState.STARTING)
     world.restart().start().stop()
     assert world.runs.calls == []
     [occ] = world.scheduler.list()[0]["occurrences"]
@@ -111,7 +112,7 @@ def test_crash_between_claim_and_start_never_runs_twice(world: World, clock: Fak
 def test_crash_after_the_run_started_links_the_run(world: World, clock: FakeClock):
     world.scheduler.add(spec(**ONCE))
     clock.set(T)
-    rows.record(world.ctx.store, 1, T, rows.STARTING)
+    rows.record(world.ctx.store, 1, T, OccurrenceState.STARTING)
     world.runs.start_run(1, "demo-platform", "1.1.0", "upgrade", trigger="schedule")
     run_id = world.runs.calls[0]["id"]
     world.restart().start().stop()

@@ -23,6 +23,7 @@ from appliance.errors import Conflict
 from appliance.states import TERMINAL
 from appliance.store import runs as run_rows
 from appliance.store import sites as site_rows
+from appliance.store.events import list_events
 
 ERROR_RE = re.compile(r"fatal:|FAILED!|ERROR|failed=[1-9]|unreachable=[1-9]")
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -132,7 +133,7 @@ def _verify_results(run_id: int, verify_steps: list[dict[str, Any]]) -> Iterator
     wanted = {s["idx"] for s in verify_steps}
     after = 0
     while True:
-        events = run_rows.list_events(run_id, after=after, limit=5000)
+        events = list_events(run_id, after=after, limit=5000)
         if not events:
             return
         for ev in events:

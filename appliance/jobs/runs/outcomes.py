@@ -8,8 +8,8 @@ from collections.abc import Callable
 from typing import Any
 
 from appliance.jobs.runs.runner import StepOutcome
-from appliance.states import RunState, StepState
-from appliance.store import runs as rows
+from appliance.states import STEPS_LEFT_AS, RunState, StepState
+from appliance.store import events
 
 
 class EventBatch:
@@ -36,7 +36,7 @@ class EventBatch:
     def flush(self) -> None:
         if self.rows:
             batch, self.rows = self.rows, []
-            self.store.fire(rows.insert_events, batch)
+            self.store.fire(events.insert_events, batch)
 
 
 def outcome_state(outcome: StepOutcome, stop_reason: str | None) -> StepState:
@@ -48,11 +48,7 @@ def outcome_state(outcome: StepOutcome, stop_reason: str | None) -> StepState:
 
 
 def steps_left_as(state: RunState) -> str | None:
-    return {
-        RunState.CANCELLED: "cancelled",
-        RunState.INTERRUPTED: "interrupted",
-        RunState.FAILED: "failed",
-    }.get(state)
+    return STEPS_LEFT_AS.get(state)
 
 
 def failed_result(run_id: int, where: str, outcome: StepOutcome) -> tuple[RunState, str, str]:

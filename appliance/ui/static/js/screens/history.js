@@ -2,9 +2,9 @@
 import { get } from "../api.js";
 import { h, table } from "../dom.js";
 import { t } from "../i18n.js";
+import { RUN as STATES } from "../states.js";
 import { elapsed, field, fmtDuration, fmtTime, notice, select, showError, siteName, stateBadge } from "../ui.js";
 
-export const STATES = ["queued", "running", "succeeded", "failed", "cancelled", "interrupted"];
 
 export async function render(root, { query, signal }) {
   const slot = h("div", { class: "slot" });

@@ -5,6 +5,7 @@ import { h } from "../dom.js";
 import { t } from "../i18n.js";
 import { LogView } from "../logview.js";
 import {
+  RESUMABLE,
   TERMINAL,
   busy,
   elapsed,
@@ -255,7 +256,7 @@ export async function render(root, { params, signal }) {
       });
       buttons.push(b);
     }
-    if (run.state === "failed" || run.state === "interrupted" || run.state === "cancelled") {
+    if (RESUMABLE.has(run.state)) {
       const b = h("button", { type: "button", class: "primary", id: "resume-run" }, t("run.resume"));
       b.addEventListener("click", () =>
         busy(b, actionSlot, async () => {
