@@ -23,7 +23,7 @@ from appliance.errors import Conflict
 from appliance.states import TERMINAL
 from appliance.store import runs as run_rows
 from appliance.store import sites as site_rows
-from appliance.store.events import list_events
+from appliance.store.events import TASK_EVENTS, list_events
 
 ERROR_RE = re.compile(r"fatal:|FAILED!|ERROR|failed=[1-9]|unreachable=[1-9]")
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
@@ -137,7 +137,7 @@ def _verify_results(run_id: int, verify_steps: list[dict[str, Any]]) -> Iterator
         if not events:
             return
         for ev in events:
-            if ev["step"] in wanted and ev["event"] in run_rows.TASK_EVENTS and ev["host"]:
+            if ev["step"] in wanted and ev["event"] in TASK_EVENTS and ev["host"]:
                 status = ev["status"] or ev["event"].removeprefix("runner_on_")
                 changed = " (changed)" if ev["changed"] else ""
                 yield [ev["host"], ev["task"] or "", status + changed]
