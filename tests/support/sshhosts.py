@@ -6,9 +6,13 @@ Needs root (network namespaces, ``useradd``, a sudoers drop-in, sshd on port 22)
 
 - namespace ``appl-<pid>-<i>``; this machine is ``10.231.N.1``, the host ``10.231.N.2`` (port 22);
 - its own host key (generated into the lab folder) and a ``known_hosts`` line for it;
-- one login user, :data:`USER`, created if absent (``useradd``), with a password set per test
-  session, a key in the lab's ``authorized_keys``, and sudo that requires the password
+- one login user, :data:`USER`, created if absent (``useradd``), with a password, a key in the
+  lab's ``authorized_keys``, and sudo that requires the password
   (``/etc/sudoers.d/zz-appliance-tests``, removed at the end; the password is locked again);
+- the user, its password and sudo rule belong to the whole machine, and several labs can be up
+  at once (one per xdist worker, or another test session): labs register under
+  :data:`REGISTRY` while holding its lock, share one password while any of them is up, take a
+  subnet no live lab uses, and the last one to close locks the password and removes the rule;
 - its own view of the "laptop" folder: sshd runs in a mount namespace where the lab's
   ``laptop`` folder (where tests put their data directories) is replaced by an empty folder of
   the host, so anything Ansible would write on a host under a laptop path stays on that host, as
@@ -21,6 +25,7 @@ sshd and the demo app daemons alike), then the namespaces are deleted.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import secrets
 import shutil
@@ -29,6 +34,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,6 +44,8 @@ from tests.support.local import poll
 USER = "appl_ssh"
 SUDOERS = Path("/etc/sudoers.d/zz-appliance-tests")
 SSHD = "/usr/sbin/sshd"
+REGISTRY = Path("/run/appliance-sshlab")  # lock, shared password, one file per live lab
+SUBNETS = 60  # lab slots; a lab uses 10.231.(slot*4 + i).0/24
 
 
 def _run(*args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess:
@@ -219,6 +228,34 @@ class SshHost:
         _run("ip", "netns", "del", self.netns, check=False)
 
 
+@contextmanager
+def _registry_lock() -> Iterator[None]:
+    """An exclusive flock on the registry: labs of other processes join and leave one at a
+    time."""
+    REGISTRY.mkdir(mode=0o700, exist_ok=True)
+    fd = os.open(REGISTRY / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _live_labs() -> dict[int, int]:
+    """pid -> subnet slot of every registered lab whose process still runs (files of dead
+    processes are removed: a killed test session leaves no slot or password behind for ever)."""
+    live = {}
+    for entry in REGISTRY.glob("lab-*"):
+        pid = int(entry.name.removeprefix("lab-"))
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            entry.unlink(missing_ok=True)
+            continue
+        live[pid] = int(entry.read_text() or -1)
+    return live
+
+
 def _kill(pid: int, sig: int) -> None:
     try:
         os.kill(pid, sig)
@@ -242,17 +279,18 @@ class SshLab:
         self.base = Path(self.base or tempfile.mkdtemp(prefix="appliance-sshlab-"))
         self.base.chmod(0o755)
         self.tag = str(os.getpid() % 100000)
-        self.subnet_base = (os.getpid() % 60) * 4
+        self.subnet_base = -1  # taken in create(), under the registry's lock
         self.laptop = self.base / "laptop"  # put data directories here (hosts do not see it)
         self.client_key = self.base / "client" / "id_ed25519"
         self.authorized_keys = self.base / "client" / "authorized_keys"
         self.known_hosts = self.base / "client" / "known_hosts"
-        self.password = "pw-" + secrets.token_urlsafe(18)
+        self.password = ""  # the machine's shared one, set in create()
 
     def create(self) -> SshLab:
         self.laptop.mkdir(parents=True, exist_ok=True)
         self.client_key.parent.mkdir(parents=True, exist_ok=True)
-        self._user()
+        with _registry_lock():
+            self._register()
         _run(
             "ssh-keygen",
             "-q",
@@ -285,6 +323,35 @@ class SshLab:
     def key_text(self) -> str:
         return self.client_key.read_text()
 
+    def _register(self) -> None:
+        """Join the live labs: take the shared password (or make one for the first lab, setting
+        up the user and sudo) and a free subnet slot. Called with the registry's lock held."""
+        live = _live_labs()
+        password_file = REGISTRY / "password"
+        if live and password_file.exists():
+            self.password = password_file.read_text()
+        else:
+            self.password = "pw-" + secrets.token_urlsafe(18)
+            password_file.write_text(self.password)
+            password_file.chmod(0o600)
+            self._user()
+        used = set(live.values())
+        free = [slot for slot in range(SUBNETS) if slot not in used]
+        if not free:
+            raise RuntimeError(f"all {SUBNETS} SSH lab slots are in use: {live}")
+        slot = next((x for x in free if x == os.getpid() % SUBNETS), free[0])
+        self.subnet_base = slot * 4
+        (REGISTRY / f"lab-{os.getpid()}").write_text(str(slot))
+
+    def _unregister(self) -> None:
+        """Leave the live labs; the last one out locks the password and removes the sudo rule.
+        Called with the registry's lock held."""
+        (REGISTRY / f"lab-{os.getpid()}").unlink(missing_ok=True)
+        if not _live_labs():
+            SUDOERS.unlink(missing_ok=True)
+            _run("usermod", "-p", "!", USER, check=False)  # lock the password again
+            (REGISTRY / "password").unlink(missing_ok=True)
+
     def _user(self) -> None:
         if _run("id", "-u", USER, check=False).returncode != 0:
             _run("useradd", "--create-home", "--shell", "/bin/sh", USER, check=False)
@@ -301,8 +368,9 @@ class SshLab:
     def close(self) -> None:
         for host in self.hosts:
             host.destroy()
-        SUDOERS.unlink(missing_ok=True)
-        _run("usermod", "-p", "!", USER, check=False)  # lock the password again
+        if self.subnet_base >= 0:
+            with _registry_lock():
+                self._unregister()
         if self.own_base:
             shutil.rmtree(self.base, ignore_errors=True)
 
