@@ -135,7 +135,7 @@ def export_run(
         # The appliance names a backup after its run; here the export's time names it (the demo
         # bundles keep it on the host under install_root/backups/<backup_id>).
         extravars={**extra, **engine_extravars(manifest, "export-" + _stamp())},
-        inventory_vars=tuple(sorted(set(inventory_site) - {"ansible_connection"})),
+        inventory_vars=tuple(sorted(inventory_site)),
         left_out=_secret_names(site_row.vars, hosts),
         credentials=tuple(credentials.credential_kinds(site_row.id)),
     )
@@ -235,12 +235,14 @@ def plan_playbook(export: Export) -> str:
         f"site {export.site}",
         f"# (installed before: {export.installed_version or 'nothing'}). The appliance's plan, "
         "one step a play; run it with",
-        f"#   ansible-runner run <this folder's parent> -p {export.playbook}",
+        f"#   ansible-runner run <the folder above project/> -p {export.playbook}",
         "# Resume from step N: --tags step-N,step-N+1,... (see README.md).",
     ]
     for step in export.steps:
         lines.append(f"- name: {_quote(step.title(total))}")
-        lines.append(f"  ansible.builtin.import_playbook: {_quote(step.playbook)}")
+        # the short name: AWX lists a project's playbooks by a line matching
+        # ^\s*?-?\s*?(?:hosts|include|import_playbook): (awx/main/utils/ansible.py)
+        lines.append(f"  import_playbook: {_quote(step.playbook)}")
         lines.append(f"  tags: [step-{step.idx}]")
     return "\n".join(lines) + "\n"
 

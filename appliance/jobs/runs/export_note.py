@@ -15,7 +15,7 @@ KIND_WORDS = {
 def readme(export: Any) -> str:
     """``export`` is an ``export.Export``."""
     total = len(export.steps)
-    steps = "\n".join(f"{s.idx}. {s.title(total)}" for s in export.steps)
+    steps = "\n".join(f"- {s.title(total)}" for s in export.steps)
     extra = ", ".join(f"`{k}`" for k in sorted(export.extravars))
     kept = (
         "Kept in the inventory instead (connection settings, and values some host sets "
