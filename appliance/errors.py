@@ -44,6 +44,13 @@ class Conflict(ApplianceError):
     default_hint = "Resolve the conflict (wait, pick another name) and try again."
 
 
+class Gone(ApplianceError):
+    """It existed, and was removed on purpose (retention)."""
+
+    status = 410
+    default_hint = "It was removed on purpose; what is kept instead is named in the message."
+
+
 class PayloadTooLarge(ApplianceError):
     status = 413
     default_hint = "Send a smaller body."

@@ -117,6 +117,24 @@ SETTINGS: tuple[Setting, ...] = (
         "use DEBUG, INFO, WARNING or ERROR",
     ),
     Setting("open_browser", True, _bool, "Open the default browser when no window can start."),
+    Setting(
+        "keep_runs_per_site",
+        100,
+        int,
+        "Retention: the events and log of each site's newest N finished runs are always kept.",
+        lambda v: v >= 1,
+        "use at least 1",
+    ),
+    Setting(
+        "keep_days",
+        90,
+        int,
+        "Retention: the events and log of a run that finished less than this many days ago are "
+        "always kept. Older runs beyond keep_runs_per_site keep their summary, steps, per-host "
+        "results and report only.",
+        lambda v: v >= 0,
+        "use 0 or more days",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

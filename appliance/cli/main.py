@@ -10,13 +10,23 @@ from enum import IntEnum
 from typing import NoReturn
 
 from appliance import __version__
-from appliance.cli import bundles, common, export, reports, runs, schedules, serve, sites
+from appliance.cli import (
+    bundles,
+    common,
+    export,
+    history,
+    reports,
+    runs,
+    schedules,
+    serve,
+    sites,
+)
 from appliance.errors import ApplianceError
 
 logger = logging.getLogger(__name__)
 
 # Each module adds its subcommands with register(subparsers); handlers are (args) -> int.
-COMMAND_MODULES = (serve, sites, bundles, runs, export, reports, schedules)
+COMMAND_MODULES = (serve, sites, bundles, runs, export, reports, history, schedules)
 
 
 class ExitStatus(IntEnum):

@@ -20,11 +20,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    from appliance.jobs.reports.report import write_report
+    from appliance.jobs.retention import report_path
 
     ctx = context_from(args)
     try:
-        path = write_report(ctx, args.run)
+        path = report_path(ctx, args.run)
         if args.output:
             shutil.copyfile(path, args.output)
             path = args.output

@@ -35,6 +35,10 @@ def start_server(ctx: Context, host: str | None = None, port: int | None = None)
     ctx.services["runs"] = RunManager(ctx).start()
     # The scheduler comes right after the run manager (it starts runs through it).
     ctx.services["scheduler"] = Scheduler(ctx, ctx.services.get("runs")).start()
+    # Retention in the background: at start, then hourly (short writer units; runs go on).
+    from appliance.jobs.retention import Retention
+
+    ctx.services["retention"] = Retention(ctx).start()
     server = LocalServer(ctx, host=host, port=port).start()
     ctx.services["http"] = server
     return server

@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PRAGMAS = {
+    # Before anything else: a new database gives pages back in steps (retention), an old one
+    # (made before this) is unchanged and reuses its free pages instead.
+    "auto_vacuum": "incremental",
     "journal_mode": "wal",
     "foreign_keys": 1,
     "busy_timeout": 10_000,  # only another process (a CLI command) can hold the lock

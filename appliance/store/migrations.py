@@ -107,6 +107,15 @@ CREATE TABLE credential (
 """
 MIGRATIONS.append(_sql_script(V_CREDENTIAL))
 
+# Retention (issue 23): a pruned run keeps its summary, steps and per-host results; its events
+# and log are gone.
+V_RETENTION = """
+ALTER TABLE run ADD COLUMN pruned_at TEXT;
+ALTER TABLE run ADD COLUMN kept_hosts TEXT;
+CREATE INDEX run_site_finished ON run (site_id, finished_at);
+"""
+MIGRATIONS.append(_sql_script(V_RETENTION))
+
 LATEST = len(MIGRATIONS)
 
 

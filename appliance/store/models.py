@@ -103,6 +103,8 @@ class Run(BaseModel):
     cancel_requested = BooleanField(default=False)
     owner_start = CharField(null=True)  # "<boot id>:<start ticks>" of owner_pid (pids get reused)
     installed_before = JSONField(default=dict)  # the site's installed versions before this run
+    pruned_at = CharField(null=True)  # retention removed its events and log then
+    kept_hosts = JSONField(null=True)  # per-host results, kept when the events went
 
 
 class RunStep(BaseModel):

@@ -340,6 +340,7 @@ def _summary(run: Run, site: Site, bundle: Bundle) -> dict[str, Any]:
         "hint": run.hint,
         "backup_run": run.backup_run_id,
         "cancel_requested": bool(run.cancel_requested),
+        "pruned_at": run.pruned_at,
         "owner_pid": run.owner_pid,
         "pgid": run.pgid,
     }
@@ -351,7 +352,7 @@ def get_run(run_id: int | str) -> dict[str, Any]:
     detail["plan"] = run.plan
     detail["installed_before"] = run.installed_before
     detail["steps"] = [step_to_json(s) for s in run_steps(run.id)]
-    detail["hosts"] = host_counts(run.id)
+    detail["hosts"] = run.kept_hosts if run.pruned_at else host_counts(run.id)
     return detail
 
 
@@ -381,3 +382,8 @@ def current_state(run_id: int) -> str | None:
     found = Run._meta.database.execute_sql("SELECT state FROM run WHERE id = ?", (run_id,))
     rows = found.fetchall()
     return rows[0][0] if rows else None
+
+
+def pruned_at(run_id: int) -> str | None:
+    """When retention removed the run's events and log (None: they are there)."""
+    return Run.select(Run.pruned_at).where(Run.id == run_id).scalar()

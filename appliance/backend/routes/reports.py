@@ -9,7 +9,7 @@ from __future__ import annotations
 from bottle import Bottle, HTTPResponse
 
 from appliance.context import Context
-from appliance.jobs.reports import report
+from appliance.jobs.retention import report_path
 
 REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'"
 
@@ -17,7 +17,7 @@ REPORT_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base
 def register(app: Bottle, ctx: Context) -> None:
     @app.get("/api/runs/<run_id:int>/report")
     def run_report(run_id: int) -> HTTPResponse:
-        path = report.write_report(ctx, run_id)
+        path = report_path(ctx, run_id)
         body = path.read_bytes()
         return HTTPResponse(
             body,

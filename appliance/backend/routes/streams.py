@@ -6,7 +6,7 @@ from bottle import BaseRequest, Bottle, request, response
 
 from appliance.backend.streams import StreamBody, StreamSlots, client_fd
 from appliance.context import Context
-from appliance.errors import BadRequest, NotFound, RangeNotSatisfiable
+from appliance.errors import BadRequest, Gone, NotFound, RangeNotSatisfiable
 from appliance.jobs.streams import tail as logtail
 from appliance.store import runs
 
@@ -59,6 +59,13 @@ def register(app: Bottle, ctx: Context) -> None:
         offset = _cursor(request, "offset", "bytes")
         follow = _follow(request)
         _state_of(run_id)
+        if pruned := runs.pruned_at(run_id):
+            raise Gone(
+                f"the log of run {run_id} was removed by retention on {pruned}",
+                f"Its report is kept (GET /api/runs/{run_id}/report, appliance report "
+                f"{run_id}); keep more history with the keep_runs_per_site and keep_days "
+                "settings.",
+            )
         path = ctx.paths.run_log(run_id)
         size = logtail.log_size(path)
         if offset > size:
