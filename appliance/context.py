@@ -42,6 +42,8 @@ def open_context(settings: Settings, clock: Clock | None = None) -> Context:
     paths = Paths(settings.data_path)
     paths.ensure()
     configure_logging(paths.logs, settings.log_level)
+    paths.remove_leftovers()
     clock = clock or SystemClock()
     store = Store(paths.db, clock).open()
+    paths.repair_permissions()  # after the store: a new database's files are made 0644
     return Context(settings=settings, paths=paths, store=store, clock=clock)

@@ -13,6 +13,7 @@ def configure_logging(logs_dir: Path, level: str = "INFO") -> Path:
     """Send the appliance's logs to ``logs/appliance.log`` (5 x 5 MB). Idempotent."""
     logs_dir.mkdir(parents=True, exist_ok=True)
     path = logs_dir / "appliance.log"
+    path.touch(mode=0o600)  # private from the start (touch keeps an existing file's mode)
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_appliance", False):

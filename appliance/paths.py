@@ -2,8 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+# Other users get nothing: the folder is the engineer's only record of every customer site.
+FOLDER_MODE = 0o700
 
 
 @dataclass(frozen=True)
@@ -54,9 +63,15 @@ class Paths:
         return self.root / "ansible"
 
     @property
-    def tmp(self) -> Path:
-        """Scratch space on the same filesystem (so os.replace into place is atomic)."""
+    def tmp_root(self) -> Path:
         return self.root / "tmp"
+
+    @property
+    def tmp(self) -> Path:
+        """This process's scratch space, on the same filesystem as everything else (so
+        os.replace into place is atomic). One folder per process (``tmp/<pid>``), so what a
+        killed process left is known to be a leftover: see :meth:`remove_leftovers`."""
+        return self.tmp_root / str(os.getpid())
 
     def ensure(self) -> None:
         for folder in (
@@ -67,6 +82,57 @@ class Paths:
             self.backups,
             self.reports,
             self.logs,
+            self.tmp_root,
             self.tmp,
         ):
-            folder.mkdir(parents=True, exist_ok=True)
+            folder.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+
+    def remove_leftovers(self) -> list[Path]:
+        """Remove the scratch folders of processes that no longer run (an import or upload cut
+        by a crash or SIGKILL) and loose entries an older version left; returns what went."""
+        removed = []
+        for entry in self.tmp_root.iterdir() if self.tmp_root.is_dir() else ():
+            if entry.name.isdigit() and _alive(int(entry.name)):
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+            removed.append(entry)
+        if removed:
+            logger.warning("removed %d leftover(s) of stopped processes from tmp/", len(removed))
+        return removed
+
+    def repair_permissions(self) -> list[Path]:
+        """Take group and other bits off the data folder (0700) and the files directly in it and
+        in logs/ (0600); the folder's mode already keeps others out of everything below.
+        Returns what was changed."""
+        changed = []
+        targets = [self.root]
+        for folder in (self.root, self.logs):
+            targets += [f for f in folder.iterdir() if f.is_file()]
+        for path in targets:
+            try:
+                info = path.lstat()
+            except FileNotFoundError:
+                continue
+            if stat.S_ISLNK(info.st_mode) or stat.S_IMODE(info.st_mode) & 0o077 == 0:
+                continue
+            os.chmod(path, stat.S_IMODE(info.st_mode) & ~0o077)
+            changed.append(path)
+        if changed:
+            logger.warning(
+                "others could read the data folder: now private: %s",
+                ", ".join(str(p.relative_to(self.root)) or "." for p in changed),
+            )
+        return changed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

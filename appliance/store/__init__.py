@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, TypeVar
 
+import peewee
 from peewee import SqliteDatabase
 
 from appliance.clock import Clock, SystemClock, iso
+from appliance.errors import ConfigError
 from appliance.store.migrations import migrate
 from appliance.store.models import database
 from appliance.store.writer import Writer
@@ -33,6 +36,28 @@ PRAGMAS = {
 _open_lock = threading.Lock()
 
 
+class DamagedDatabase(ConfigError):
+    """The database file cannot be used: not a database, truncated, damaged pages, a folder."""
+
+    def __init__(self, path: Path, cause: BaseException) -> None:
+        super().__init__(
+            f"the database {path} is damaged or unreadable ({cause}); the appliance will not "
+            "use it",
+            "Restore the data folder from a backup (appliance data restore FILE --data-dir "
+            "NEW_FOLDER), or move the damaged file away to start with an empty database "
+            "(the bundles, logs and reports beside it are kept).",
+        )
+
+
+def _checked_migrate(db: SqliteDatabase) -> int:
+    """Before anything is written: the schema is readable and SQLite finds no damage
+    (``quick_check``: every page and index entry, without comparing index contents)."""
+    problems = [row[0] for row in db.execute_sql("PRAGMA quick_check(5)").fetchall()]
+    if problems != ["ok"]:
+        raise sqlite3.DatabaseError("; ".join(problems))
+    return migrate(db)
+
+
 class Store:
     """Owns the database file, its migrations and its writer thread."""
 
@@ -44,15 +69,27 @@ class Store:
         self.found_schema: int | None = None
 
     def open(self) -> Store:
+        """Open (creating or migrating) the database; a damaged or unreadable one is refused
+        with a ConfigError that says how to get the data back (nothing is written to it)."""
         with _open_lock:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self.db = SqliteDatabase(str(self.path), pragmas=PRAGMAS, check_same_thread=False)
-            # A fresh database object gives every thread fresh connections to this file.
-            database.initialize(self.db)
-            self.writer = Writer(self.db, on_open=migrate)
-            self.found_schema = self.writer.start()
+            try:
+                self._open()
+            except (OSError, peewee.DatabaseError, sqlite3.DatabaseError) as e:
+                self.close()
+                raise DamagedDatabase(self.path, e) from e
         logger.info("store open at %s (schema found: %s)", self.path, self.found_schema)
         return self
+
+    def _open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # A new database is private from the start; SQLite gives its -wal and -shm files the
+        # database file's mode.
+        self.path.touch(mode=0o600)
+        self.db = SqliteDatabase(str(self.path), pragmas=PRAGMAS, check_same_thread=False)
+        # A fresh database object gives every thread fresh connections to this file.
+        database.initialize(self.db)
+        self.writer = Writer(self.db, on_open=_checked_migrate)
+        self.found_schema = self.writer.start()
 
     def close(self) -> None:
         if self.writer is not None:
