@@ -97,11 +97,19 @@ def installed_bundle_version(installed: Mapping[str, Installed], bundle: str) ->
     return version
 
 
-def success_record(manifest: Manifest) -> dict[str, Installed]:
-    """What an install or upgrade of ``manifest`` records as installed once it succeeded."""
-    return {
-        c.name: Installed(c.version, manifest.name, manifest.version) for c in manifest.components
-    }
+def success_record(
+    manifest: Manifest, action: str, restore: Mapping[str, Installed] | None = None
+) -> dict[str, Installed]:
+    """What a run records as installed once it succeeded: the bundle's components (install,
+    upgrade), ``restore`` (rollback: what the site had before the run that took the backup),
+    nothing (check). The plan carries it (``Plan.record``); the run manager asks again at the
+    end of a run, which may have been planned by another process."""
+    if action in ("install", "upgrade"):
+        return {
+            c.name: Installed(c.version, manifest.name, manifest.version)
+            for c in manifest.components
+        }
+    return dict(restore or {}) if action == "rollback" else {}
 
 
 Step = tuple[str, str, str, dict[str, Any]]  # kind, name, playbook, PlannedStep extras
@@ -124,20 +132,18 @@ def make_plan(
         action = "install" if current is None else "upgrade"
     if action not in ACTIONS:
         raise BadRequest(f"unknown action {action!r}", f"Use one of: {', '.join(ACTIONS)}.")
-    record: dict[str, Installed] = {}
     if action in ("install", "upgrade"):
         _check_allowed(manifest, action, current)
         steps = _change_steps(manifest, installed, action)
-        record = success_record(manifest)
     elif action == "check":
         steps = _check_steps(manifest, installed)
     else:
         steps = _rollback_steps(manifest, restore)
-        record = dict(restore or {})
     planned = tuple(
         PlannedStep(idx=i, kind=kind, name=name, playbook=playbook, **extra)
         for i, (kind, name, playbook, extra) in enumerate(steps, start=1)
     )
+    record = success_record(manifest, action, restore)
     return Plan(action=action, steps=planned, installed_version=current, record=record)
 
 
