@@ -13,7 +13,7 @@ from typing import Any, BinaryIO, TextIO
 
 from appliance.context import Context, open_context
 from appliance.errors import BadRequest
-from appliance.settings import load_settings
+from appliance.settings import Settings, load_settings
 
 
 @dataclass
@@ -70,12 +70,16 @@ class Command:
     def ctx(self) -> Context:
         return self.context()
 
-    def context(self, **overrides: Any) -> Context:
-        """The context, opened once from ``--data-dir``, the environment and ``overrides``
+    def settings(self, **overrides: Any) -> Settings:
+        """The settings from ``--data-dir``, the environment variables and ``overrides``
         (settings given on the command line, e.g. ``serve --port``)."""
+        cli = {"data_dir": getattr(self.args, "data_dir", None), **overrides}
+        return load_settings(cli=cli, env=self.env.environ)
+
+    def context(self, **overrides: Any) -> Context:
+        """The context, opened once from :meth:`settings`."""
         if self._ctx is None:
-            cli = {"data_dir": getattr(self.args, "data_dir", None), **overrides}
-            self._ctx = open_context(load_settings(cli=cli, env=self.env.environ))
+            self._ctx = open_context(self.settings(**overrides))
         return self._ctx
 
     def close(self) -> None:
