@@ -167,7 +167,7 @@ def resume_command(cmd: Command) -> int:
 
 def list_command(cmd: Command) -> int:
     args, env = cmd.args, cmd.env
-    cmd.context()
+    cmd.context()  # the store the queries read
     site = sites.find_site(args.site).id if args.site else None
     found = rows.list_runs(site=site, state=args.state, limit=max(1, args.limit))
     if args.json:
