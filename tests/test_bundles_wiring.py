@@ -13,8 +13,9 @@ import pytest
 
 from appliance.context import Context
 from appliance.store.models import Bundle
+from tests.support.cli import run_cli
 from tests.support.client import Api
-from tests.support.processes import REPO, run_cli
+from tests.support.processes import REPO
 
 DEMO_KEY = REPO / "bundles" / "DEMO-ONLY-signing.key"
 

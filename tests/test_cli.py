@@ -1,4 +1,5 @@
-"""The command line as a user runs it: a real process, exit codes, one-line errors."""
+"""The command line as a user runs it: output, exit codes, one-line errors. In this process
+through main(argv, env); --version and a bad setting also as a real process (the entry point)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,15 @@ import json
 from pathlib import Path
 
 from appliance import __version__
-from tests.support.processes import run_cli
+from tests.support import processes
+from tests.support.cli import run_cli
 
 
 def test_version(data_dir: Path) -> None:
-    result = run_cli(data_dir, "--version")
-    assert result.returncode == 0
-    assert result.stdout.strip() == f"appliance {__version__}"
+    for run in (run_cli, processes.run_cli):
+        result = run(data_dir, "--version")
+        assert result.returncode == 0
+        assert result.stdout.strip() == f"appliance {__version__}"
 
 
 def test_help_lists_commands(data_dir: Path) -> None:
@@ -95,6 +98,7 @@ def test_duplicate_site_is_refused(data_dir: Path) -> None:
 
 
 def test_bad_setting_is_one_line(data_dir: Path) -> None:
-    result = run_cli(data_dir, "site", "list", APPLIANCE_PORT="eighty")
-    assert result.returncode == 2
-    assert "APPLIANCE_PORT" in _one_line_error(result)
+    for run in (run_cli, processes.run_cli):
+        result = run(data_dir, "site", "list", APPLIANCE_PORT="eighty")
+        assert result.returncode == 2
+        assert "APPLIANCE_PORT" in _one_line_error(result)

@@ -8,23 +8,21 @@ the report is the real renderer's, over those rows.
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Iterator
-from contextlib import redirect_stdout
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from appliance.cli.main import main as cli_main
 from appliance.context import Context, open_context
 from appliance.jobs.retention import Retention, prune
 from appliance.settings import load_settings
 from appliance.states import RunState
 from appliance.store import events, retention, runs, sites
 from appliance.store.bundles import record_bundle
+from tests.support.cli import run_cli
 from tests.support.client import Api
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
@@ -228,15 +226,13 @@ def test_background_pass_at_start(hctx: Context, history: dict) -> None:
     assert runs.pruned_at(history["b"][0]) is not None
 
 
-def test_cli_prune(
-    data_dir: Path, hctx: Context, history: dict, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_cli_prune(data_dir: Path, hctx: Context, history: dict) -> None:
     hctx.close()  # the command opens the data folder itself
-    monkeypatch.setenv("APPLIANCE_KEEP_DAYS", "30")
-    monkeypatch.setenv("APPLIANCE_KEEP_RUNS_PER_SITE", "2")
-    out = io.StringIO()
-    with redirect_stdout(out):
-        rc = cli_main(["--data-dir", str(data_dir), "prune", "--dry-run"])
-    assert rc == 0
+    done = run_cli(
+        data_dir, "prune", "--dry-run", APPLIANCE_KEEP_DAYS="30", APPLIANCE_KEEP_RUNS_PER_SITE="2"
+    )
+    assert done.returncode == 0, done.stderr
     # by the real clock (years after these runs) only the count keeps runs: 4 of a, 2 of b
-    assert out.getvalue().startswith("would prune 6 run(s): ")
+    assert done.stdout.startswith("would prune 6 run(s): ")
+    bad = run_cli(data_dir, "prune", APPLIANCE_KEEP_DAYS="-1")
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "keep_days" in bad.stderr

@@ -1,4 +1,6 @@
-"""The command line: ``main(argv) -> exit code``. Errors are one line on stderr with a hint."""
+"""The command line: ``main(argv, env) -> exit code`` (env: the streams and environment
+variables, :class:`~appliance.cli.common.Environment`). Errors are one line on stderr with a
+hint."""
 
 from appliance.cli.main import main
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 
 from appliance.bundle import build_bundle, generate_keypair
-from appliance.cli.common import context_from, print_json, print_table
+from appliance.cli.common import Command, parse_ref
 from appliance.errors import BadRequest
 from appliance.jobs import bundles as service
 
@@ -61,46 +60,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     klist.set_defaults(handler=key_list_command)
 
 
-def split_ref(ref: str) -> tuple[str, str]:
-    name, at, version = ref.partition("@")
-    if not at or not name or not version:
-        raise BadRequest(f"{ref!r} is not NAME@VERSION", "Write e.g. demo-platform@1.1.0.")
-    return name, version
-
-
 def _existing_file(path: Path) -> Path:
     if not path.is_file():
         raise BadRequest(f"no file {path}", "Give the path of a .bundle file.")
     return path
 
 
-def keygen_command(args: argparse.Namespace) -> int:
-    private, public = generate_keypair(args.prefix)
-    sys.stdout.write(
+def keygen_command(cmd: Command) -> int:
+    private, public = generate_keypair(cmd.args.prefix)
+    cmd.env.stdout.write(
         f"private key: {private} (keep it secret)\npublic key:  {public} "
         "(give it to sites: appliance key add)\n"
     )
     return 0
 
 
-def build_command(args: argparse.Namespace) -> int:
+def build_command(cmd: Command) -> int:
+    args = cmd.args
     if not args.src.is_dir():
         raise BadRequest(f"no folder {args.src}", "Give the bundle's source folder.")
     out = build_bundle(args.src, _existing_file(args.key), args.output)
-    sys.stdout.write(f"{out}\n")
+    cmd.env.stdout.write(f"{out}\n")
     return 0
 
 
-def verify_command(args: argparse.Namespace) -> int:
-    ctx = context_from(args)
-    try:
-        checked = service.verify_file(ctx, _existing_file(args.file))
-    finally:
-        ctx.close()
-    if args.json:
-        print_json(checked)
+def verify_command(cmd: Command) -> int:
+    env = cmd.env
+    checked = service.verify_file(cmd.ctx, _existing_file(cmd.args.file))
+    if cmd.args.json:
+        env.print_json(checked)
     else:
-        sys.stdout.write(
+        env.stdout.write(
             f"OK {checked['name']} {checked['version']}: signed by key "
             f"{checked['key_id']}, {len(checked['manifest']['files'])} files "
             "verified\n"
@@ -108,32 +98,27 @@ def verify_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def import_command(args: argparse.Namespace) -> int:
-    ctx = context_from(args)
-    try:
-        bundle, created = service.import_file(ctx, _existing_file(args.file))
-    finally:
-        ctx.close()
-    if args.json:
-        print_json(bundle)
+def import_command(cmd: Command) -> int:
+    env = cmd.env
+    bundle, created = service.import_file(cmd.ctx, _existing_file(cmd.args.file))
+    if cmd.args.json:
+        env.print_json(bundle)
     else:
         what = "imported" if created else "already imported"
-        sys.stdout.write(f"{what}: {bundle['name']} {bundle['version']} (key {bundle['key_id']})\n")
+        env.stdout.write(f"{what}: {bundle['name']} {bundle['version']} (key {bundle['key_id']})\n")
     return 0
 
 
-def list_command(args: argparse.Namespace) -> int:
-    ctx = context_from(args)
-    try:
-        found = service.rows.list_bundles(limit=1_000_000)
-    finally:
-        ctx.close()
-    if args.json:
-        print_json(found)
+def list_command(cmd: Command) -> int:
+    env = cmd.env
+    cmd.context()  # the store the query reads
+    found = service.rows.list_bundles(limit=1_000_000)
+    if cmd.args.json:
+        env.print_json(found)
     elif not found:
-        sys.stdout.write("no bundles imported (appliance bundle import FILE)\n")
+        env.stdout.write("no bundles imported (appliance bundle import FILE)\n")
     else:
-        print_table(
+        env.print_table(
             [
                 [
                     b["name"],
@@ -148,47 +133,37 @@ def list_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def show_command(args: argparse.Namespace) -> int:
-    name, version = split_ref(args.ref)
-    ctx = context_from(args)
-    try:
-        detail = service.bundle_detail(name, version)
-    finally:
-        ctx.close()
-    if args.json:
-        print_json(detail)
+def show_command(cmd: Command) -> int:
+    env = cmd.env
+    name, version = parse_ref(cmd.args.ref)
+    cmd.context()  # the store the query reads
+    detail = service.bundle_detail(name, version)
+    if cmd.args.json:
+        env.print_json(detail)
         return 0
-    sys.stdout.write(f"{detail['name']} {detail['version']}  {detail['description']}\n")
+    env.stdout.write(f"{detail['name']} {detail['version']}  {detail['description']}\n")
     for c in detail["components"]:
-        sys.stdout.write(f"  component {c['name']} {c['version']}\n")
+        env.stdout.write(f"  component {c['name']} {c['version']}\n")
     for s in detail["sites"]:
         verdict = "yes" if s["allowed"] else "no"
-        sys.stdout.write(
+        env.stdout.write(
             f"  site {s['site']}: {s['action']} from {s['installed'] or '-'}: "
             f"{verdict} ({s['reason']})\n"
         )
     return 0
 
 
-def key_add_command(args: argparse.Namespace) -> int:
-    ctx = context_from(args)
-    try:
-        key = service.add_key(ctx, _existing_file(args.pubfile))
-    finally:
-        ctx.close()
-    sys.stdout.write(f"trusted key {key.key_id}\n")
+def key_add_command(cmd: Command) -> int:
+    key = service.add_key(cmd.ctx, _existing_file(cmd.args.pubfile))
+    cmd.env.stdout.write(f"trusted key {key.key_id}\n")
     return 0
 
 
-def key_list_command(args: argparse.Namespace) -> int:
-    ctx = context_from(args)
-    try:
-        keys = service.trusted_keys(ctx)
-    finally:
-        ctx.close()
-    found = [{"key_id": k.key_id, "source": str(k.source)} for k in keys]
-    if args.json:
-        print_json(found)
+def key_list_command(cmd: Command) -> int:
+    env = cmd.env
+    found = [{"key_id": k.key_id, "source": str(k.source)} for k in service.trusted_keys(cmd.ctx)]
+    if cmd.args.json:
+        env.print_json(found)
     else:
-        print_table([[k["key_id"], k["source"]] for k in found], ["KEY", "FILE"])
+        env.print_table([[k["key_id"], k["source"]] for k in found], ["KEY", "FILE"])
     return 0

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import sys
 from pathlib import Path
+from typing import TextIO
 
-from appliance.cli.common import context_from, print_json
+from appliance.cli.common import Command
 from appliance.errors import BadRequest
 from appliance.jobs.sites import service as remote_sites
 from appliance.store import credential_key
@@ -71,10 +71,10 @@ def key_passphrase(root: Path, source: str = "auto") -> str | None:
     return passphrase_prompt() if info["source"] == "passphrase" else None
 
 
-def _stdin_lines(count: int) -> list[str]:
+def _stdin_lines(stdin: TextIO, count: int) -> list[str]:
     lines = []
     for _ in range(count):
-        line = sys.stdin.readline()
+        line = stdin.readline()
         if not line:
             raise BadRequest(
                 f"expected {count} line(s) on stdin, got {len(lines)}",
@@ -84,7 +84,8 @@ def _stdin_lines(count: int) -> list[str]:
     return lines
 
 
-def set_credentials(args: argparse.Namespace) -> int:
+def set_credentials(cmd: Command) -> int:
+    args, env = cmd.args, cmd.env
     data: dict[str, str] = {}
     if args.ssh_key:
         try:
@@ -101,23 +102,20 @@ def set_credentials(args: argparse.Namespace) -> int:
         )
         if on
     ]
-    data.update(zip(wanted, _stdin_lines(len(wanted)), strict=True))
+    data.update(zip(wanted, _stdin_lines(env.stdin, len(wanted)), strict=True))
     if not data and not args.clear:
         raise BadRequest(
             "nothing to set",
             "Give --ssh-key FILE, --password-stdin, --become-password-stdin or --clear KIND.",
         )
-    ctx = context_from(args)
-    try:
-        passphrase = key_passphrase(ctx.paths.root, args.key_source) if data else None
-        result = remote_sites.set_site_credentials(
-            ctx, args.name, data, args.clear, args.key_source, passphrase
-        )
-    finally:
-        ctx.close()
+    ctx = cmd.ctx
+    passphrase = key_passphrase(ctx.paths.root, args.key_source) if data else None
+    result = remote_sites.set_site_credentials(
+        ctx, args.name, data, args.clear, args.key_source, passphrase
+    )
     if args.json:
-        print_json(result)
+        env.print_json(result)
     else:
         kinds = ", ".join(result["credentials"]) or "none"
-        sys.stdout.write(f"site {result['site']}: credentials set: {kinds}\n")
+        env.stdout.write(f"site {result['site']}: credentials set: {kinds}\n")
     return 0

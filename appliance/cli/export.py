@@ -4,10 +4,8 @@ ansible-runner private data folder, for ansible-runner or AWX (docs/scale-out.md
 from __future__ import annotations
 
 import argparse
-import sys
 
-from appliance.cli.common import context_from, print_json
-from appliance.cli.runs import parse_ref
+from appliance.cli.common import Command, parse_ref
 from appliance.jobs.runs.export import EXPORT_ACTIONS
 
 
@@ -29,19 +27,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmd.set_defaults(handler=export_command)
 
 
-def export_command(args: argparse.Namespace) -> int:
+def export_command(cmd: Command) -> int:
     from appliance.jobs.runs.export import export_run
 
+    args = cmd.args
     bundle, version = parse_ref(args.ref)
-    ctx = context_from(args)
-    try:
-        export = export_run(ctx, args.site, bundle, version, args.output, args.action)
-    finally:
-        ctx.close()
+    export = export_run(cmd.ctx, args.site, bundle, version, args.output, args.action)
     if args.json:
-        print_json(export.to_json())
+        cmd.env.print_json(export.to_json())
         return 0
-    sys.stdout.write(
+    cmd.env.stdout.write(
         f"wrote {export.path}: {export.action} {export.bundle} {export.version} on site "
         f"{export.site}, {len(export.steps)} step(s)\n"
         f"run it: ansible-runner run {export.path} -p {export.playbook}\n"

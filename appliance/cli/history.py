@@ -4,9 +4,8 @@ keep_days); a serving appliance also applies it at start and hourly."""
 from __future__ import annotations
 
 import argparse
-import sys
 
-from appliance.cli.common import context_from, print_json
+from appliance.cli.common import Command
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -20,27 +19,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmd.set_defaults(handler=prune_command)
 
 
-def prune_command(args: argparse.Namespace) -> int:
+def prune_command(cmd: Command) -> int:
     from appliance.jobs.retention import prune
 
-    ctx = context_from(args)
-    try:
-        result = prune(ctx, dry_run=args.dry_run)
-    finally:
-        ctx.close()
+    args, out = cmd.args, cmd.env.stdout
+    result = prune(cmd.ctx, dry_run=args.dry_run)
     if args.json:
-        print_json(result)
+        cmd.env.print_json(result)
         return 0
     runs = result["runs"]
     verb = "would prune" if args.dry_run else "pruned"
     listed = ", ".join(str(r) for r in runs[:20]) + (" ..." if len(runs) > 20 else "")
-    sys.stdout.write(
+    out.write(
         f"{verb} {len(runs)} run(s){': ' + listed if runs else ''} "
         f"(keeping each site's newest {result['keep_runs_per_site']} finished runs and "
         f"anything younger than {result['keep_days']} days)\n"
     )
     if not args.dry_run and runs:
-        sys.stdout.write(
+        out.write(
             f"{result['events_deleted']} events removed, "
             f"{result['bytes_given_back']} bytes given back\n"
         )

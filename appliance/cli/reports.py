@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import sys
 
-from appliance.cli.common import context_from
+from appliance.cli.common import Command
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -19,16 +18,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     cmd.set_defaults(handler=report_command)
 
 
-def report_command(args: argparse.Namespace) -> int:
+def report_command(cmd: Command) -> int:
     from appliance.jobs.retention import report_path
 
-    ctx = context_from(args)
-    try:
-        path = report_path(ctx, args.run)
-        if args.output:
-            shutil.copyfile(path, args.output)
-            path = args.output
-    finally:
-        ctx.close()
-    sys.stdout.write(f"{path}\n")
+    path = report_path(cmd.ctx, cmd.args.run)
+    if cmd.args.output:
+        shutil.copyfile(path, cmd.args.output)
+        path = cmd.args.output
+    cmd.env.stdout.write(f"{path}\n")
     return 0

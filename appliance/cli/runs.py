@@ -3,24 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import re
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from appliance.cli.common import context_from, fail_line, print_json, print_table
-from appliance.context import Context
+from appliance.cli.common import Command, parse_ref
 from appliance.errors import BadRequest
 from appliance.jobs.runs import processes
+from appliance.jobs.runs.log import strip_ansi
 from appliance.jobs.runs.plan import ACTIONS
+from appliance.jobs.streams.tail import tail_log
 from appliance.states import TERMINAL, RunState
 from appliance.store import runs as rows
 from appliance.store import sites
-
-ANSI_RE = re.compile(rb"\x1b\[[0-9;?]*[ -/]*[@-~]")
-POLL_SECONDS = 0.1
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -57,138 +52,130 @@ def register(sub: argparse._SubParsersAction) -> None:
     resume.set_defaults(handler=resume_command)
 
 
-def parse_ref(text: str) -> tuple[str, str]:
-    name, found, version = text.partition("@")
-    if not found or not name or not version:
-        raise BadRequest(
-            f"{text!r} is not BUNDLE@VERSION",
-            "Write the bundle as NAME@VERSION, e.g. demo-platform@1.1.0 "
-            "(appliance bundle list shows them).",
-        )
-    return name, version
+class LogCopy:
+    """Copies a run's log to ``out`` with the tail the HTTP log stream uses
+    (:func:`~appliance.jobs.streams.tail.tail_log`); ``strip`` removes colours, whole lines at
+    a time so an escape sequence is never cut. Keeps its offset: copying again (after Ctrl+C)
+    continues where it stopped."""
+
+    def __init__(self, path: Path, out: BinaryIO, *, strip: bool) -> None:
+        self.path = path
+        self.out = out
+        self.strip = strip
+        self.offset = 0
+        self._pending = b""  # with strip: the unfinished last line
+
+    def copy(self, state: Callable[[], str | None], *, follow: bool = True) -> None:
+        """Copy what the log has; with ``follow`` keep copying until ``state()`` is terminal
+        (or None: nothing more will be written) and every byte was copied."""
+        for block in tail_log(self.path, self.offset, follow=follow, state=state):
+            self.offset += len(block)
+            if self.strip:
+                block = self._pending + block
+                cut = block.rfind(b"\n") + 1
+                block, self._pending = strip_ansi(block[:cut]), block[cut:]
+            self._write(block)
+        self._write(strip_ansi(self._pending))
+        self._pending = b""
+
+    def _write(self, data: bytes) -> None:
+        if data:
+            self.out.write(data)
+            self.out.flush()
 
 
-def follow_log(
-    path: Path, is_done: Callable[[], bool], out: BinaryIO, *, strip: bool, follow: bool = True
-) -> None:
-    """Copy ``path`` to ``out``; with ``follow`` keep copying until ``is_done()`` (the run's
-    state, never a marker in the log) and every byte was copied."""
-    pending = b""
-    with open(path, "rb") as f:
-        while True:
-            done = not follow or is_done()  # decided before reading: later bytes are copied
-            while chunk := f.read(1 << 16):
-                pending += chunk
-                cut = pending.rfind(b"\n") + 1  # whole lines only: escapes never split
-                if cut:
-                    out.write(ANSI_RE.sub(b"", pending[:cut]) if strip else pending[:cut])
-                    out.flush()
-                    pending = pending[cut:]
-            if done:
-                break
-            time.sleep(POLL_SECONDS)
-    if pending:
-        out.write(ANSI_RE.sub(b"", pending) if strip else pending)
-        out.flush()
+def _state(run_id: int) -> Callable[[], str | None]:
+    return lambda: rows.find_run(run_id).state
 
 
-def _terminal(run_id: int) -> Callable[[], bool]:
-    return lambda: rows.find_run(run_id).state in TERMINAL
+def _state_unless_orphaned(run_id: int) -> Callable[[], str | None]:
+    """For following another process's run: None (the end) once the process running it is
+    gone too (nothing will write to the log until an appliance starts and recovers the run)."""
 
-
-def _ended_or_orphaned(run_id: int) -> Callable[[], bool]:
-    """For following another process's run: also stop when the process running it is gone
-    (nothing will write to the log until an appliance starts and recovers the run)."""
-
-    def check() -> bool:
+    def state() -> str | None:
         run = rows.find_run(run_id)
-        return run.state in TERMINAL or not processes.is_alive(run.owner_pid, run.owner_start)
+        if run.state not in TERMINAL and not processes.is_alive(run.owner_pid, run.owner_start):
+            return None
+        return run.state
 
-    return check
+    return state
 
 
-def _follow_run(ctx: Context, manager, run_id: int) -> int:
+def _follow_run(cmd: Command, manager, run_id: int) -> int:
     """Follow a run of this process to its end; Ctrl+C cancels it. Exit 0 only on success."""
-    out = sys.stdout.buffer
-    strip = not sys.stdout.isatty()
-    path = ctx.paths.run_log(run_id)
+    env = cmd.env
+    log = LogCopy(cmd.ctx.paths.run_log(run_id), env.binary_stdout(), strip=not env.stdout.isatty())
     try:
-        follow_log(path, _terminal(run_id), out, strip=strip)
+        log.copy(_state(run_id))
     except KeyboardInterrupt:
-        sys.stderr.write(f"appliance: cancelling run {run_id}...\n")
+        env.stderr.write(f"appliance: cancelling run {run_id}...\n")
         manager.cancel(run_id)
-        follow_log(path, _terminal(run_id), out, strip=strip)
+        log.copy(_state(run_id))
     run = manager.wait(run_id, 30)
     if run["state"] == RunState.SUCCEEDED:
         return 0
-    fail_line(f"run {run_id} {run['state']}: {run['error']}", run["hint"] or "see the log")
+    env.fail_line(f"run {run_id} {run['state']}: {run['error']}", run["hint"] or "see the log")
     return 1
 
 
-def _manager(ctx: Context):
+def _manager(cmd: Command):
     from appliance.jobs.runs.manager import RunManager
 
+    ctx = cmd.ctx
     manager = RunManager(ctx).start()
     ctx.services["runs"] = manager
     return manager
 
 
-def run_command(args: argparse.Namespace) -> int:
+def _write_plan(cmd: Command, plan: dict) -> None:
+    out = cmd.env.stdout
+    out.write(
+        f"{plan['action']} {plan['bundle']} {plan['version']} on site "
+        f"{plan['site']} (installed: {plan['installed_version'] or 'nothing'})\n"
+    )
+    for step in plan["plan"]:
+        title = step["kind"] if step["kind"] != "component" else step["name"]
+        change = (
+            f" {step['from_version'] or 'none'} -> {step['to_version']}"
+            if step["kind"] == "component"
+            else ""
+        )
+        check = " --check --diff" if step["check"] else ""
+        out.write(f"  {step['idx']}. {title}{change}{check} ({step['playbook']})\n")
+
+
+def run_command(cmd: Command) -> int:
+    args = cmd.args
     bundle, version = parse_ref(args.ref)
-    ctx = context_from(args)
-    try:
-        manager = _manager(ctx)
-        if args.plan:
-            plan = manager.start_run(args.site, bundle, version, args.action, dry_run=True)
-            if args.json:
-                print_json(plan)
-            else:
-                sys.stdout.write(
-                    f"{plan['action']} {plan['bundle']} {plan['version']} on site "
-                    f"{plan['site']} (installed: "
-                    f"{plan['installed_version'] or 'nothing'})\n"
-                )
-                for step in plan["plan"]:
-                    title = step["kind"] if step["kind"] != "component" else step["name"]
-                    change = (
-                        f" {step['from_version'] or 'none'} -> {step['to_version']}"
-                        if step["kind"] == "component"
-                        else ""
-                    )
-                    check = " --check --diff" if step["check"] else ""
-                    sys.stdout.write(
-                        f"  {step['idx']}. {title}{change}{check} ({step['playbook']})\n"
-                    )
-            return 0
-        run = manager.start_run(args.site, bundle, version, args.action)
-        return _follow_run(ctx, manager, run["id"])
-    finally:
-        ctx.close()
+    manager = _manager(cmd)
+    if args.plan:
+        plan = manager.start_run(args.site, bundle, version, args.action, dry_run=True)
+        if args.json:
+            cmd.env.print_json(plan)
+        else:
+            _write_plan(cmd, plan)
+        return 0
+    run = manager.start_run(args.site, bundle, version, args.action)
+    return _follow_run(cmd, manager, run["id"])
 
 
-def resume_command(args: argparse.Namespace) -> int:
-    ctx = context_from(args)
-    try:
-        manager = _manager(ctx)
-        run = manager.resume(args.run)
-        return _follow_run(ctx, manager, run["id"])
-    finally:
-        ctx.close()
+def resume_command(cmd: Command) -> int:
+    manager = _manager(cmd)
+    run = manager.resume(cmd.args.run)
+    return _follow_run(cmd, manager, run["id"])
 
 
-def list_command(args: argparse.Namespace) -> int:
-    ctx = context_from(args)
-    try:
-        site = sites.find_site(args.site).id if args.site else None
-        found = rows.list_runs(site=site, state=args.state, limit=max(1, args.limit))
-    finally:
-        ctx.close()
+def list_command(cmd: Command) -> int:
+    args, env = cmd.args, cmd.env
+    cmd.context()  # the store the queries read
+    site = sites.find_site(args.site).id if args.site else None
+    found = rows.list_runs(site=site, state=args.state, limit=max(1, args.limit))
     if args.json:
-        print_json(found)
+        env.print_json(found)
     elif not found:
-        sys.stdout.write("no runs (start one with `appliance run SITE BUNDLE@VERSION`)\n")
+        env.stdout.write("no runs (start one with `appliance run SITE BUNDLE@VERSION`)\n")
     else:
-        print_table(
+        env.print_table(
             [
                 [
                     r["id"],
@@ -206,51 +193,41 @@ def list_command(args: argparse.Namespace) -> int:
     return 0
 
 
-def log_command(args: argparse.Namespace) -> int:
-    ctx = context_from(args)
-    try:
-        run = rows.find_run(args.run)
-        path = ctx.paths.run_log(run.id)
-        if not path.exists():
-            raise BadRequest(
-                f"run {run.id} has no log at {path}",
-                "The run's folder was removed; nothing to show.",
-            )
-        follow_log(
-            path,
-            _ended_or_orphaned(run.id),
-            sys.stdout.buffer,
-            strip=not sys.stdout.isatty(),
-            follow=args.follow,
+def log_command(cmd: Command) -> int:
+    args, env = cmd.args, cmd.env
+    ctx = cmd.ctx
+    run = rows.find_run(args.run)
+    path = ctx.paths.run_log(run.id)
+    if not path.exists():
+        raise BadRequest(
+            f"run {run.id} has no log at {path}",
+            "The run's folder was removed; nothing to show.",
         )
-        run = rows.find_run(run.id)
-        if args.follow and run.state not in TERMINAL:
-            fail_line(
-                f"run {run.id} is still marked {run.state} but the process running it "
-                f"(pid {run.owner_pid}) is gone",
-                "start the appliance (appliance serve): it marks the run interrupted",
-            )
-            return 1
-    finally:
-        ctx.close()
+    log = LogCopy(path, env.binary_stdout(), strip=not env.stdout.isatty())
+    log.copy(_state_unless_orphaned(run.id), follow=args.follow)
+    run = rows.find_run(run.id)
+    if args.follow and run.state not in TERMINAL:
+        env.fail_line(
+            f"run {run.id} is still marked {run.state} but the process running it "
+            f"(pid {run.owner_pid}) is gone",
+            "start the appliance (appliance serve): it marks the run interrupted",
+        )
+        return 1
     return 0
 
 
-def cancel_command(args: argparse.Namespace) -> int:
+def cancel_command(cmd: Command) -> int:
     from appliance.jobs.runs.recovery import cancel_run
 
-    ctx = context_from(args)
-    try:
-        run = cancel_run(ctx, args.run, wait=5.0)
-    finally:
-        ctx.close()
+    out = cmd.env.stdout
+    run = cancel_run(cmd.ctx, cmd.args.run, wait=5.0)
     if run["state"] == RunState.CANCELLED:
-        sys.stdout.write(f"run {run['id']} cancelled\n")
+        out.write(f"run {run['id']} cancelled\n")
         return 0
     if run["state"] in TERMINAL:
-        sys.stdout.write(f"run {run['id']} ended {run['state']} before the cancel took effect\n")
+        out.write(f"run {run['id']} ended {run['state']} before the cancel took effect\n")
         return 1
-    sys.stdout.write(
+    out.write(
         f"run {run['id']} is still {run['state']}: cancel requested; the appliance "
         f"process running it (pid {run['owner_pid']}) stops it at its next check\n"
     )

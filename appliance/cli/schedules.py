@@ -7,11 +7,10 @@ within a minute (its scheduler re-reads the schedules at least that often) and s
 from __future__ import annotations
 
 import argparse
-import sys
 from datetime import datetime
 from typing import Any
 
-from appliance.cli.common import context_from, print_json, print_table
+from appliance.cli.common import Command, parse_ref
 from appliance.errors import BadRequest
 from appliance.jobs.schedules.decisions import ACTIONS, ScheduleSpecError, load_zone
 from appliance.jobs.schedules.service import Scheduler
@@ -78,16 +77,6 @@ def system_zone() -> str:
     return name or "UTC"
 
 
-def split_bundle(text: str) -> tuple[str, str]:
-    name, found, version = text.partition("@")
-    if not found or not name or not version:
-        raise BadRequest(
-            f"bundle {text!r} is not in the form BUNDLE@VERSION",
-            "Write it like demo-platform@1.1.0 (appliance bundle list shows them).",
-        )
-    return name, version
-
-
 def at_to_iso(text: str, zone_name: str) -> str:
     """A local wall time in ``zone_name`` (or an ISO time with offset) as ISO with offset."""
     try:
@@ -108,7 +97,7 @@ def at_to_iso(text: str, zone_name: str) -> str:
 
 
 def build_spec(args: argparse.Namespace, zone_name: str) -> dict[str, Any]:
-    name, version = split_bundle(args.bundle)
+    name, version = parse_ref(args.bundle)
     spec: dict[str, Any] = {
         "site": args.site,
         "bundle": name,
@@ -139,20 +128,17 @@ def _when(item: dict[str, Any]) -> str:
     return f"cron '{item['cron']}' {item['timezone']}"
 
 
-def add_schedule(args: argparse.Namespace) -> int:
+def add_schedule(cmd: Command) -> int:
+    args, out = cmd.args, cmd.env.stdout
     zone_name = args.tz or system_zone()
     spec = build_spec(args, zone_name)
-    ctx = context_from(args)
-    try:
-        created = Scheduler(ctx, None).add(spec)
-    finally:
-        ctx.close()
+    created = Scheduler(cmd.ctx, None).add(spec)
     if args.json:
-        print_json(created)
+        cmd.env.print_json(created)
         return 0
     zone_note = "" if args.tz else f" (time zone {zone_name}: this system's; set --tz to change)"
     nxt = created["next"][0] if created["next"] else None
-    sys.stdout.write(
+    out.write(
         f"schedule {created['id']} added: {created['action']} {created['site']['name']} to "
         f"{created['bundle']['name']} {created['bundle']['version']}, {_when(created)}, "
         f"window {created['window_minutes']} min{zone_note}\n"
@@ -161,30 +147,27 @@ def add_schedule(args: argparse.Namespace) -> int:
         None,
         _wall(created["at_local"]),
     ):
-        sys.stdout.write(
+        out.write(
             f"note: {args.at} does not exist in {zone_name} (a DST change skips it); "
             f"it runs at {created['at_local']}\n"
         )
     if nxt:
-        sys.stdout.write(f"next run: {nxt['local']} ({nxt['utc']} UTC)\n")
+        out.write(f"next run: {nxt['local']} ({nxt['utc']} UTC)\n")
     if not created["enabled"]:
-        sys.stdout.write(f"disabled; enable it with `appliance schedule enable {created['id']}`\n")
+        out.write(f"disabled; enable it with `appliance schedule enable {created['id']}`\n")
     return 0
 
 
-def list_schedules(args: argparse.Namespace) -> int:
-    ctx = context_from(args)
-    try:
-        overview = Scheduler(ctx, None).overview()
-    finally:
-        ctx.close()
-    if args.json:
-        print_json(overview)
+def list_schedules(cmd: Command) -> int:
+    env, out = cmd.env, cmd.env.stdout
+    overview = Scheduler(cmd.ctx, None).overview()
+    if cmd.args.json:
+        env.print_json(overview)
         return 0
     found, missed = overview["schedules"], overview["missed"]
     if not found:
-        sys.stdout.write("no schedules (add one with `appliance schedule add ...`)\n")
-    print_table(
+        out.write("no schedules (add one with `appliance schedule add ...`)\n")
+    env.print_table(
         [
             [
                 s["id"],
@@ -202,41 +185,30 @@ def list_schedules(args: argparse.Namespace) -> int:
         ["ID", "SITE", "BUNDLE", "ACTION", "WHEN", "WINDOW", "ENABLED", "NEXT", "LAST"],
     )
     if missed:
-        sys.stdout.write(f"\n{len(missed)} MISSED or SKIPPED (not yet acknowledged):\n")
+        out.write(f"\n{len(missed)} MISSED or SKIPPED (not yet acknowledged):\n")
         for m in missed:
-            sys.stdout.write(
+            out.write(
                 f"  [{m['id']}] schedule {m['schedule']} {m['site']} {m['bundle']} at "
                 f"{m['fire_time_local']}: {m['state']}: {m['detail']}\n"
             )
-        sys.stdout.write("acknowledge with `appliance schedule ack [OCCURRENCE ...]`\n")
+        out.write("acknowledge with `appliance schedule ack [OCCURRENCE ...]`\n")
     return 0
 
 
-def remove_schedule(args: argparse.Namespace) -> int:
-    ctx = context_from(args)
-    try:
-        Scheduler(ctx, None).delete(args.id)
-    finally:
-        ctx.close()
-    sys.stdout.write(f"schedule {args.id} deleted\n")
+def remove_schedule(cmd: Command) -> int:
+    Scheduler(cmd.ctx, None).delete(cmd.args.id)
+    cmd.env.stdout.write(f"schedule {cmd.args.id} deleted\n")
     return 0
 
 
-def toggle_schedule(args: argparse.Namespace) -> int:
-    ctx = context_from(args)
-    try:
-        Scheduler(ctx, None).set_enabled(args.id, args.enabled)
-    finally:
-        ctx.close()
-    sys.stdout.write(f"schedule {args.id} {'enabled' if args.enabled else 'disabled'}\n")
+def toggle_schedule(cmd: Command) -> int:
+    args = cmd.args
+    Scheduler(cmd.ctx, None).set_enabled(args.id, args.enabled)
+    cmd.env.stdout.write(f"schedule {args.id} {'enabled' if args.enabled else 'disabled'}\n")
     return 0
 
 
-def acknowledge(args: argparse.Namespace) -> int:
-    ctx = context_from(args)
-    try:
-        done = Scheduler(ctx, None).acknowledge(args.ids or None)["acknowledged"]
-    finally:
-        ctx.close()
-    sys.stdout.write(f"{len(done)} occurrence(s) acknowledged\n")
+def acknowledge(cmd: Command) -> int:
+    done = Scheduler(cmd.ctx, None).acknowledge(cmd.args.ids or None)["acknowledged"]
+    cmd.env.stdout.write(f"{len(done)} occurrence(s) acknowledged\n")
     return 0

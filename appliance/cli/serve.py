@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
 import threading
 
 from appliance.backend.server import LocalServer
-from appliance.cli.common import context_from
+from appliance.cli.common import Command
 from appliance.context import Context
 from appliance.jobs.schedules.service import Scheduler
 from appliance.signals import StopSignals
@@ -44,31 +43,30 @@ def start_server(ctx: Context, host: str | None = None, port: int | None = None)
     return server
 
 
-def serve_command(args: argparse.Namespace) -> int:
+def serve_command(cmd: Command) -> int:
     # The stop handlers stay installed until the shutdown is done: a second SIGTERM (systemd,
     # make forwarding it, a second Ctrl+C) is recorded, never fatal halfway through.
+    out = cmd.env.stdout
     with StopSignals(threading.Event()) as signals:
-        ctx = context_from(args, host=args.host, port=args.port)
         try:
-            server = start_server(ctx)
-            sys.stdout.write(f"Appliance serving at {server.login_url}\n")
-            sys.stdout.write("Press Ctrl+C to stop.\n")
-            sys.stdout.flush()
+            server = start_server(cmd.context(host=cmd.args.host, port=cmd.args.port))
+            out.write(f"Appliance serving at {server.login_url}\n")
+            out.write("Press Ctrl+C to stop.\n")
+            out.flush()
             signals.wait()
         finally:
-            ctx.close()
+            cmd.close()
     return 0
 
 
-def desktop(args: argparse.Namespace) -> int:
+def desktop(cmd: Command) -> int:
     """The window where a display exists; otherwise the browser, or the URL printed."""
     from appliance.desktop import show_ui
 
     with StopSignals(threading.Event()) as signals:  # held through the shutdown, as above
-        ctx = context_from(args)
         try:
-            server = start_server(ctx)
-            show_ui(ctx, server, lambda _stop: signals.wait())
+            ctx = cmd.ctx
+            show_ui(ctx, start_server(ctx), lambda _stop: signals.wait())
         finally:
-            ctx.close()
+            cmd.close()
     return 0

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
 from appliance.cli import credentials
-from appliance.cli.common import context_from, print_json, print_table
+from appliance.cli.common import Command
 from appliance.errors import BadRequest
 from appliance.jobs.sites import inventory_io
 from appliance.jobs.sites import service as remote_sites
@@ -93,9 +92,10 @@ def parse_host(text: str, user: str | None, groups: list[str]) -> dict[str, Any]
     return host
 
 
-def add_site(args: argparse.Namespace) -> int:
+def add_site(cmd: Command) -> int:
+    args = cmd.args
     if args.inventory:
-        return _add_from_inventory(args)
+        return _add_from_inventory(cmd)
     spec = sites.parse_site(
         {
             "name": args.name,
@@ -103,38 +103,33 @@ def add_site(args: argparse.Namespace) -> int:
             "hosts": [parse_host(h, args.user, args.group) for h in args.host],
         }
     )
-    return _create(args, spec)
+    return _create(cmd, spec)
 
 
-def _create(args: argparse.Namespace, spec: dict[str, Any], origin: str = "", how: str = "") -> int:
+def _create(cmd: Command, spec: dict[str, Any], origin: str = "", how: str = "") -> int:
     """Store the parsed site and say so (as JSON with --json)."""
-    ctx = context_from(args)
-    try:
-        site = sites.create_site(ctx.store, spec)
-    finally:
-        ctx.close()
-    if args.json:
-        print_json(site)
+    env = cmd.env
+    site = sites.create_site(cmd.ctx.store, spec)
+    if cmd.args.json:
+        env.print_json(site)
     else:
-        sys.stdout.write(
+        env.stdout.write(
             f"site {site['name']} created{origin} ({how}id {site['id']}, "
             f"{len(site['hosts'])} host(s))\n"
         )
     return 0
 
 
-def list_sites(args: argparse.Namespace) -> int:
-    ctx = context_from(args)
-    try:
-        found = sites.list_sites(limit=1_000_000)
-    finally:
-        ctx.close()
-    if args.json:
-        print_json(found)
+def list_sites(cmd: Command) -> int:
+    env = cmd.env
+    cmd.context()  # the store the query reads
+    found = sites.list_sites(limit=1_000_000)
+    if cmd.args.json:
+        env.print_json(found)
     elif not found:
-        sys.stdout.write("no sites yet (add one with `appliance site add NAME --host ...`)\n")
+        env.stdout.write("no sites yet (add one with `appliance site add NAME --host ...`)\n")
     else:
-        print_table(
+        env.print_table(
             [
                 [
                     s["id"],
@@ -149,17 +144,15 @@ def list_sites(args: argparse.Namespace) -> int:
     return 0
 
 
-def show_site(args: argparse.Namespace) -> int:
-    ctx = context_from(args)
-    try:
-        site = sites.get_site(args.name)
-    finally:
-        ctx.close()
-    if args.json:
-        print_json(site)
+def show_site(cmd: Command) -> int:
+    env = cmd.env
+    cmd.context()  # the store the query reads
+    site = sites.get_site(cmd.args.name)
+    if cmd.args.json:
+        env.print_json(site)
         return 0
-    sys.stdout.write(f"site {site['name']} (id {site['id']})\n")
-    print_table(
+    env.stdout.write(f"site {site['name']} (id {site['id']})\n")
+    env.print_table(
         [
             [h["name"], h["address"], h["port"], h["user"] or "-", ",".join(h["groups"]) or "-"]
             for h in site["hosts"]
@@ -167,14 +160,15 @@ def show_site(args: argparse.Namespace) -> int:
         ["HOST", "ADDRESS", "PORT", "USER", "GROUPS"],
     )
     for comp, info in site["installed"].items():
-        sys.stdout.write(
+        env.stdout.write(
             f"installed {comp} {info['version']} "
             f"(bundle {info['bundle']} {info['bundle_version']})\n"
         )
     return 0
 
 
-def _add_from_inventory(args: argparse.Namespace) -> int:
+def _add_from_inventory(cmd: Command) -> int:
+    args = cmd.args
     if args.host or args.user or args.group or args.var:
         raise BadRequest(
             "--inventory cannot be combined with --host, --user, --group or --var",
@@ -188,30 +182,24 @@ def _add_from_inventory(args: argparse.Namespace) -> int:
         ) from e
     fmt = inventory_io.guess_format(args.inventory, text)
     spec = sites.parse_site(inventory_io.import_inventory(args.name, fmt, text))
-    return _create(args, spec, f" from {args.inventory}", f"{fmt}; ")
+    return _create(cmd, spec, f" from {args.inventory}", f"{fmt}; ")
 
 
-def export_site(args: argparse.Namespace) -> int:
-    ctx = context_from(args)
-    try:
-        text = remote_sites.export_site(args.name)
-    finally:
-        ctx.close()
-    sys.stdout.write(text)
+def export_site(cmd: Command) -> int:
+    cmd.context()  # the store the query reads
+    cmd.env.stdout.write(remote_sites.export_site(cmd.args.name))
     return 0
 
 
-def check_site(args: argparse.Namespace) -> int:
-    ctx = context_from(args)
-    try:
-        passphrase = credentials.key_passphrase(ctx.paths.root)
-        result = remote_sites.check_site(ctx, args.name, passphrase)
-    finally:
-        ctx.close()
-    if args.json:
-        print_json(result)
+def check_site(cmd: Command) -> int:
+    env = cmd.env
+    ctx = cmd.ctx
+    passphrase = credentials.key_passphrase(ctx.paths.root)
+    result = remote_sites.check_site(ctx, cmd.args.name, passphrase)
+    if cmd.args.json:
+        env.print_json(result)
     else:
-        print_table(
+        env.print_table(
             [
                 [
                     h["host"],
@@ -227,5 +215,5 @@ def check_site(args: argparse.Namespace) -> int:
             ["HOST", "TARGET", "LOGIN", "PYTHON", "MODULES", "SUDO", "PROBLEM"],
         )
         verdict = "all hosts ready" if result["ok"] else "some hosts are NOT ready"
-        sys.stdout.write(f"site {result['site']}: {verdict}\n")
+        env.stdout.write(f"site {result['site']}: {verdict}\n")
     return 0 if result["ok"] else 1

@@ -192,17 +192,3 @@ class Credential(BaseModel):
 
     class Meta:
         indexes = ((("site", "kind"), True),)
-
-
-MODELS = (
-    Site,
-    Host,
-    Bundle,
-    InstalledComponent,
-    Run,
-    RunStep,
-    RunEvent,
-    Schedule,
-    Occurrence,
-    Credential,
-)

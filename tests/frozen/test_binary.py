@@ -176,7 +176,8 @@ def demo_site(env: dict[str, str], laptop: Path, server: FrozenServer) -> Iterat
 def test_install_then_upgrade_on_localhost(env: dict[str, str], demo_site: tuple) -> None:
     """`appliance run` of the carried demo bundle: install 1.0.0, upgrade to 1.1.0. The demo
     app daemon started by the playbook (PYINSTALLER_RESET_ENVIRONMENT=1: its own unpacked
-    folder) keeps answering after the appliance processes that started it have exited."""
+    folder) keeps answering after the appliance processes that started it have exited.
+    `appliance report` of the upgrade renders from the template carried in the binary."""
     root, port = demo_site
     for version, action in (("1.0.0", "install"), ("1.1.0", "upgrade")):
         out = ok(
@@ -193,6 +194,12 @@ def test_install_then_upgrade_on_localhost(env: dict[str, str], demo_site: tuple
         ("install", "succeeded"),
         ("upgrade", "succeeded"),
     ]
+    # the report template is package data inside the one file
+    upgrade = max(r["id"] for r in runs)
+    report = Path(ok(run(env, "report", str(upgrade))).strip())
+    html = report.read_text(encoding="utf-8")
+    assert html.startswith("<!doctype html>") and "SUCCEEDED" in html, html[:2000]
+    assert f"Run report #{upgrade}: upgrade demo-platform 1.1.0 on lab" in html
     # the daemon runs from a folder it unpacked itself, which is still there
     app_pid = int((root / "run" / "app.pid").read_text())
     maps = Path(f"/proc/{app_pid}/maps").read_text().splitlines()

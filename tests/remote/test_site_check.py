@@ -54,7 +54,7 @@ def test_wrong_password_is_unreachable(remote_ctx: Context, lab: SshLab) -> None
 def test_cli_check_table_and_exit_status(data_dir, lab: SshLab, tmp_path) -> None:
     import json
 
-    from tests.support.processes import run_cli
+    from tests.support.cli import run_cli
 
     spec = site_spec(lab, "cli-check")
     r = run_cli(data_dir, "site", "add", "seed", "--host", "x=10.0.0.1")  # creates the data dir
@@ -87,7 +87,7 @@ def test_cli_check_table_and_exit_status(data_dir, lab: SshLab, tmp_path) -> Non
     )
     assert r.returncode == 0, r.stderr
     lab.hosts[0].stop()
-    r = run_cli(data_dir, "site", "check", "cli-check", timeout=300)
+    r = run_cli(data_dir, "site", "check", "cli-check")
     assert r.returncode == 1, (r.stdout, r.stderr)
     rows = {line.split()[0]: line for line in r.stdout.splitlines()[1:] if line[:1] == "h"}
     assert " NO " in rows["h1"]

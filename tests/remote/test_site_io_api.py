@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.cli import run_cli
 from tests.support.client import Api
-from tests.support.processes import run_cli
 
 INI = "[db]\ndb1 ansible_host=10.0.0.11 ansible_port=2222\n[web]\nweb1 ansible_user=deploy\n"
 PASSWORD = "http-Pa55word-never-echoed"

@@ -1,4 +1,5 @@
-"""`appliance run | runs | log | cancel` as real processes."""
+"""`appliance run | runs | log | cancel`: in this process through main(argv, env), and
+`appliance run` as a real process for Ctrl+C."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ import pytest
 
 from appliance.jobs.runs import processes
 from tests.runs.conftest import kill_everything_under, sleepers
+from tests.support.cli import run_cli
 from tests.support.local import poll
-from tests.support.processes import REPO, appliance_cmd, child_env, run_cli
+from tests.support.processes import REPO, appliance_cmd, child_env
 
 
 def cli_ok(data: Path, *args: str) -> str:

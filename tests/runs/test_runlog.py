@@ -7,7 +7,7 @@ import os
 import threading
 from pathlib import Path
 
-from appliance.cli.runs import follow_log
+from appliance.cli.runs import LogCopy
 from appliance.jobs.runs import processes
 from appliance.jobs.runs.log import RunLog
 
@@ -38,8 +38,9 @@ def test_follow_strips_colours_and_ends_when_the_run_is_terminal(tmp_path: Path)
         log.write("partial line without newline")
         done.set()
 
+    copy = LogCopy(path, out, strip=True)
     follower = threading.Thread(
-        target=follow_log, args=(path, done.is_set, out), kwargs={"strip": True}
+        target=copy.copy, args=(lambda: "succeeded" if done.is_set() else "running",)
     )
     follower.start()
     later()

@@ -1,4 +1,4 @@
-"""/api/schedules on the real server and `appliance schedule` as a real process.
+"""/api/schedules on the real server and `appliance schedule` through main(argv, env).
 
 The server here has no scheduler service running (the bare `server` fixture), so the routes use
 an unstarted one: it validates, stores and lists; no run is started (no run starter either).
@@ -16,8 +16,8 @@ from appliance.settings import load_settings
 from appliance.store import sites
 from appliance.store.bundles import record_bundle
 from appliance.store.models import Schedule
+from tests.support.cli import run_cli
 from tests.support.client import Api
-from tests.support.processes import run_cli
 
 
 def seed(ctx: Context) -> None:

@@ -6,54 +6,52 @@ an e-mail attachment) and prints well. Saved under ``reports/<run>.html``.
 
 from __future__ import annotations
 
+import functools
 import getpass
 import os
 import re
 import socket
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from html import escape
 from pathlib import Path
 from typing import Any
 
+import jinja2
+from markupsafe import Markup
+
 from appliance import __version__
 from appliance.clock import iso
 from appliance.context import Context
 from appliance.errors import Conflict
+from appliance.jobs.runs.log import strip_ansi
 from appliance.states import TERMINAL
 from appliance.store import runs as run_rows
 from appliance.store import sites as site_rows
 from appliance.store.events import TASK_EVENTS, list_events
 
 ERROR_RE = re.compile(r"fatal:|FAILED!|ERROR|failed=[1-9]|unreachable=[1-9]")
-ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 STEP_HEADER_RE = re.compile(r"^=== \[(\d+)/\d+\]")
 MAX_ERROR_LINES = 200
 RESULT_KEYS = ("ok", "changed", "failed", "unreachable", "skipped")
 
-CSS = """
-body{font:13px/1.45 system-ui,"Noto Sans CJK SC","Microsoft YaHei",sans-serif;color:#1d232a;
-margin:2rem auto;max-width:60rem;padding:0 1rem}
-h1{font-size:1.5rem;margin:0 0 .2rem}h2{font-size:1.1rem;margin:1.6rem 0 .5rem;
-border-bottom:2px solid #1f4e79;padding-bottom:.2rem}
-table{border-collapse:collapse;width:100%;margin:.3rem 0}
-th,td{border:1px solid #c9d1d9;padding:.25rem .5rem;text-align:left;vertical-align:top}
-th{background:#eef2f6}.facts th{width:14rem}
-.state{font-weight:700}.s-succeeded{color:#166534}.s-failed,.s-interrupted{color:#991b1b}
-.s-cancelled{color:#92400e}.bad{color:#991b1b;font-weight:700}
-.error{border:1px solid #f1b8b4;border-left:4px solid #b3261e;background:#fff1f0;
-padding:.5rem .8rem}
-pre{font:11.5px/1.4 ui-monospace,"DejaVu Sans Mono",monospace;background:#f6f8fa;
-border:1px solid #d0d7de;padding:.5rem;white-space:pre-wrap;word-break:break-all}
-.sign{display:flex;gap:3rem;margin-top:2.5rem}.sign div{flex:1;border-top:1px solid #555;
-padding-top:.3rem}.muted{color:#5b6673}
-@media print{body{margin:0;max-width:none}h2{break-after:avoid}tr,pre{break-inside:avoid}
-@page{margin:1.5cm}}
-"""
+TEMPLATE = "report.html"  # next to this module; package data (pyproject, build.spec)
 
 
-def strip_ansi(text: str) -> str:
-    return ANSI_RE.sub("", text).replace("\x1b", "")
+@functools.cache
+def _template() -> jinja2.Template:
+    """The report template, loaded once. Autoescaping is on (Jinja2's default is off); values
+    are escaped the way :func:`html.escape` does (``"`` as ``&quot;``), as the report always
+    was, and the template's own markup stays as written."""
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).resolve().parent),
+        autoescape=True,
+        finalize=lambda value: value if isinstance(value, Markup) else Markup(escape(str(value))),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template(TEMPLATE)
 
 
 def _time(value: str | None) -> str:
@@ -107,18 +105,6 @@ def error_lines(log: Path, failed_steps: set[int]) -> dict[int | None, list[str]
     return found
 
 
-def _rows(cells: Iterable[Iterable[Any]]) -> str:
-    return "".join(
-        "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in row) + "</tr>" for row in cells
-    )
-
-
-def _table(headers: Iterable[str], rows: Iterable[Iterable[Any]], cls: str = "") -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
-    body = _rows(rows)
-    return f'<table class="{cls}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
-
-
 def _versions(installed: dict[str, Any]) -> str:
     bundles = sorted(
         {
@@ -154,18 +140,41 @@ def render_report(ctx: Context, run_id: int | str) -> str:
         )
     site = site_rows.get_site(run["site_id"])
     steps = run["steps"]
-    failed = {s["idx"] for s in steps if s["state"] == "failed"}
-    errors = {}
-    if run["state"] != "succeeded":
-        errors = error_lines(ctx.paths.run_log(run["id"]), failed)
-    before = _versions(run.get("installed_before") or {})
-    state = escape(run["state"])
+    verify = [s for s in steps if s["kind"] == "verify"]
+    return _template().render(
+        run=run,
+        site=site,
+        facts=_facts(run, site),
+        steps=[_step_row(s) for s in steps],
+        host_headers=["Host", *RESULT_KEYS],
+        hosts=[
+            [host, *(counts.get(k, 0) for k in RESULT_KEYS)]
+            for host, counts in sorted((run.get("hosts") or {}).items())
+        ],
+        installed=[
+            [
+                c,
+                v["version"],
+                f"{v['bundle']} {v['bundle_version']}",
+                v["run"] or "—",
+                _time(v["updated_at"]),
+            ]
+            for c, v in site["installed"].items()
+        ],
+        verify_steps=verify,
+        verify_results=list(_verify_results(run["id"], verify)) if verify else [],
+        errors=_errors(ctx, run),
+        generated=_time(iso(ctx.clock.now())),
+        version=__version__,
+    )
 
-    facts = [
+
+def _facts(run: dict[str, Any], site: dict[str, Any]) -> list[tuple[str, Any]]:
+    return [
         ("Site", site["name"]),
         ("Action", run["action"]),
         ("Bundle", f"{run['bundle']} {run['version']}"),
-        ("Installed before", before),
+        ("Installed before", _versions(run.get("installed_before") or {})),
         ("Installed after", _versions(site["installed"])),
         ("Trigger", run["trigger"]),
         ("Created", _time(run["created_at"])),
@@ -175,108 +184,36 @@ def render_report(ctx: Context, run_id: int | str) -> str:
         ("Operator (OS user @ host)", operator()),
         ("Hosts", ", ".join(f"{h['name']} ({h['address']})" for h in site["hosts"]) or "—"),
     ]
-    parts = [
-        "<!doctype html><html lang='en'><head><meta charset='utf-8'>",
-        f"<title>Run {run['id']} report: {escape(site['name'])}</title>",
-        f"<style>{CSS}</style></head><body>",
-        f"<h1>Run report #{run['id']}: {escape(run['action'])} {escape(run['bundle'])} "
-        f"{escape(run['version'])} on {escape(site['name'])}</h1>",
-        f"<p>Result: <span class='state s-{state}'>{state.upper()}</span></p>",
+
+
+def _step_row(s: dict[str, Any]) -> list[Any]:
+    return [
+        s["idx"],
+        s["name"],
+        s["kind"],
+        s["component"] or "—",
+        s["from_version"] or "—",
+        s["to_version"] or "—",
+        s["state"],
+        _time(s["started_at"]),
+        _duration(s["started_at"], s["finished_at"]),
+        "—" if s["rc"] is None else s["rc"],
     ]
-    if run.get("error"):
-        parts.append(
-            f"<div class='error'><b>Error:</b> {escape(run['error'])}"
-            + (f"<br><b>What to do:</b> {escape(run['hint'])}" if run.get("hint") else "")
-            + "</div>"
+
+
+def _errors(ctx: Context, run: dict[str, Any]) -> list[tuple[str, str]]:
+    """(title, text) of the error lines of each failed step; none for a succeeded run."""
+    if run["state"] == "succeeded":
+        return []
+    by_idx = {s["idx"]: s for s in run["steps"]}
+    failed = {idx for idx, s in by_idx.items() if s["state"] == "failed"}
+    return [
+        (
+            f"Step {idx}: {by_idx[idx]['name']}" if idx in by_idx else "Outside any step",
+            "\n".join(lines),
         )
-    parts += [
-        "<h2>Summary</h2>",
-        "<table class='facts'><tbody>"
-        + "".join(f"<tr><th>{escape(k)}</th><td>{escape(str(v))}</td></tr>" for k, v in facts)
-        + "</tbody></table>",
-        "<h2>Steps</h2>",
-        _table(
-            ["#", "Step", "Kind", "Component", "From", "To", "State", "Started", "Duration", "rc"],
-            (
-                [
-                    s["idx"],
-                    s["name"],
-                    s["kind"],
-                    s["component"] or "—",
-                    s["from_version"] or "—",
-                    s["to_version"] or "—",
-                    s["state"],
-                    _time(s["started_at"]),
-                    _duration(s["started_at"], s["finished_at"]),
-                    "—" if s["rc"] is None else s["rc"],
-                ]
-                for s in steps
-            ),
-        ),
-        "<h2>Results per host</h2>",
+        for idx, lines in error_lines(ctx.paths.run_log(run["id"]), failed).items()
     ]
-    hosts = run.get("hosts") or {}
-    if hosts:
-        parts.append(
-            _table(
-                ["Host", *RESULT_KEYS],
-                (
-                    [host, *(counts.get(k, 0) for k in RESULT_KEYS)]
-                    for host, counts in sorted(hosts.items())
-                ),
-                "hosts",
-            )
-        )
-    else:
-        parts.append("<p class='muted'>No host reported a task result.</p>")
-    parts.append("<h2>Installed versions after the run</h2>")
-    if site["installed"]:
-        parts.append(
-            _table(
-                ["Component", "Version", "Bundle", "Recorded by run", "Updated"],
-                (
-                    [
-                        c,
-                        v["version"],
-                        f"{v['bundle']} {v['bundle_version']}",
-                        v["run"] or "—",
-                        _time(v["updated_at"]),
-                    ]
-                    for c, v in site["installed"].items()
-                ),
-            )
-        )
-    else:
-        parts.append("<p class='muted'>Nothing is recorded as installed on this site.</p>")
-    verify = [s for s in steps if s["kind"] == "verify"]
-    parts.append("<h2>Verification</h2>")
-    if verify:
-        parts.append(
-            "<p>"
-            + ", ".join(
-                f"step {s['idx']} {escape(s['name'])}: <b>{escape(s['state'])}</b>" for s in verify
-            )
-            + "</p>"
-        )
-        results = list(_verify_results(run["id"], verify))
-        if results:
-            parts.append(_table(["Host", "Check", "Result"], results))
-    else:
-        parts.append("<p class='muted'>This run has no verify step.</p>")
-    if errors:
-        parts.append("<h2>Errors</h2>")
-        by_idx = {s["idx"]: s for s in steps}
-        for idx, lines in errors.items():
-            title = f"Step {idx}: {by_idx[idx]['name']}" if idx in by_idx else "Outside any step"
-            parts.append(f"<h3>{escape(title)}</h3><pre>{escape(chr(10).join(lines))}</pre>")
-    parts += [
-        "<div class='sign'><div>Implementation engineer (name, date, signature)</div>"
-        "<div>Customer representative (name, date, signature)</div></div>",
-        f"<p class='muted'>Generated {escape(_time(iso(ctx.clock.now())))} by appliance "
-        f"{escape(__version__)} from run {run['id']}.</p>",
-        "</body></html>",
-    ]
-    return "\n".join(parts)
 
 
 def write_report(ctx: Context, run_id: int | str) -> Path:

@@ -5,9 +5,24 @@ secrets will be redacted)."""
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import AnyStr
+
+# A terminal control sequence (CSI: colours, cursor moves), as Ansible writes them.
+_CSI = r"\x1b\[[0-9;?]*[ -/]*[@-~]"
+_CSI_TEXT = re.compile(_CSI)
+_CSI_BYTES = re.compile(_CSI.encode())
+
+
+def strip_ansi(data: AnyStr) -> AnyStr:
+    """The log's text without terminal control sequences or stray ESC bytes, as text or bytes
+    (the command line copies bytes when its output is not a terminal; the report reads text)."""
+    if isinstance(data, bytes):
+        return _CSI_BYTES.sub(b"", data).replace(b"\x1b", b"")
+    return _CSI_TEXT.sub("", data).replace("\x1b", "")
 
 
 class RunLog:

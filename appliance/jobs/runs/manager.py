@@ -374,13 +374,16 @@ class RunManager:
         return RunState.SUCCEEDED, None, None
 
     def _success_record(self, run: Run) -> tuple[dict | None, str | None]:
+        """What the run's plan records on success (``plan.success_record``, asked again: the
+        run may have been planned by another process), and the bundle a rollback replaces."""
         bundle = bundle_rows.bundle_by_id(run.bundle_id)
-        if run.action in ("install", "upgrade"):
-            record = success_record(_manifest(bundle))
-            return {k: v.to_json() for k, v in record.items()}, None
+        restore = None
         if run.action == "rollback" and run.backup_run_id is not None:
-            return dict(rows.find_run(run.backup_run_id).installed_before), bundle.name
-        return None, None
+            before = rows.find_run(run.backup_run_id).installed_before
+            restore = {name: Installed.from_json(info) for name, info in before.items()}
+        record = success_record(_manifest(bundle), run.action, restore)
+        replace = bundle.name if restore is not None else None
+        return {k: v.to_json() for k, v in record.items()} or None, replace
 
     def _envvars(self, run_id: int) -> dict[str, str]:
         root = self.ctx.paths.root

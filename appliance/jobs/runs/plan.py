@@ -97,11 +97,22 @@ def installed_bundle_version(installed: Mapping[str, Installed], bundle: str) ->
     return version
 
 
-def success_record(manifest: Manifest) -> dict[str, Installed]:
-    """What an install or upgrade of ``manifest`` records as installed once it succeeded."""
-    return {
-        c.name: Installed(c.version, manifest.name, manifest.version) for c in manifest.components
-    }
+def success_record(
+    manifest: Manifest, action: str, restore: Mapping[str, Installed] | None = None
+) -> dict[str, Installed]:
+    """What a run records as installed once it succeeded: the bundle's components (install,
+    upgrade), ``restore`` (rollback: what the site had before the run that took the backup),
+    nothing (check). The plan carries it (``Plan.record``); the run manager asks again at the
+    end of a run, which may have been planned by another process."""
+    if action in ("install", "upgrade"):
+        return {
+            c.name: Installed(c.version, manifest.name, manifest.version)
+            for c in manifest.components
+        }
+    return dict(restore or {}) if action == "rollback" else {}
+
+
+Step = tuple[str, str, str, dict[str, Any]]  # kind, name, playbook, PlannedStep extras
 
 
 def make_plan(
@@ -117,95 +128,97 @@ def make_plan(
     restored; None means no earlier run took a backup.
     """
     current = installed_bundle_version(installed, manifest.name)
-    target = f"{manifest.name} {manifest.version}"
     if action is None:
         action = "install" if current is None else "upgrade"
     if action not in ACTIONS:
         raise BadRequest(f"unknown action {action!r}", f"Use one of: {', '.join(ACTIONS)}.")
-
-    steps: list[tuple[str, str, str, dict[str, Any]]] = []  # kind, name, playbook, extra
-
-    def stage(name: str) -> None:
-        if name in manifest.stages:
-            steps.append((name, name, manifest.stages[name], {}))
-
-    record: dict[str, Installed] = {}
     if action in ("install", "upgrade"):
-        if action == "install" and current is not None:
-            raise Unprocessable(
-                f"{manifest.name} {current} is installed on the site already; install is for a "
-                "site without it",
-                f"Upgrade instead (action upgrade), or run action check to compare with {target}.",
-            )
-        if action == "upgrade":
-            if current is None:
-                raise Unprocessable(
-                    f"nothing of {manifest.name} is installed on the site",
-                    f"Install {target} instead (action install).",
-                )
-            ok, reason = upgrade_allowed(manifest, current)
-            if not ok:
-                patterns = ", ".join(manifest.upgrade_from) or "no version"
-                raise Unprocessable(
-                    f"cannot upgrade the site to {target}: {reason}",
-                    f"{target} upgrades from {patterns}; the site has {current}. "
-                    "Install a version in between first, or pick another bundle version.",
-                )
-        stage("preflight")
-        if action == "upgrade":
-            stage("backup")
-        for c in manifest.components:
-            before = installed.get(c.name)
-            before_version = before.version if before is not None else None
-            if action == "install" or before_version != c.version:
-                steps.append(
-                    (
-                        "component",
-                        c.name,
-                        c.playbook,
-                        {
-                            "component": c.name,
-                            "from_version": before_version,
-                            "to_version": c.version,
-                        },
-                    )
-                )
-        stage("verify")
-        record = success_record(manifest)
+        _check_allowed(manifest, action, current)
+        steps = _change_steps(manifest, installed, action)
     elif action == "check":
-        stage("preflight")
-        for c in manifest.components:
-            before = installed.get(c.name)
-            steps.append(
-                (
-                    "component",
-                    c.name,
-                    c.playbook,
-                    {
-                        "component": c.name,
-                        "to_version": c.version,
-                        "check": True,
-                        "from_version": before.version if before is not None else None,
-                    },
-                )
-            )
-    else:  # rollback
-        if "rollback" not in manifest.stages:
-            raise Unprocessable(
-                f"{target} has no rollback stage",
-                "Roll back with the bundle version whose upgrade took the backup, "
-                "or restore by hand.",
-            )
-        if restore is None:
-            raise Unprocessable(
-                "no earlier run on this site took a backup to roll back to",
-                "Only an upgrade takes a backup; there is nothing to restore.",
-            )
-        stage("rollback")
-        record = dict(restore)
-
+        steps = _check_steps(manifest, installed)
+    else:
+        steps = _rollback_steps(manifest, restore)
     planned = tuple(
         PlannedStep(idx=i, kind=kind, name=name, playbook=playbook, **extra)
         for i, (kind, name, playbook, extra) in enumerate(steps, start=1)
     )
+    record = success_record(manifest, action, restore)
     return Plan(action=action, steps=planned, installed_version=current, record=record)
+
+
+def _stage(manifest: Manifest, name: str) -> list[Step]:
+    """The bundle's stage ``name`` as a step, or nothing when the bundle has no such stage."""
+    return [(name, name, manifest.stages[name], {})] if name in manifest.stages else []
+
+
+def _check_allowed(manifest: Manifest, action: str, current: str | None) -> None:
+    """Refuse an install over an installed bundle and an upgrade the bundle does not allow."""
+    target = f"{manifest.name} {manifest.version}"
+    if action == "install" and current is not None:
+        raise Unprocessable(
+            f"{manifest.name} {current} is installed on the site already; install is for a "
+            "site without it",
+            f"Upgrade instead (action upgrade), or run action check to compare with {target}.",
+        )
+    if action == "upgrade":
+        if current is None:
+            raise Unprocessable(
+                f"nothing of {manifest.name} is installed on the site",
+                f"Install {target} instead (action install).",
+            )
+        ok, reason = upgrade_allowed(manifest, current)
+        if not ok:
+            patterns = ", ".join(manifest.upgrade_from) or "no version"
+            raise Unprocessable(
+                f"cannot upgrade the site to {target}: {reason}",
+                f"{target} upgrades from {patterns}; the site has {current}. "
+                "Install a version in between first, or pick another bundle version.",
+            )
+
+
+def _change_steps(
+    manifest: Manifest, installed: Mapping[str, Installed], action: str
+) -> list[Step]:
+    """install: preflight, every component, verify; upgrade: preflight, backup, the components
+    whose version changes, verify."""
+    steps = _stage(manifest, "preflight")
+    if action == "upgrade":
+        steps += _stage(manifest, "backup")
+    for c in manifest.components:
+        before = installed.get(c.name)
+        before_version = before.version if before is not None else None
+        if action == "install" or before_version != c.version:
+            extra = {"component": c.name, "from_version": before_version, "to_version": c.version}
+            steps.append(("component", c.name, c.playbook, extra))
+    return steps + _stage(manifest, "verify")
+
+
+def _check_steps(manifest: Manifest, installed: Mapping[str, Installed]) -> list[Step]:
+    """preflight, then every component in check mode (``--check --diff``)."""
+    steps = _stage(manifest, "preflight")
+    for c in manifest.components:
+        before = installed.get(c.name)
+        extra = {
+            "component": c.name,
+            "to_version": c.version,
+            "check": True,
+            "from_version": before.version if before is not None else None,
+        }
+        steps.append(("component", c.name, c.playbook, extra))
+    return steps
+
+
+def _rollback_steps(manifest: Manifest, restore: Mapping[str, Installed] | None) -> list[Step]:
+    """The rollback stage alone; refused without one, or without a backup to restore."""
+    if "rollback" not in manifest.stages:
+        raise Unprocessable(
+            f"{manifest.name} {manifest.version} has no rollback stage",
+            "Roll back with the bundle version whose upgrade took the backup, or restore by hand.",
+        )
+    if restore is None:
+        raise Unprocessable(
+            "no earlier run on this site took a backup to roll back to",
+            "Only an upgrade takes a backup; there is nothing to restore.",
+        )
+    return _stage(manifest, "rollback")

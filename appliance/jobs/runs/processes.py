@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import signal
 import threading
 import time
 from pathlib import Path
@@ -113,13 +112,3 @@ def wait_group_gone(pgid: int, deadline: float) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(0.05)
-
-
-def kill_group(pgid: int, grace: float = 1.0) -> bool:
-    """SIGTERM the group, SIGKILL whatever is left after ``grace`` seconds; True when empty."""
-    if not signal_group(pgid, signal.SIGTERM):
-        return True
-    if wait_group_gone(pgid, time.monotonic() + grace):
-        return True
-    signal_group(pgid, signal.SIGKILL)
-    return wait_group_gone(pgid, time.monotonic() + 2.0)

@@ -263,13 +263,30 @@ def evaluate(
     instead of missed (used when a schedule is enabled again).
     """
     zone = load_zone(schedule.timezone)
-    trigger = make_trigger(schedule)
-    out = Evaluation()
-    window = schedule.window
     finals = [t for t, state in records.items() if state in FINAL_OCCURRENCES]
     start = max([schedule.created_at - timedelta(microseconds=1), *finals])
-    cut = now - window  # fire times at or before this have no window left
+    cut = now - schedule.window  # fire times at or before this have no window left
+    scan, more_before = _walk(make_trigger(schedule), zone, start, now, cut, records)
+    out = Evaluation(wake_at=scan.wake_at)
+    out.decisions += _missed(schedule, zone, scan.missed, more_before, disabled_reason)
+    candidates = scan.candidates + [t for t, s in records.items() if s == Occ.WAITING]
+    closed, live = _closed_windows(schedule, zone, candidates, records, now, disabled_reason)
+    out.decisions += closed
+    if live:
+        out.decisions += _coalesce(schedule, zone, live, now)
+    return out
 
+
+def _walk(
+    trigger: BaseTrigger,
+    zone: tzinfo,
+    start: datetime,
+    now: datetime,
+    cut: datetime,
+    records: dict[datetime, str],
+) -> tuple[_Scan, int]:
+    """The scan of the fire times from ``start`` to ``now`` and how many missed ones it left
+    out before those it kept (-1: an unknown number)."""
     scan = _scan(trigger, zone, start, now, cut, records)
     more_before = scan.missed_total - len(scan.missed)
     if scan.truncated:
@@ -279,12 +296,19 @@ def evaluate(
             if not recent.truncated and (
                 len(recent.missed) == MAX_MISSED_RECORDED or back == JUMP_BACK[-1]
             ):
-                scan, more_before = recent, -1
-                break
-    out.wake_at = scan.wake_at
-    missed, candidates = scan.missed, scan.candidates
-    candidates += [t for t, s in records.items() if s == Occ.WAITING]
+                return recent, -1
+    return scan, more_before
 
+
+def _missed(
+    schedule: ScheduleView,
+    zone: tzinfo,
+    missed: deque[datetime],
+    more_before: int,
+    disabled_reason: str | None,
+) -> list[Decision]:
+    """Fire times whose window passed while nothing ran: missed (skipped when disabled)."""
+    decisions = []
     for i, moment in enumerate(missed):
         reason = disabled_reason or (
             f"the appliance was not running (or the computer was asleep) from "
@@ -295,20 +319,29 @@ def evaluate(
                 "earlier fire times" if more_before < 0 else f"{more_before} earlier fire time(s)"
             )
             reason += f"; {more} were missed as well"
-        out.decisions.append(
-            Decision(
-                moment, Occ.SKIPPED if disabled_reason else Occ.MISSED, reason, moment + window
-            )
-        )
+        state = Occ.SKIPPED if disabled_reason else Occ.MISSED
+        decisions.append(Decision(moment, state, reason, moment + schedule.window))
+    return decisions
 
+
+def _closed_windows(
+    schedule: ScheduleView,
+    zone: tzinfo,
+    candidates: list[datetime],
+    records: dict[datetime, str],
+    now: datetime,
+    disabled_reason: str | None,
+) -> tuple[list[Decision], list[datetime]]:
+    """The candidates whose window closed (missed, or skipped when disabled), and the ones
+    still inside their window (live), oldest first."""
+    decisions: list[Decision] = []
     live: list[datetime] = []
     for moment in sorted(set(candidates)):
-        ends = moment + window
+        ends = moment + schedule.window
         if now < ends:
             live.append(moment)
-            continue
-        if disabled_reason:
-            out.decisions.append(Decision(moment, Occ.SKIPPED, disabled_reason, ends))
+        elif disabled_reason:
+            decisions.append(Decision(moment, Occ.SKIPPED, disabled_reason, ends))
         else:
             busy = records.get(moment) == Occ.WAITING
             reason = (
@@ -317,38 +350,39 @@ def evaluate(
                 if busy
                 else f"the window {_fmt(moment, zone)} to {_fmt(ends, zone)} passed"
             )
-            out.decisions.append(Decision(moment, Occ.MISSED, reason, ends))
-    if not live:
-        return out
-    # Like APScheduler's coalesce: several fire times inside their windows at once (after an
-    # outage, or a busy site) make one run, for the latest; the earlier ones are skipped.
+            decisions.append(Decision(moment, Occ.MISSED, reason, ends))
+    return decisions, live
+
+
+def _coalesce(
+    schedule: ScheduleView, zone: tzinfo, live: list[datetime], now: datetime
+) -> list[Decision]:
+    """Like APScheduler's coalesce: several fire times inside their windows at once (after an
+    outage, or a busy site) make one run, for the latest; the earlier ones are skipped. The
+    latest is skipped too when the bundle's expected duration does not fit what is left."""
+    window = schedule.window
     latest = live[-1]
-    for moment in live[:-1]:
-        out.decisions.append(
-            Decision(
-                moment,
-                Occ.SKIPPED,
-                f"superseded by the later fire time {_fmt(latest, zone)} (one run for both)",
-                moment + window,
-            )
+    decisions = [
+        Decision(
+            moment,
+            Occ.SKIPPED,
+            f"superseded by the later fire time {_fmt(latest, zone)} (one run for both)",
+            moment + window,
         )
+        for moment in live[:-1]
+    ]
     ends = latest + window
-    if schedule.expected_minutes:
-        left = ends - now
-        if timedelta(minutes=schedule.expected_minutes) > left:
-            out.decisions.append(
-                Decision(
-                    latest,
-                    Occ.SKIPPED,
-                    f"the bundle expects about {schedule.expected_minutes:g} minutes but only "
-                    f"{left.total_seconds() / 60:.0f} minute(s) of the window were left "
-                    f"(it ends {_fmt(ends, zone)})",
-                    ends,
-                )
-            )
-            return out
-    out.decisions.append(Decision(latest, "start", None, ends))
-    return out
+    left = ends - now
+    if schedule.expected_minutes and timedelta(minutes=schedule.expected_minutes) > left:
+        reason = (
+            f"the bundle expects about {schedule.expected_minutes:g} minutes but only "
+            f"{left.total_seconds() / 60:.0f} minute(s) of the window were left "
+            f"(it ends {_fmt(ends, zone)})"
+        )
+        decisions.append(Decision(latest, Occ.SKIPPED, reason, ends))
+    else:
+        decisions.append(Decision(latest, "start", None, ends))
+    return decisions
 
 
 def retry_at(now: datetime, window_ends: datetime) -> datetime:

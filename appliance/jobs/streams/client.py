@@ -1,4 +1,6 @@
-"""Follow a run's log from a running server (``appliance log RUN --follow``), stdlib only.
+"""Follow a run's log from a running server over HTTP, stdlib only (a client of
+``GET /api/runs/<id>/log``; the tests' reader of that route). ``appliance log --follow`` does not
+use it: it reads the data folder with the route's own tail (``streams.tail.tail_log``).
 
 ``follow_log(url, token, run_id, offset, write)`` calls ``write(bytes)`` for every block as it
 arrives and returns the byte offset reached once the run ended and every byte arrived. A dropped

@@ -81,8 +81,8 @@ class Waiter:
     def __init__(self, hangup_fd: int | None) -> None:
         self._hangup_fd = hangup_fd
         self._inotify: Inotify | None = None
-        self._poll = select.poll() if hasattr(select, "poll") else None
-        if hangup_fd is not None and self._poll is not None:
+        self._poll = select.poll()
+        if hangup_fd is not None:
             self._poll.register(hangup_fd, _POLLRDHUP or select.POLLIN)
 
     @property
@@ -91,7 +91,7 @@ class Waiter:
 
     def watch(self, path: Path) -> None:
         """Watch ``path`` for appends (before reading it, so no append can slip between)."""
-        if self._poll is None or self._inotify is not None:
+        if self._inotify is not None:
             return
         inotify = Inotify.open()
         if inotify is None:
@@ -106,8 +106,6 @@ class Waiter:
         self._poll.register(inotify.fileno(), select.POLLIN)
 
     def wait(self, timeout: float) -> Wake:
-        if self._poll is None:
-            return self._wait_select(timeout)
         mask = 0
         for fd, flags in self._poll.poll(max(0, int(timeout * 1000))):
             if fd == self._hangup_fd:
@@ -122,20 +120,6 @@ class Waiter:
             elif self._inotify is not None:
                 mask |= self._inotify.drain()
         return Wake(mask=mask)
-
-    def _wait_select(self, timeout: float) -> Wake:
-        """Platforms without poll() (Windows): select() works on sockets only."""
-        if self._hangup_fd is None:
-            time.sleep(timeout)  # a poll interval, not a settle delay
-            return Wake()
-        readable, _, _ = select.select([self._hangup_fd], [], [], timeout)
-        if readable:
-            closed = _peer_closed(self._hangup_fd)
-            if closed:
-                return Wake(hangup=True)
-            if closed is False:
-                self._hangup_fd = None
-        return Wake()
 
     def close(self) -> None:
         if self._inotify is not None:

@@ -26,11 +26,6 @@ export function append(el, children) {
   return el;
 }
 
-export function clear(el) {
-  el.replaceChildren();
-  return el;
-}
-
 export function table(headers, rows, props) {
   return h(
     "table",

@@ -68,16 +68,6 @@ export function siteName(value) {
   return value === null || value === undefined ? "—" : String(value);
 }
 
-export function bundleLabel(run) {
-  const b = run.bundle;
-  if (b && typeof b === "object") return `${b.name} ${b.version}`;
-  return [b, run.version].filter(Boolean).join(" ");
-}
-
-export function link(href, text, props = {}) {
-  return h("a", { href, ...props }, text);
-}
-
 export function field(label, control, help) {
   return h(
     "label",

@@ -56,7 +56,7 @@ export async function render(root, { query, signal }) {
           h("td", {}, stateBadge(r.state)),
           h("td", {}, t(`action.${r.action}`)),
           h("td", {}, siteName(r.site)),
-          h("td", {}, [typeof r.bundle === "object" && r.bundle ? r.bundle.name : r.bundle, r.version].filter(Boolean).join(" ")),
+          h("td", {}, `${r.bundle} ${r.version}`),
           h("td", {}, fmtTime(r.started_at || r.created_at)),
           h("td", {}, fmtDuration(elapsed(r.started_at, r.finished_at))),
         ),

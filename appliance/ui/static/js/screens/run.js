@@ -314,7 +314,6 @@ export async function render(root, { params, signal }) {
     logEnded = false;
     logErr.replaceChildren();
     grid.cells.clear();
-    grid.base = undefined;
     const retry = (what, again) =>
       h("div", {}, errorBox(what), h("button", { type: "button", onclick: again }, t("common.retry")));
     updateLogStatus(); // "0 lines · live" at once, not after the first tick

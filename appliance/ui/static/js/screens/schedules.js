@@ -6,9 +6,7 @@ import { busy, field, fmtTime, notice, select, showError, siteName } from "../ui
 import { ACTIONS } from "./newrun.js";
 
 function nextFire(s) {
-  const next = Array.isArray(s.next) ? s.next[0] : s.next;
-  if (!next) return null;
-  return typeof next === "object" ? next.utc || next.local : next;
+  return s.next.length ? s.next[0].utc : null;
 }
 
 function triggerText(s) {
@@ -60,8 +58,8 @@ export async function render(root, { signal }) {
     let missed = [];
     try {
       const answer = await get("/api/schedules", { signal });
-      schedules = Array.isArray(answer) ? answer : answer.schedules || [];
-      missed = Array.isArray(answer) ? [] : answer.missed || [];
+      schedules = answer.schedules;
+      missed = answer.missed;
     } catch (err) {
       if (err instanceof ApiError && err.status === 404 && /path/.test(err.message)) {
         notice(slot, t("schedules.unavailable"), "info");
@@ -101,7 +99,7 @@ export async function render(root, { signal }) {
             { dataset: { schedule: String(s.id) } },
             h("td", {}, String(s.id)),
             h("td", {}, siteName(s.site)),
-            h("td", {}, [typeof s.bundle === "object" && s.bundle ? s.bundle.name : s.bundle, s.version].filter(Boolean).join(" ")),
+            h("td", {}, s.bundle.name),
             h("td", {}, t(`action.${s.action}`)),
             h("td", {}, triggerText(s)),
             h("td", {}, t("schedules.minutes", { n: s.window_minutes })),
