@@ -12,8 +12,9 @@ from typing import Any
 
 from appliance.cli.common import Command, parse_ref
 from appliance.errors import BadRequest
-from appliance.jobs.schedules.decisions import ACTIONS, ScheduleSpecError, load_zone
+from appliance.jobs.schedules.requests import ACTIONS
 from appliance.jobs.schedules.service import Scheduler
+from appliance.jobs.schedules.triggers import ScheduleSpecError, load_zone
 
 
 def register(sub: argparse._SubParsersAction) -> None:

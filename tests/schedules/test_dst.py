@@ -6,7 +6,8 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from appliance.jobs.schedules.decisions import ScheduleView, next_fire_times, parse_schedule
+from appliance.jobs.schedules.requests import parse_schedule
+from appliance.jobs.schedules.triggers import ScheduleView, next_fire_times
 from tests.schedules.conftest import FakeClock, World, spec, utc
 
 

@@ -23,6 +23,7 @@ from appliance.clock import iso
 from appliance.context import Context
 from appliance.errors import ApplianceError, Conflict
 from appliance.jobs.schedules import decisions as logic
+from appliance.jobs.schedules import requests, triggers
 from appliance.jobs.schedules.notify import RunNotifier
 from appliance.states import OccurrenceState as Occ
 from appliance.store import schedules as rows
@@ -48,8 +49,8 @@ class RunStarter(Protocol):
     ) -> dict[str, Any]: ...
 
 
-def view_of(schedule: Schedule, bundle: Bundle) -> logic.ScheduleView:
-    return logic.ScheduleView(
+def view_of(schedule: Schedule, bundle: Bundle) -> triggers.ScheduleView:
+    return triggers.ScheduleView(
         id=schedule.id,
         trigger=schedule.trigger,
         timezone=schedule.timezone,
@@ -122,7 +123,7 @@ class Scheduler:
                     evaluation = logic.evaluate(
                         view_of(schedule, bundle), rows.decision_records(schedule.id), now
                     )
-                except logic.ScheduleSpecError:  # e.g. a zone the system no longer knows
+                except triggers.ScheduleSpecError:  # e.g. a zone the system no longer knows
                     logger.exception("schedule %s cannot be evaluated", schedule.id)
                     continue
                 if evaluation.wake_at is not None:
@@ -252,7 +253,7 @@ class Scheduler:
     # -- changes -------------------------------------------------------------------------------
     def add(self, spec: Any) -> dict[str, Any]:
         """Validate and store a schedule (HTTP body shape); returns it as listed."""
-        parsed = logic.parse_schedule(spec, self.ctx.clock.now())
+        parsed = requests.parse_schedule(spec, self.ctx.clock.now())
         with self._lock:
             schedule_id = rows.create_schedule(self.ctx.store, parsed)
             self.tick()
@@ -302,9 +303,12 @@ class Scheduler:
             views = {s.id: view_of(s, b) for s, _, b in rows.schedules_with_bundles()}
         for item in found:
             view = views.get(item["id"])
-            upcoming = logic.next_fire_times(view, now, 3) if view and view.enabled else []
+            upcoming = triggers.next_fire_times(view, now, 3) if view and view.enabled else []
             item["next"] = [
-                {"local": t.astimezone(logic.load_zone(view.timezone)).isoformat(), "utc": iso(t)}
+                {
+                    "local": t.astimezone(triggers.load_zone(view.timezone)).isoformat(),
+                    "utc": iso(t),
+                }
                 for t in upcoming
             ]
         return found
@@ -321,4 +325,4 @@ class Scheduler:
 
     def next_fire_times(self, schedule: int | str | Schedule, n: int = 3) -> list[datetime]:
         row = schedule if isinstance(schedule, Schedule) else rows.find_schedule(schedule)
-        return logic.next_fire_times(view_of(row, row.bundle), self.ctx.clock.now(), n)
+        return triggers.next_fire_times(view_of(row, row.bundle), self.ctx.clock.now(), n)
