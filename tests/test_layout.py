@@ -40,6 +40,7 @@ LAYERS = [
         "appliance.jobs.reports",
         "appliance.jobs.bundles",
         "appliance.jobs.retention",
+        "appliance.jobs.datafolder",
     },
     {"appliance.jobs.schedules"},
     {"appliance.backend"},

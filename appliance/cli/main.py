@@ -11,14 +11,24 @@ from functools import partial
 from typing import IO, Any, NoReturn
 
 from appliance import __version__
-from appliance.cli import bundles, export, history, reports, runs, schedules, serve, sites
+from appliance.cli import (
+    bundles,
+    data,
+    export,
+    history,
+    reports,
+    runs,
+    schedules,
+    serve,
+    sites,
+)
 from appliance.cli.common import Command, Environment
 from appliance.errors import ApplianceError
 
 logger = logging.getLogger(__name__)
 
 # Each module adds its subcommands with register(subparsers); handlers are (Command) -> int.
-COMMAND_MODULES = (serve, sites, bundles, runs, export, reports, history, schedules)
+COMMAND_MODULES = (serve, sites, bundles, runs, export, reports, history, schedules, data)
 
 
 class ExitStatus(IntEnum):

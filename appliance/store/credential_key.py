@@ -219,6 +219,23 @@ def create_key(root: Path, source: str = "auto", passphrase: str | None = None) 
     return made
 
 
+def restore_key_file(root: Path, key: CredentialKey) -> None:
+    """Put a key taken from a backup into the (restored) data folder ``root`` as a key file:
+    ``credentials.json`` must describe the same key (its check must open with it)."""
+    root = Path(root)
+    meta = key_info(root)
+    if meta is None or meta["key_id"] != key.key_id:
+        raise CredentialKeyError(
+            "the backup's credentials key does not belong to its credentials.json",
+            "Use a backup written by `appliance data backup` unchanged.",
+        )
+    _verify(CredentialKey(key.key_id, key.key, "file"), meta)
+    _write_private(root / KEY_FILE_NAME, _b64(key.key) + "\n")
+    meta = {**meta, "source": "file"}
+    meta.pop("salt", None)
+    _write_private(root / META_NAME, json.dumps(meta, indent=2) + "\n")
+
+
 def load_or_create_key(
     root: Path, source: str = "auto", passphrase: str | None = None
 ) -> CredentialKey:
