@@ -14,8 +14,8 @@ from appliance.store import Store
 from appliance.store.events import host_counts
 from appliance.store.models import Run, RunEvent
 
-EVENTS_PER_UNIT = 5_000
-PAGES_PER_UNIT = 2_000
+EVENTS_PER_UNIT = 1_000
+PAGES_PER_UNIT = 500
 
 
 def prunable_runs(keep_per_site: int, finished_before: str, limit: int = 500) -> list[int]:
