@@ -4,7 +4,10 @@ non-empty target refused with nothing written; a backup taken while a run writes
 
 from __future__ import annotations
 
+import os
+import shutil
 import sqlite3
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -23,6 +26,7 @@ from appliance.store import bundles, credentials, runs, sites
 from appliance.store.events import list_events
 from tests.support.cli import run_cli
 from tests.support.local import poll
+from tests.support.processes import REPO, appliance_cmd, child_env
 
 PASSPHRASE = "correct horse battery"
 SSH_KEY = (
@@ -205,3 +209,51 @@ def test_damaged_database_is_refused_by_every_command(tmp_path: Path, damage: st
         assert done.returncode == 2, (args, done.stdout, done.stderr)
         assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
         assert "damaged or unreadable" in done.stderr and "restore" in done.stderr
+
+
+@pytest.mark.slow
+def test_import_killed_midway_leaves_nothing_after_the_next_start(tmp_path: Path) -> None:
+    """A real `bundle import` of 5,000 files, SIGKILLed while it extracts; the next command
+    (any: here `bundle list`) removes what it left, and the bundle was never half-imported."""
+    src = tmp_path / "src"
+    shutil.copytree(REPO / "bundles" / "demo-platform" / "1.0.0", src)
+    for i in range(5000):
+        folder = src / "files" / "many" / f"d{i // 500}"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"f{i}.bin").write_bytes(os.urandom(8192))
+    key = tmp_path / "demo.key"
+    shutil.copyfile(REPO / "bundles" / "DEMO-ONLY-signing.key", key)
+    key.chmod(0o600)
+    archive = tmp_path / "big.bundle"
+    built = run_cli(
+        tmp_path / "vendor", "bundle", "build", str(src), "--key", str(key), "-o", str(archive)
+    )
+    assert built.returncode == 0, built.stderr
+
+    data = tmp_path / "data"
+    proc = subprocess.Popen(
+        [*appliance_cmd(), "bundle", "import", str(archive)],
+        env=child_env(data),
+        cwd=str(REPO),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    scratch = data / "tmp" / str(proc.pid)
+
+    def extracting() -> bool:
+        return any(True for _ in scratch.rglob("f*.bin")) if scratch.is_dir() else False
+
+    try:
+        poll(extracting, timeout=120, what="the import extracting files", every=0.01)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert any(scratch.rglob("*")), "the kill came after the import had finished"
+
+    listed = run_cli(data, "bundle", "list")
+    assert listed.returncode == 0, listed.stderr
+    assert "demo-platform" not in listed.stdout  # never half-imported
+    assert not scratch.exists()
+    left = [p for p in (data / "tmp").iterdir() if p.name != str(os.getpid())]
+    assert left == []
+    assert not any((data / "bundles").rglob("*.bin"))
