@@ -5,6 +5,7 @@ Used for HTTP bodies and command-line input alike, so both refuse the same thing
 
 from __future__ import annotations
 
+import argparse
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -74,6 +75,40 @@ def check_json_value(value: Any, where: str, max_string: int = MAX_STRING_CHARS)
             problem = f"is a {type(item).__name__}, which JSON cannot hold"
         if problem:
             raise BadRequest(f"{path} {problem}", "Fix that value and send it again.")
+
+
+def read_text_file(path: str, what: str, max_bytes: int = 2_000_000) -> str:
+    """A small UTF-8 text file given on the command line, read with a size cap (``/dev/zero``
+    or a huge file is refused after ``max_bytes``, not read until memory runs out)."""
+    try:
+        with open(path, "rb") as f:
+            data = f.read(max_bytes + 1)
+    except OSError as e:
+        raise BadRequest(
+            f"cannot read {what} {path}: {e.strerror or e}", "Give a readable file."
+        ) from e
+    if len(data) > max_bytes:
+        raise BadRequest(f"{what} {path} is larger than {max_bytes} bytes", "Give a smaller file.")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BadRequest(f"{what} {path} is not UTF-8 text", "Give a text file.") from e
+
+
+def id_arg(text: str) -> int:
+    """argparse type of an id: ASCII digits within SQLite's range."""
+    value = as_id(text)
+    if value is None:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not an id (a whole number >= 0)")
+    return value
+
+
+def positive_int_arg(text: str) -> int:
+    """argparse type of a count such as --limit: ASCII digits, at least 1."""
+    value = as_id(text)
+    if value is None or value < 1:
+        raise argparse.ArgumentTypeError(f"{text[:40]!r} is not a whole number >= 1")
+    return value
 
 
 def as_id(ref: Any) -> int | None:
