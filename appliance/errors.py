@@ -15,8 +15,13 @@ class ApplianceError(Exception):
         self.message = message
         self.hint = hint or self.default_hint
 
+    MAX_CHARS = 500  # an answer never echoes a whole submitted value back
+
     def to_json(self) -> dict[str, str]:
-        return {"error": self.message, "hint": self.hint}
+        message = self.message
+        if len(message) > self.MAX_CHARS:
+            message = message[: self.MAX_CHARS] + " [...]"
+        return {"error": message, "hint": self.hint[: self.MAX_CHARS]}
 
 
 class BadRequest(ApplianceError):

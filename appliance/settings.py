@@ -189,7 +189,13 @@ def load_settings(
     values: dict[str, Any] = {s.name: s.default for s in SETTINGS}
     if base:
         values.update(base)
-    data_dir = cli.get("data_dir") or env.get("APPLIANCE_DATA_DIR") or values["data_dir"]
+    given = cli.get("data_dir")
+    if given is not None and (not str(given).strip() or "\0" in str(given)):
+        raise ConfigError(
+            f"--data-dir {str(given)[:60]!r} is not a folder name",
+            "Give a folder (it is created if missing), or leave --data-dir out for the default.",
+        )
+    data_dir = given or env.get("APPLIANCE_DATA_DIR") or values["data_dir"]
     values["data_dir"] = str(Path(data_dir or default_data_dir()).expanduser().resolve())
     config_file = Path(values["data_dir"]) / "config.json"
     if config_file.is_file():

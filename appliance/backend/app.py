@@ -13,6 +13,7 @@ from appliance.backend.routes import ROUTE_MODULES
 from appliance.backend.security import Origins, SecurityMiddleware
 from appliance.context import Context
 from appliance.errors import ApplianceError
+from appliance.validate import SQLITE_INT_MAX
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +46,22 @@ def _api_plugin(callback: Callable) -> Callable:
     return wrapper
 
 
+def _id_filter(config: str) -> tuple[str, Callable[[str], int], Callable[[int], str]]:
+    """``<name:int>`` in a route: ASCII digits within SQLite's range (Bottle's own takes any
+    Unicode digit, so ``/api/runs/%D9%A1/log`` was run 1, and any size, so 2^64 was a 500)."""
+
+    def to_id(text: str) -> int:
+        value = int(text)
+        if value > SQLITE_INT_MAX:
+            raise ValueError(text)  # Bottle answers 400
+        return value
+
+    return r"[0-9]{1,19}", to_id, str
+
+
 def _error_handler(status: int) -> Callable[[Any], str]:
     messages = {
+        400: ("malformed request", "Check the path and the request against docs/api.md."),
         404: ("no such path", "See docs/api.md for the API's paths."),
         405: ("method not allowed on this path", "See docs/api.md for the methods."),
         500: ("internal error", ApplianceError.default_hint),
@@ -68,8 +83,9 @@ class WebApp:
         self.token = token
         self.origins = Origins()
         self.bottle = Bottle(catchall=True, autojson=False)
+        self.bottle.router.add_filter("int", _id_filter)
         self.bottle.install(_api_plugin)
-        for status in (404, 405, 500):
+        for status in (400, 404, 405, 413, 500):
             self.bottle.error(status)(_error_handler(status))
         for module in ROUTE_MODULES:
             module.register(self.bottle, ctx)

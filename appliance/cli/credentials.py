@@ -16,6 +16,7 @@ from appliance.cli.common import Command
 from appliance.errors import BadRequest
 from appliance.jobs.sites import service as remote_sites
 from appliance.store import credential_key
+from appliance.validate import read_text_file
 
 
 def register_site_commands(cmds: argparse._SubParsersAction) -> None:
@@ -88,12 +89,7 @@ def set_credentials(cmd: Command) -> int:
     args, env = cmd.args, cmd.env
     data: dict[str, str] = {}
     if args.ssh_key:
-        try:
-            data["ssh_key"] = Path(args.ssh_key).read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            raise BadRequest(
-                f"cannot read --ssh-key {args.ssh_key}: {e}", "Give a readable file."
-            ) from e
+        data["ssh_key"] = read_text_file(args.ssh_key, "--ssh-key", 64 * 1024)
     wanted = [
         k
         for k, on in (

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import sqlite3
 import sys
 from collections.abc import Sequence
 from enum import IntEnum
 from functools import partial
 from typing import IO, Any, NoReturn
+
+from peewee import DatabaseError as PeeweeDatabaseError
 
 from appliance import __version__
 from appliance.cli import (
@@ -101,6 +105,14 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
     except KeyboardInterrupt:
         env.fail_line("interrupted", "run the command again when ready")
         return ExitStatus.INTERRUPTED
+    except OSError as e:  # a path, a permission, an address: the user's to fix, not a bug
+        logger.info("command failed: %s", e)
+        env.fail_line(*os_error_line(e))
+        return ExitStatus.USAGE
+    except (sqlite3.DatabaseError, PeeweeDatabaseError) as e:
+        logger.info("command failed: database: %s", e)
+        env.fail_line(*database_error_line(e))
+        return ExitStatus.USAGE
     except Exception as e:  # the edge: log the traceback, show one line
         logger.exception("unexpected error")
         env.fail_line(
@@ -108,3 +120,41 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
             "this is a bug; logs/appliance.log in the data folder has the details",
         )
         return ExitStatus.FAILED
+
+
+_OS_HINTS = {
+    errno.ENOENT: "check the path: a folder in it does not exist",
+    errno.ENOTDIR: "a part of the path is a file, not a folder; pick another path",
+    errno.EEXIST: "a file is in the way (the data folder must be a folder); pick another path",
+    errno.EISDIR: "the path is a folder; give a file",
+    errno.EACCES: "this user may not use that path; pick another or fix its permissions",
+    errno.EPERM: "this user may not use that path; pick another or fix its permissions",
+    errno.EROFS: "the file system is read-only; pick a writable folder",
+    errno.ENOSPC: "the disk is full; free some space",
+    errno.EADDRINUSE: "the port is taken; pick another --port (0 picks a free one)",
+    errno.EADDRNOTAVAIL: "that address is not this machine's; use --host 127.0.0.1",
+}
+
+
+def os_error_line(e: OSError) -> tuple[str, str]:
+    """One line and a hint for an OSError (cheroot's bind failure carries its errno in text)."""
+    code = e.errno
+    if code is None:
+        found = [n for n in (errno.EADDRINUSE, errno.EADDRNOTAVAIL) if f"[Errno {n}]" in str(e)]
+        code = found[0] if found else None
+    where = f": {e.filename}" if e.filename else ""
+    message = f"{e.strerror}{where}" if e.strerror else str(e)
+    hint = _OS_HINTS.get(code, "check the paths and addresses given (and --data-dir)")
+    return message, hint
+
+
+def database_error_line(e: Exception) -> tuple[str, str]:
+    text = str(e)
+    if "locked" in text or "unable to open" in text:
+        hint = "another appliance may be using this data folder, or it is not writable"
+    else:
+        hint = (
+            "appliance.db in the data folder is damaged: move it aside (or restore a backup) "
+            "and start again"
+        )
+    return f"the database cannot be used: {text}", hint

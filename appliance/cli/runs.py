@@ -16,6 +16,7 @@ from appliance.jobs.streams.tail import tail_log
 from appliance.states import TERMINAL, RunState
 from appliance.store import runs as rows
 from appliance.store import sites
+from appliance.validate import positive_int_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,7 +35,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     lst = sub.add_parser("runs", help="list runs, newest first")
     lst.add_argument("--site", help="only this site (name or id)")
     lst.add_argument("--state", choices=[s.value for s in RunState])
-    lst.add_argument("--limit", type=int, default=50)
+    lst.add_argument("--limit", type=positive_int_arg, default=50)
     lst.add_argument("--json", action="store_true")
     lst.set_defaults(handler=list_command)
 

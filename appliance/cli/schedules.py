@@ -15,6 +15,7 @@ from appliance.errors import BadRequest
 from appliance.jobs.schedules.requests import ACTIONS
 from appliance.jobs.schedules.service import Scheduler
 from appliance.jobs.schedules.triggers import ScheduleSpecError, load_zone
+from appliance.validate import id_arg
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,16 +56,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     lst.set_defaults(handler=list_schedules)
 
     rm = cmds.add_parser("rm", help="delete a schedule (a run it started keeps going)")
-    rm.add_argument("id", type=int)
+    rm.add_argument("id", type=id_arg)
     rm.set_defaults(handler=remove_schedule)
 
     for name, enabled in (("enable", True), ("disable", False)):
         cmd = cmds.add_parser(name, help=f"{name} a schedule")
-        cmd.add_argument("id", type=int)
+        cmd.add_argument("id", type=id_arg)
         cmd.set_defaults(handler=toggle_schedule, enabled=enabled)
 
     ack = cmds.add_parser("ack", help="acknowledge missed occurrences (all, or the ids given)")
-    ack.add_argument("ids", type=int, nargs="*", metavar="OCCURRENCE")
+    ack.add_argument("ids", type=id_arg, nargs="*", metavar="OCCURRENCE")
     ack.set_defaults(handler=acknowledge)
 
 

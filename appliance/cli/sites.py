@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from appliance.cli import credentials
@@ -12,6 +11,7 @@ from appliance.errors import BadRequest
 from appliance.jobs.sites import inventory_io
 from appliance.jobs.sites import service as remote_sites
 from appliance.store import sites
+from appliance.validate import read_text_file
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -174,12 +174,7 @@ def _add_from_inventory(cmd: Command) -> int:
             "--inventory cannot be combined with --host, --user, --group or --var",
             "Put everything in the inventory file.",
         )
-    try:
-        text = Path(args.inventory).read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as e:
-        raise BadRequest(
-            f"cannot read --inventory {args.inventory}: {e}", "Give a readable file."
-        ) from e
+    text = read_text_file(args.inventory, "--inventory", inventory_io.MAX_TEXT)
     fmt = inventory_io.guess_format(args.inventory, text)
     spec = sites.parse_site(inventory_io.import_inventory(args.name, fmt, text))
     return _create(cmd, spec, f" from {args.inventory}", f"{fmt}; ")

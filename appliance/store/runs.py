@@ -17,6 +17,7 @@ from appliance.states import ACTIVE, RunState, allowed
 from appliance.store import Store
 from appliance.store.events import host_counts
 from appliance.store.models import Bundle, InstalledComponent, Run, RunStep, Site
+from appliance.validate import as_id
 
 
 def _busy_hint(site_id: int) -> str:
@@ -262,13 +263,11 @@ def installed_rows(site_id: int) -> list[InstalledComponent]:
 
 
 def find_run(run_id: int | str) -> Run:
-    try:
-        number = int(run_id)
-    except (TypeError, ValueError):
-        number = None
+    number = as_id(run_id)
     run = Run.get_or_none(Run.id == number) if number is not None else None
     if run is None:
-        raise NotFound(f"no run {run_id!r}", "List runs with `appliance runs` or GET /api/runs.")
+        shown = run_id if not isinstance(run_id, str) or len(run_id) <= 40 else run_id[:40] + "..."
+        raise NotFound(f"no run {shown!r}", "List runs with `appliance runs` or GET /api/runs.")
     return run
 
 

@@ -24,6 +24,7 @@ from appliance.store import Store
 from appliance.store.bundles import find_bundle
 from appliance.store.models import Bundle, Occurrence, OccurrenceAck, Run, Schedule, Site
 from appliance.store.sites import find_site
+from appliance.validate import as_id
 
 OCCURRENCES_SHOWN = 20
 
@@ -52,12 +53,12 @@ def create_schedule(store: Store, spec: dict[str, Any]) -> int:
 
 
 def find_schedule(ref: int | str) -> Schedule:
-    schedule = None
-    if isinstance(ref, int) or str(ref).isdigit():
-        schedule = Schedule.get_or_none(Schedule.id == int(ref))
+    number = as_id(ref)
+    schedule = Schedule.get_or_none(Schedule.id == number) if number is not None else None
     if schedule is None:
+        shown = ref if not isinstance(ref, str) or len(ref) <= 40 else ref[:40] + "..."
         raise NotFound(
-            f"no schedule {ref!r}",
+            f"no schedule {shown!r}",
             "List schedules with `appliance schedule list` or GET /api/schedules.",
         )
     return schedule

@@ -10,8 +10,11 @@ from appliance.errors import BadRequest, Conflict, NotFound
 from appliance.store import Store
 from appliance.store.models import Host, InstalledComponent, Site
 from appliance.validate import (
+    MAX_KEY_CHARS,
     Field,
+    as_id,
     check_address,
+    check_json_value,
     check_name,
     check_port,
     check_str_list,
@@ -28,15 +31,26 @@ HOST_FIELDS = {
     "name": Field(str, required=True, check=check_name),
     "address": Field(str, required=True, check=check_address),
     "port": Field(int, check=check_port),
-    "user": Field(str, check=lambda v: None if v.strip() else "must not be empty"),
+    "user": Field(str, check=lambda v: _check_user(v)),
     "groups": Field(list, check=check_str_list),
     "vars": Field(dict, check=check_vars),
 }
 MAX_HOSTS = 1000
 
 
+def _check_user(value: str) -> str | None:
+    if not value.strip():
+        return "must not be empty"
+    if len(value) > MAX_KEY_CHARS:
+        return f"is longer than {MAX_KEY_CHARS} characters"
+    return None
+
+
 def parse_site(data: Any) -> dict[str, Any]:
     """Validate a site description; returns a clean dict (nothing unknown, defaults filled)."""
+    # everything stored must come back as JSON a browser can parse (no NaN, no 2^64, no lone
+    # surrogate): checked here, where the API, the command line and inventory imports meet
+    check_json_value(data, "site")
     site = expect_object(data, "site", SITE_FIELDS)
     hosts_in = site.get("hosts", [])
     if len(hosts_in) > MAX_HOSTS:
@@ -108,15 +122,14 @@ def site_to_json(site: Site, hosts: list[Host], installed: list[InstalledCompone
 def find_site(ref: int | str) -> Site:
     """A site by id or by name (as typed on the command line or in a URL)."""
     query = Site.select()
-    if isinstance(ref, int) or str(ref).isdigit():
-        site = query.where(Site.id == int(ref)).first()
-        if site is None and not isinstance(ref, int):
-            site = query.where(Site.name == str(ref)).first()
-    else:
+    number = as_id(ref)
+    site = query.where(Site.id == number).first() if number is not None else None
+    if site is None and isinstance(ref, str) and len(ref) <= MAX_KEY_CHARS:
         site = query.where(Site.name == ref).first()
     if site is None:
+        shown = ref if not isinstance(ref, str) or len(ref) <= 60 else ref[:60] + "..."
         raise NotFound(
-            f"no site {ref!r}", "List sites with `appliance site list` or GET /api/sites."
+            f"no site {shown!r}", "List sites with `appliance site list` or GET /api/sites."
         )
     return site
 

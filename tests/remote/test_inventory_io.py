@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -146,6 +148,7 @@ def test_yaml_import_and_ini_export_round_trip(tmp_path: Path) -> None:
         ("ini", "   \n", "empty"),
         ("yaml", "all:\n  hosts:\n    h1:\n    h1:\n", "appears twice"),
         ("yaml", "all: [h1, h2]\n", "must be a mapping"),
+        ("ini", "".join(f"[g{i}]\nh[0:999]\n" for i in range(101)), "host entries"),
         ("yaml", "all:\n  hosts: {h1: {ansible_port: -1}}\n", "invalid port -1"),
         ("yaml", "all:\n  hosts:\n    h1: {a: 1\n", "not valid YAML"),
         ("yaml", "all:\n  hosts: {h1: }\n  vars: {p: !vault |\n    $ANSIBLE\n}", "vault"),
@@ -158,3 +161,76 @@ def test_bad_inventories_refused(fmt: str, text: str, message: str) -> None:
         inventory_io.import_inventory("s", fmt, text)
     assert message in caught.value.message, caught.value.message
     assert caught.value.hint
+
+
+def _laughs(levels: int) -> str:
+    lines = ["all:", "  vars:", "    l0: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    for i in range(1, levels):
+        lines.append(f"    l{i}: &l{i} [{', '.join([f'*l{i - 1}'] * 10)}]")
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "message"),
+    [
+        ("ini", "[web]\nh[0:99999999999]\n", "more than 9 digits"),
+        ("ini", "[web]\nh[0:" + "9" * 5000 + "]\n", "more than 9 digits"),
+        ("ini", "[web]\nh[0:1000]\n", "gives more than 1000 hosts"),
+        ("ini", "[web]\nh[0:999][0:999]\n", "gives more than 1000 hosts"),
+        ("ini", "[web]\nh[1:5:0]\n", "stride of 0"),
+        ("ini", "[web]\nh[5:1]\n", "gives 0 hosts"),
+        ("ini", "[web]\nh[0:1:99999999999]\n", "more than 9 digits"),
+        ("ini", "[web]\nh[1:2]x]\n", "bad host pattern"),
+        ("ini", "[a]\nh[0:599]\n[b]\ng[0:599]\n", "more than 1000 hosts"),
+        (
+            "ini",
+            "".join(f"[g{i}:children]\ng{i + 1}\n[g{i + 1}]\n" for i in range(100, 0, -1))
+            + "[g1]\nh1\n",
+            "deeper than 64",
+        ),
+        ("yaml", "all:\n  vars:\n    x: " + "[" * 10_000 + "]" * 10_000 + "\n", "deeper than 64"),
+        ("yaml", _laughs(9), "expands to more than"),
+    ],
+)
+def test_oversized_inventories_refused_before_building(fmt: str, text: str, message: str) -> None:
+    started = time.monotonic()
+    with pytest.raises(BadRequest) as caught:
+        inventory_io.import_inventory("s", fmt, text)
+    assert time.monotonic() - started < 1.0
+    assert message in caught.value.message, caught.value.message
+    tracemalloc.start()  # again, measured (tracing makes it several times slower)
+    try:
+        with pytest.raises(BadRequest):
+            inventory_io.import_inventory("s", fmt, text)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50 * 1024 * 1024
+
+
+def test_ranges_still_expand() -> None:
+    site = inventory_io.import_inventory("s", "ini", "[web]\nw[01:03:2]-[a:b]\n")
+    assert [h["name"] for h in site["hosts"]] == ["w01-a", "w01-b", "w03-a", "w03-b"]
+    site = inventory_io.import_inventory("s", "ini", "[web]\nh[0:999]\n")
+    assert len(site["hosts"]) == 1000
+
+
+@pytest.mark.parametrize(
+    ("fmt", "text", "message"),
+    [
+        ("yaml", "all:\n  hosts:\n    h1: {x: .inf}\n", "not a finite number"),
+        ("yaml", "all:\n  hosts:\n    h1: {x: .nan}\n", "not a finite number"),
+        ("yaml", "all:\n  vars: {x: 99999999999999999999}\n  hosts: {h1: }\n", "outside"),
+        ("ini", "[a]\nh1 x=1e999\n", "not a finite number"),
+        ("ini", "[a]\nh1 x={1,2}\n", "a set, which JSON cannot hold"),
+    ],
+)
+def test_values_json_cannot_hold_refused(fmt: str, text: str, message: str) -> None:
+    with pytest.raises(BadRequest) as caught:
+        sites.parse_site(inventory_io.import_inventory("s", fmt, text))
+    assert message in caught.value.message, caught.value.message
+
+
+def test_yaml_dates_stay_text() -> None:
+    site = inventory_io.import_inventory("s", "yaml", "all:\n  hosts:\n    h1: {d: 2024-01-02}\n")
+    assert sites.parse_site(site)["hosts"][0]["vars"] == {"d": "2024-01-02"}

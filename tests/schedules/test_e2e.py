@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from appliance.states import OPEN_OCCURRENCES
 from tests.runs.conftest import LocalSite, site_spec
 from tests.support.local import free_port, kill_everything_under, poll
 from tests.support.processes import ServerProcess
@@ -92,5 +93,9 @@ def _terminal(api, run_id: int) -> str | None:
 
 
 def _occurrence(api, schedule_id: int) -> dict | None:
+    """The first occurrence once it has settled. `waiting` and `starting` are open states the
+    API shows on purpose (states.OPEN_OCCURRENCES): `starting` lasts while the run engine
+    creates the run, so an occurrence read then has no run yet. Waiting only for "not waiting"
+    read it in that moment once (`assert 'starting' == 'started'`)."""
     found = api.get(f"/api/schedules/{schedule_id}").json()["occurrences"]
-    return found[0] if found and found[0]["state"] != "waiting" else None
+    return found[0] if found and found[0]["state"] not in OPEN_OCCURRENCES else None

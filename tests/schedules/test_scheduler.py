@@ -7,11 +7,12 @@ Ansible runs); "restart" means a new Context and Scheduler over the same data di
 from __future__ import annotations
 
 import logging
+import threading
 
 import pytest
 
 from appliance.errors import BadRequest, NotFound
-from appliance.states import OccurrenceState
+from appliance.states import OPEN_OCCURRENCES, OccurrenceState
 from appliance.store import schedules as rows
 from appliance.store.bundles import record_bundle
 from appliance.store.models import Occurrence, Run, Schedule
@@ -290,3 +291,31 @@ def test_unknown_site_or_bundle_is_404(world: World, change):
     assert info.value.hint
     assert Schedule.select().count() == 0
     assert Run.select().count() == 0
+
+
+def test_an_occurrence_reads_starting_while_its_run_is_being_started(
+    world: World, clock: FakeClock
+):
+    """What the API shows in the moment the end-to-end test once read (issue 19): while the run
+    engine creates the run, another reader sees the occurrence `starting`, without a run; it
+    is `started` with its run only after start_run returned. A reader must wait past both open
+    states (states.OPEN_OCCURRENCES), not only past `waiting`."""
+    created = world.scheduler.add(spec(**ONCE))
+    seen: list[dict] = []
+    start_run = world.runs.start_run
+
+    def observed_start(*args, **kwargs):
+        reader = threading.Thread(target=lambda: seen.append(world.scheduler.get(created["id"])))
+        reader.start()
+        reader.join(10)
+        return start_run(*args, **kwargs)
+
+    world.runs.start_run = observed_start
+    clock.set(T)
+    [result] = world.scheduler.tick()
+    [during] = seen[0]["occurrences"]
+    assert during["state"] == "starting" and during["run"] is None
+    assert during["state"] in OPEN_OCCURRENCES
+    [after] = world.scheduler.get(created["id"])["occurrences"]
+    assert after["state"] == "started" and after["run"]["id"] == result["run"]
+    assert after["state"] not in OPEN_OCCURRENCES

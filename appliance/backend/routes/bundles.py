@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from bottle import Bottle, request, response
 
-from appliance.backend.http import content_length, query_int
+from appliance.backend.http import body_deadline, content_length, query_int
 from appliance.context import Context
 from appliance.jobs import bundles as service
 
@@ -17,9 +17,10 @@ def register(app: Bottle, ctx: Context) -> None:
 
     @app.post("/api/bundles")
     def import_bundle() -> dict:
-        bundle, created = service.import_stream(
-            ctx, request.environ["wsgi.input"], content_length(request)
-        )
+        with body_deadline(request.environ):
+            bundle, created = service.import_stream(
+                ctx, request.environ["wsgi.input"], content_length(request)
+            )
         response.status = 201 if created else 200
         return bundle
 

@@ -7,13 +7,14 @@ from bottle import Bottle, HTTPResponse, request, response
 from appliance.backend.http import json_body
 from appliance.context import Context
 from appliance.errors import BadRequest
+from appliance.jobs.sites import inventory_io
 from appliance.jobs.sites import service as remote_sites
 from appliance.validate import Field, expect_object
 
 IMPORT_FIELDS = {
     "name": Field(str, required=True),
     "format": Field(str, required=True),
-    "text": Field(str, required=True),
+    "text": Field(str, required=True, max_chars=inventory_io.MAX_TEXT),
 }
 
 
@@ -22,7 +23,8 @@ def register(app: Bottle, ctx: Context) -> None:
 
     @app.post("/api/sites/import")
     def import_site() -> dict:
-        body = expect_object(json_body(request, limit), "import", IMPORT_FIELDS)
+        # the inventory's text is one string as large as the body may be
+        body = expect_object(json_body(request, limit, max_string=limit), "import", IMPORT_FIELDS)
         created = remote_sites.import_site(ctx, body["name"], body["format"], body["text"])
         response.status = 201
         return created

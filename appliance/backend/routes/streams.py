@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bottle import BaseRequest, Bottle, request, response
 
+from appliance.backend.http import query_int
 from appliance.backend.streams import StreamBody, StreamSlots, client_fd
 from appliance.context import Context
 from appliance.errors import BadRequest, Gone, NotFound, RangeNotSatisfiable
@@ -16,18 +17,8 @@ _FALSE = {"0", "false", "no", "off"}
 
 
 def _cursor(req: BaseRequest, name: str, what: str) -> int:
-    raw = req.query.get(name, "").strip()
-    if raw == "":
-        return 0
-    try:
-        value = int(raw)
-    except ValueError as e:
-        raise BadRequest(
-            f"{name}={raw!r} is not an integer", f"Send {name} as a whole number of {what}."
-        ) from e
-    if value < 0:
-        raise BadRequest(f"{name}={value} is negative", f"Send {name} >= 0 ({what}).")
-    return value
+    """A non-negative position (ASCII digits, within SQLite's integer range)."""
+    return query_int(req, name, 0, low=0, what=what)
 
 
 def _follow(req: BaseRequest) -> bool:
