@@ -5,14 +5,11 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
-import sqlite3
 import sys
 from collections.abc import Sequence
 from enum import IntEnum
 from functools import partial
 from typing import IO, Any, NoReturn
-
-from peewee import DatabaseError as PeeweeDatabaseError
 
 from appliance import __version__
 from appliance.cli import (
@@ -28,6 +25,7 @@ from appliance.cli import (
 )
 from appliance.cli.common import Command, Environment
 from appliance.errors import ApplianceError
+from appliance.store import DATABASE_ERRORS
 
 logger = logging.getLogger(__name__)
 
@@ -109,7 +107,7 @@ def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> i
         logger.info("command failed: %s", e)
         env.fail_line(*os_error_line(e))
         return ExitStatus.USAGE
-    except (sqlite3.DatabaseError, PeeweeDatabaseError) as e:
+    except DATABASE_ERRORS as e:
         logger.info("command failed: database: %s", e)
         env.fail_line(*database_error_line(e))
         return ExitStatus.USAGE
@@ -154,7 +152,7 @@ def database_error_line(e: Exception) -> tuple[str, str]:
         hint = "another appliance may be using this data folder, or it is not writable"
     else:
         hint = (
-            "appliance.db in the data folder is damaged: move it aside (or restore a backup) "
-            "and start again"
+            "appliance.db in the data folder is damaged: restore a backup (appliance data "
+            "restore FILE --data-dir NEW_FOLDER) or move it aside, and start again"
         )
     return f"the database cannot be used: {text}", hint

@@ -35,6 +35,10 @@ PRAGMAS = {
 
 _open_lock = threading.Lock()
 
+# What a database problem raises, from SQLite itself or through peewee: the command line's edge
+# turns these into one line (it imports nothing of the database itself).
+DATABASE_ERRORS = (sqlite3.DatabaseError, peewee.DatabaseError)
+
 
 class DamagedDatabase(ConfigError):
     """The database file cannot be used: not a database, truncated, damaged pages, a folder."""
@@ -74,7 +78,7 @@ class Store:
         with _open_lock:
             try:
                 self._open()
-            except (OSError, peewee.DatabaseError, sqlite3.DatabaseError) as e:
+            except (OSError, *DATABASE_ERRORS) as e:
                 self.close()
                 raise DamagedDatabase(self.path, e) from e
         logger.info("store open at %s (schema found: %s)", self.path, self.found_schema)
