@@ -1,0 +1,149 @@
+"""Bounded reads of a run's ``output.log`` for a page that holds only a window of it: byte
+ranges, whole lines around a position, and a search that returns where a match's line starts.
+
+Every read is bounded in bytes (``max_bytes``) and every search in time (``budget``): a search
+that runs out of time says where it stopped, and the caller asks again from there.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+SEARCH_BLOCK = 4 * 1024 * 1024
+_LINE_READ = 64 * 1024
+_CSI = re.compile(rb"\x1b\[[0-9;?<=>]*[A-Za-z]")
+
+
+def read_range(path: Path, offset: int, length: int) -> bytes:
+    """The bytes ``[offset, offset + length)`` that exist (fewer at the end of the file)."""
+    with open(path, "rb", buffering=0) as f:
+        return os.pread(f.fileno(), length, offset)
+
+
+def lines_after(path: Path, start: int, count: int, max_bytes: int, final: bool) -> bytes:
+    """Up to ``count`` whole lines from ``start`` (a line start), at most ``max_bytes``. An
+    unfinished last line is left out unless ``final`` (the run ended: it is complete); a line
+    longer than ``max_bytes`` is cut."""
+    data = read_range(path, start, max_bytes)
+    pos = 0
+    for _ in range(count):
+        nl = data.find(b"\n", pos)
+        if nl < 0:
+            break
+        pos = nl + 1
+    else:
+        return data[:pos]
+    if len(data) < max_bytes and final:
+        return data  # the end of a finished log: its last line has no newline
+    if pos == 0 and len(data) == max_bytes:
+        return data  # one line longer than max_bytes
+    return data[:pos]
+
+
+def lines_before(path: Path, end: int, count: int, max_bytes: int) -> int:
+    """The start of the ``count``-th line before ``end`` (a line start, or the end of the
+    file), reading at most ``max_bytes`` back; 0 at the start of the file."""
+    if count <= 0 or end <= 0:
+        return end
+    lo = max(0, end - max_bytes)
+    data = read_range(path, lo, end - lo)
+    i = len(data) - (1 if data.endswith(b"\n") else 0)
+    for _ in range(count):
+        nl = data.rfind(b"\n", 0, i)
+        if nl < 0:
+            if lo == 0:
+                return 0
+            first = data.find(b"\n") + 1  # the read limit: the first whole line read
+            return lo + first if 0 < first < len(data) else lo
+        i = nl
+    return lo + i + 1
+
+
+def line_start(path: Path, offset: int) -> int:
+    """The start of the line that contains byte ``offset``."""
+    with open(path, "rb", buffering=0) as f:
+        hi = offset
+        while hi > 0:
+            lo = max(0, hi - _LINE_READ)
+            nl = os.pread(f.fileno(), hi - lo, lo).rfind(b"\n")
+            if nl >= 0:
+                return lo + nl + 1
+            hi = lo
+        return 0
+
+
+def _line_at(f, start: int) -> bytes:
+    return os.pread(f.fileno(), _LINE_READ, start).split(b"\n", 1)[0]
+
+
+def visible_text(line: bytes) -> str:
+    """What the page shows of a line: ANSI codes removed, lower-cased for matching."""
+    return _CSI.sub(b"", line).decode("utf-8", "replace").lower()
+
+
+@dataclass(frozen=True)
+class Found:
+    offset: int | None  # start of the matching line, or None
+    next: int  # where to continue when ``more``
+    more: bool  # the time budget ran out before the search reached the end
+
+
+def search(
+    path: Path,
+    query: str,
+    offset: int,
+    *,
+    forward: bool,
+    size: int,
+    budget: float,
+    clock: Callable[[], float] = time.monotonic,
+) -> Found:
+    """The first line (forward: match starting at or after ``offset``; backward: before it)
+    whose visible text contains ``query``, case-insensitive (ASCII letters fold; others match
+    as typed). The raw bytes are scanned for the query, then the line is checked without its
+    ANSI codes, so a match inside an escape code is not one."""
+    needle = query.encode().lower()
+    wanted = query.lower()
+    deadline = clock() + budget
+    with open(path, "rb", buffering=0) as f:
+        fd = f.fileno()
+
+        def hit(at: int) -> int | None:
+            start = line_start(path, at)
+            return start if wanted in visible_text(_line_at(f, start)) else None
+
+        if forward:
+            pos = offset
+            while pos < size:
+                data = os.pread(fd, min(SEARCH_BLOCK, size - pos), pos).lower()
+                i = data.find(needle)
+                while i >= 0:
+                    found = hit(pos + i)
+                    if found is not None:
+                        return Found(found, found, False)
+                    i = data.find(needle, i + 1)
+                if pos + len(data) >= size:
+                    break
+                pos += max(1, len(data) - len(needle) + 1)
+                if clock() >= deadline:
+                    return Found(None, pos, True)
+            return Found(None, size, False)
+        hi = min(offset, size)
+        while hi > 0:
+            lo = max(0, hi - SEARCH_BLOCK)
+            data = os.pread(fd, min(size, hi + len(needle) - 1) - lo, lo).lower()
+            end = hi - lo + len(needle) - 1
+            while (j := data.rfind(needle, 0, end)) >= 0:
+                found = hit(lo + j)
+                if found is not None:
+                    return Found(found, found, False)
+                end = j + len(needle) - 1
+            hi = lo
+            if hi > 0 and clock() >= deadline:
+                return Found(None, hi, True)
+        return Found(None, 0, False)
