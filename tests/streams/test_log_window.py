@@ -203,3 +203,14 @@ def test_http_unknown_run_is_404(server: LocalServer) -> None:
     for what in ("index", "lines?tail=1", "search?q=x"):
         r = api.get(f"/api/runs/99999/log/{what}")
         assert r.status == 404 and r.json()["hint"]
+
+
+def test_http_a_log_not_created_yet_is_empty(ctx: Context, server: LocalServer) -> None:
+    api = Api(server.url, server.token)
+    run_id = make_run(ctx, "running")
+    base = f"/api/runs/{run_id}/log"
+    assert api.get(f"{base}/index?at=0").json()["lines"] == 0
+    r = api.get(f"{base}/lines?tail=1")
+    assert r.status == 200 and r.body == b"" and r.headers["x-log-line"] == "0"
+    assert api.get(f"{base}/search?q=x").json() == {"found": None, "next": 0, "more": False}
+    assert api.get(f"{base}?offset=0&length=9").body == b""

@@ -147,7 +147,8 @@ def register(app: Bottle, ctx: Context) -> None:
         }
         if at is not None:
             _within(at, size, "at")
-            answer["at"] = _position(index.line_of(logread.line_start(path, at)))
+            start = logread.line_start(path, at) if size else 0
+            answer["at"] = _position(index.line_of(start))
         return answer
 
     @app.get("/api/runs/<run_id:int>/log/lines")
@@ -167,27 +168,16 @@ def register(app: Bottle, ctx: Context) -> None:
         index = indexes.get(run_id, path)
         index.extend(INDEX_BUDGET)
         size = logtail.log_size(path)
+        for name, value in (("offset", offset), ("end", end)):
+            if value is not None:
+                _within(value, size, name)
+        where = logread.Where(line=line, offset=offset, end=end, tail=tail)
         final = logtail.is_terminal(state)
-        if tail or end is not None:
-            stop = size if end is None else end
-            _within(stop, size, "end")
-            if tail and not final:  # an unfinished last line comes with the stream
-                stop = logread.line_start(path, stop)
-            start = logread.lines_before(path, stop, count, LINES_BYTES)
-            data = logread.read_range(path, start, stop - start) if stop > start else b""
-        else:
-            if offset is not None:
-                _within(offset, size, "offset")
-                start = logread.line_start(path, offset)
-            else:
-                start = index.start_of(line, size).offset
-            start = logread.lines_before(path, start, before, LINES_BYTES // 2)
-            data = logread.lines_after(path, start, count + before, LINES_BYTES, final)
-        first = index.line_of(start)
-        _text_headers(start, start + len(data), size)
-        response.set_header("X-Log-Line", str(first.line))
-        response.set_header("X-Log-Exact", "1" if first.exact else "0")
-        return data
+        lines = logread.window(path, index, where, before, count, size=size, final=final)
+        _text_headers(lines.first.offset, lines.first.offset + len(lines.data), size)
+        response.set_header("X-Log-Line", str(lines.first.line))
+        response.set_header("X-Log-Exact", "1" if lines.first.exact else "0")
+        return lines.data
 
     @app.get("/api/runs/<run_id:int>/log/search")
     def run_log_search(run_id: int) -> dict:
@@ -202,6 +192,8 @@ def register(app: Bottle, ctx: Context) -> None:
         path = ctx.paths.run_log(run_id)
         size = logtail.log_size(path)
         _within(offset, size, "offset")
+        if size == 0:
+            return {"found": None, "next": 0, "more": False}
         found = logread.search(
             path, query, offset, forward=not backward, size=size, budget=SEARCH_BUDGET
         )

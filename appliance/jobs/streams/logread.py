@@ -14,6 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from appliance.jobs.streams.logindex import LogIndex, Position
+
 SEARCH_BLOCK = 4 * 1024 * 1024
 _LINE_READ = 64 * 1024
 _CSI = re.compile(rb"\x1b\[[0-9;?<=>]*[A-Za-z]")
@@ -147,3 +149,52 @@ def search(
             if hi > 0 and clock() >= deadline:
                 return Found(None, hi, True)
         return Found(None, 0, False)
+
+
+# A window of lines ------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Where:
+    """Exactly one: a line number, the line holding a byte, the lines ending at a byte, or the
+    tail (the last complete lines; a finished run's last line even without its newline)."""
+
+    line: int | None = None
+    offset: int | None = None
+    end: int | None = None
+    tail: bool = False
+
+
+@dataclass(frozen=True)
+class Lines:
+    data: bytes
+    first: Position  # where the first line of ``data`` starts, and its number
+
+
+def window(
+    path: Path,
+    index: LogIndex,
+    where: Where,
+    before: int,
+    count: int,
+    *,
+    size: int,
+    final: bool,
+    max_bytes: int = 2 * 1024 * 1024,
+) -> Lines:
+    """Whole lines for a page's window: ``count`` lines from the place (``before`` more lines
+    ahead of it), or the ``count`` lines ending at ``end`` / the tail; at most ``max_bytes``."""
+    if size == 0:
+        return Lines(b"", Position(0, 0, True))
+    if where.tail or where.end is not None:
+        stop = size if where.end is None else where.end
+        if where.tail and not final:  # an unfinished last line comes with the stream
+            stop = line_start(path, stop)
+        start = lines_before(path, stop, count, max_bytes)
+        data = read_range(path, start, stop - start) if stop > start else b""
+    else:
+        if where.offset is not None:
+            start = line_start(path, where.offset)
+        else:
+            start = index.start_of(where.line or 0, size).offset
+        start = lines_before(path, start, before, max_bytes // 2)
+        data = lines_after(path, start, count + before, max_bytes, final)
+    return Lines(data, index.line_of(start))
