@@ -8,11 +8,14 @@
 // stream reached). It starts from the server's number for the tail (an estimate while the
 // index is incomplete) and grows with every newline streamed; once the index is complete it is
 // corrected to the exact count, and so are the window's numbers.
+import { strip } from "./ansi.js";
 import { ApiError, get } from "./api.js";
+import { ERROR_RE } from "./logview.js";
 
 const TAIL_LINES = 2000;
 const WINDOW_LINES = 4000; // lines loaded around a scroll position, a search hit or an error
 const NL = 10;
+const LOCAL_BYTES = 1024 * 1024; // a whole log this small is searched for errors in the page
 
 function newlines(bytes) {
   let n = 0;
@@ -46,6 +49,7 @@ export class LogSource {
     this.pending = null; // stream bytes held while the tail is reloaded
     this.loading = false;
     this.index = null; // the last answer of GET .../log/index
+    this.action = 0; // the latest search / first error / follow: older answers are dropped
     view.onNeed = (first, last) => this.need(first, last);
   }
 
@@ -161,6 +165,7 @@ export class LogSource {
   }
 
   async follows(on) {
+    this.action++;
     this.view.setFollow(on);
     if (on && !this.loading) {
       this.loading = true;
@@ -175,10 +180,12 @@ export class LogSource {
     }
   }
 
-  // Load the lines around the line starting at byte `offset`, highlight it; its line number.
-  async jumpTo(offset) {
+  // Load the lines around the line starting at byte `offset`, highlight it; its line number,
+  // or null when a newer action came first.
+  async jumpTo(offset, action) {
     const half = WINDOW_LINES / 2;
     const got = await this.lines(`offset=${offset}&before=${half}&count=${half}`);
+    if (action !== this.action) return null;
     this.view.win.load(got.bytes, got.offset, got.line, got.exact);
     const line = this.view.win.lineAtOffset(offset);
     this.refresh();
@@ -186,8 +193,10 @@ export class LogSource {
     return line;
   }
 
-  // The next (dir 1) or previous (dir -1) line containing `query`, wrapping once; -1 if none.
+  // The next (dir 1) or previous (dir -1) line containing `query`, wrapping once; -1 if none,
+  // null when a newer action came first.
   async find(query, dir) {
+    const action = ++this.action;
     const view = this.view;
     const h = view.highlight;
     const from = dir > 0 ? 0 : this.streamEnd;
@@ -196,7 +205,8 @@ export class LogSource {
     for (;;) {
       const q = `q=${encodeURIComponent(query)}&offset=${offset}&dir=${dir > 0 ? "next" : "prev"}`;
       const answer = await get(`${this.base}/search?${q}`, { signal: this.signal });
-      if (answer.found) return this.jumpTo(answer.found.offset);
+      if (action !== this.action) return null;
+      if (answer.found) return this.jumpTo(answer.found.offset, action);
       if (answer.more) offset = answer.next;
       else if (wrapped) return -1;
       else {
@@ -206,13 +216,31 @@ export class LogSource {
     }
   }
 
+  // The first error without a request, when the window holds the whole (small) log; else null.
+  firstErrorHere() {
+    this.action++;
+    const win = this.view.win;
+    if (win.offset !== 0 || win.end !== this.streamEnd || win.len > LOCAL_BYTES) return null;
+    let line = -1;
+    let count = 0;
+    for (let i = win.base; i < win.base + win.lineCount; i++) {
+      if (!ERROR_RE.test(strip(win.text(i)))) continue;
+      if (line < 0) line = i;
+      count++;
+    }
+    if (line >= 0) this.view.scrollToLine(line);
+    return { line, count, complete: true };
+  }
+
   // The first error line: {line, count, complete} (count so far while the index is built).
   async firstError() {
+    const action = ++this.action;
     let index = await this.readIndex();
     while (!index.first_error && !index.complete && !this.signal.aborted) index = await this.readIndex();
+    if (action !== this.action) return null;
     if (!index.first_error) return { line: -1, count: 0, complete: index.complete };
-    const line = await this.jumpTo(index.first_error.offset);
-    return { line, count: index.errors, complete: index.complete };
+    const line = await this.jumpTo(index.first_error.offset, action);
+    return line === null ? null : { line, count: index.errors, complete: index.complete };
   }
 
   // Build the rest of the index, then make every line number exact.

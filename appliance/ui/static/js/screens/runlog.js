@@ -87,6 +87,7 @@ export class RunLog {
     if (!this.source || !this.search.value) return;
     try {
       const line = await this.source.find(this.search.value, dir);
+      if (line === null) return; // a newer action answers instead
       this.found = line < 0 ? t("log.notFound") : t("log.atLine", { line: this.number(line) });
     } catch (err) {
       this.source.quiet(err);
@@ -97,7 +98,10 @@ export class RunLog {
   async firstError() {
     if (!this.source) return;
     try {
-      const { line, count, complete } = await this.source.firstError();
+      // a small log answers at once, without a request; a big one asks the server's index
+      const answer = this.source.firstErrorHere() || (await this.source.firstError());
+      if (answer === null) return; // a newer action answers instead
+      const { line, count, complete } = answer;
       if (line < 0) this.found = t("log.noErrors");
       else {
         const key = complete ? "log.errorAt" : "log.errorAtSoFar";
