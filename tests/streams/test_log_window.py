@@ -51,9 +51,9 @@ def test_index_maps_lines_and_offsets_both_ways(log: tuple[Path, list[int]]) -> 
         assert (at.offset, at.line, at.exact) == (starts[i], i, True)
         back = index.line_of(starts[i])
         assert (back.line, back.exact) == (i, True)
-    assert index.errors == 2
-    assert index.first_error is not None
-    assert (index.first_error.line, index.first_error.offset) == (7_000, starts[7_000])
+    assert index.errors == 0 and index.first_error is None  # looked for only when asked
+    assert index.scan_errors(10.0)
+    assert index.errors == 2 and index.first_error == starts[7_000]
 
 
 def test_index_is_built_incrementally_and_estimates_until_then(
@@ -80,9 +80,10 @@ def test_index_follows_a_growing_log(tmp_path: Path) -> None:
     assert index.extend(1.0) and index.lines == 2
     append(path, b"ee\nERROR four\n")
     assert index.extend(1.0) and index.lines == 4
-    assert index.first_error is not None and index.first_error.line == 3
+    assert index.scan_errors(1.0) and index.first_error == len(b"one\ntwo\nthree\n")
     path.write_bytes(b"new\n")  # replaced by a shorter file: rebuilt
-    assert index.extend(1.0) and index.lines == 1 and index.errors == 0
+    assert index.extend(1.0) and index.lines == 1
+    assert index.scan_errors(1.0) and index.errors == 0 and index.first_error is None
 
 
 def test_search_both_ways_skips_escape_codes(log: tuple[Path, list[int]]) -> None:
@@ -141,9 +142,11 @@ def test_http_index_lines_range_and_search(
     _, starts = log
     base = f"/api/runs/{big_run}/log"
     index = api.get(f"{base}/index?at={starts[123] + 5}").json()
-    assert index["complete"] and index["lines"] == N and index["errors"] == 2
-    assert index["first_error"] == {"offset": starts[7_000], "line": 7_000, "exact": True}
+    assert index["complete"] and index["lines"] == N and "errors" not in index
     assert index["at"] == {"offset": starts[123], "line": 123, "exact": True}
+    index = api.get(f"{base}/index?errors=1").json()
+    assert index["errors_complete"] and index["errors"] == 2
+    assert index["first_error"] == {"offset": starts[7_000], "line": 7_000, "exact": True}
 
     r = api.get(f"{base}/lines?line=20000&before=2&count=3")
     assert r.status == 200 and r.headers["x-log-line"] == "19998"
@@ -178,6 +181,7 @@ def test_http_index_lines_range_and_search(
         "lines?end=99999999999",
         "index?at=99999999999",
         "index?at=x",
+        "index?errors=2",
         "search?q=",
         f"search?q={'x' * 201}",
         "search?q=a&dir=sideways",

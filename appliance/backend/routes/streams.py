@@ -131,20 +131,25 @@ def register(app: Bottle, ctx: Context) -> None:
     @app.get("/api/runs/<run_id:int>/log/index")
     def run_log_index(run_id: int) -> dict:
         at = _cursor(request, "at", "bytes", None)
+        errors = _follow_flag(request, "errors")
         _state_of(run_id)
         path = ctx.paths.run_log(run_id)
         index = indexes.get(run_id, path)
         complete = index.extend(INDEX_BUDGET)
-        size = logtail.log_size(path)
-        answer = {
-            "size": size,
+        answer: dict = {
             "indexed": index.end,
             "lines": index.lines,
             "complete": complete,
-            "estimated_lines": index.estimated_lines(size),
-            "errors": index.errors,
-            "first_error": _position(index.first_error) if index.first_error else None,
         }
+        if errors:
+            answer["errors_complete"] = index.scan_errors(INDEX_BUDGET)
+            answer["errors_scanned"] = index.errors_end
+            answer["errors"] = index.errors
+            first = index.first_error
+            answer["first_error"] = None if first is None else _position(index.line_of(first))
+        size = logtail.log_size(path)
+        answer["size"] = size
+        answer["estimated_lines"] = index.estimated_lines(size)
         if at is not None:
             _within(at, size, "at")
             start = logread.line_start(path, at) if size else 0

@@ -8,8 +8,9 @@ so any line is at most one block (256 KiB) of reading away from a sample: a 2 GB
 about 8,000 samples (128 KB). Until the index reaches a byte, line numbers there are estimated
 from the average line length so far and reported as not exact.
 
-Error lines are the page's "first error" pattern; each block is scanned for the pattern's
-literal parts first (a few ``bytes.find``), so blocks without errors cost almost nothing.
+Error lines (the page's "first error" pattern) are looked for by a second cursor, only when
+asked: each block is checked for the pattern's literal parts first (five ``in`` tests), which
+would more than double the cost of indexing if done for every view.
 """
 
 from __future__ import annotations
@@ -53,13 +54,22 @@ class LogIndex:
         self._lines = array("q")
         self.end = 0  # bytes indexed: always a line start (just after a newline, or 0)
         self.lines = 0  # complete lines before ``end``
-        self.errors = 0  # error lines before ``end``
-        self.first_error: Position | None = None
+        self.errors_end = 0  # bytes scanned for error lines (a line start)
+        self.errors = 0  # error lines before ``errors_end``
+        self.first_error: int | None = None  # offset of the first error line
 
     # Building ----------------------------------------------------------------------------------
     def extend(self, budget: float) -> bool:
         """Index more of the file for at most ``budget`` seconds; True once it reached the last
         complete line that exists now."""
+        return self._run(self._step, budget)
+
+    def scan_errors(self, budget: float) -> bool:
+        """Look for error lines for at most ``budget`` seconds (separately from the line index,
+        which it would slow down: only asked for by "first error"); True once at the end."""
+        return self._run(self._error_step, budget)
+
+    def _run(self, step: Callable[[int, int], bool], budget: float) -> bool:
         with self._lock:
             try:
                 f = open(self.path, "rb", buffering=0)  # noqa: SIM115 (closed below)
@@ -69,59 +79,41 @@ class LogIndex:
             with f:
                 st = os.fstat(f.fileno())
                 ident = (st.st_dev, st.st_ino)
-                if ident != self._ident or st.st_size < self.end:
+                if ident != self._ident or st.st_size < max(self.end, self.errors_end):
                     self._reset(ident)  # a new or truncated file
                 deadline = self._clock() + budget
-                while True:
-                    done = self._step(f, st.st_size)
-                    if done:
-                        return True
+                while not step(f.fileno(), st.st_size):
                     if self._clock() >= deadline:
                         return False
-
-    def _step(self, f, size: int) -> bool:
-        if size - self.end <= 0:
-            return True
-        data = os.pread(f.fileno(), BLOCK, self.end)
-        cut = data.rfind(b"\n") + 1
-        if cut == 0:
-            if self.end + len(data) >= size:
-                return True  # an unfinished last line: wait for its newline
-            nl = _find_newline(f, self.end + len(data), size)
-            if nl < 0:
                 return True
-            self._sample()
-            if ERROR_RE.search(data):  # a giant line: its first block decides
-                self._note_error(data, 0)
-            self.lines += 1
-            self.end = nl + 1
-            return False
-        self._sample()
-        region = data if cut == len(data) else data[:cut]
-        if any(hint in region for hint in _ERROR_HINTS):
-            self._scan_errors(region)
-        self.lines += region.count(b"\n")
-        self.end += cut
-        return self.end >= size
 
-    def _sample(self) -> None:
-        self._offsets.append(self.end)
+    def _step(self, fd: int, size: int) -> bool:
+        got = _next_lines(fd, self.end, size)
+        if got is None:
+            return True
+        region, after = got
+        self._offsets.append(self.end)  # a sample at every block start
         self._lines.append(self.lines)
+        self.lines += region.count(b"\n")
+        self.end = after
+        return after >= size
 
-    def _scan_errors(self, region: bytes) -> None:
-        pos = 0
-        while (m := ERROR_RE.search(region, pos)) is not None:
-            start = region.rfind(b"\n", 0, m.start()) + 1
-            self._note_error(region, start)
-            pos = region.find(b"\n", m.end()) + 1
-            if pos == 0:
-                break
-
-    def _note_error(self, region: bytes, start: int) -> None:
-        if self.first_error is None:
-            line = self.lines + region.count(b"\n", 0, start)
-            self.first_error = Position(self.end + start, line, True)
-        self.errors += 1
+    def _error_step(self, fd: int, size: int) -> bool:
+        got = _next_lines(fd, self.errors_end, size)
+        if got is None:
+            return True
+        region, after = got
+        if any(hint in region for hint in _ERROR_HINTS):
+            pos = 0
+            while (m := ERROR_RE.search(region, pos)) is not None:
+                if self.first_error is None:
+                    self.first_error = self.errors_end + region.rfind(b"\n", 0, m.start()) + 1
+                self.errors += 1
+                pos = region.find(b"\n", m.end()) + 1
+                if pos == 0:
+                    break
+        self.errors_end = after
+        return after >= size
 
     # Questions ---------------------------------------------------------------------------------
     def average_line(self) -> float:
@@ -159,9 +151,25 @@ class LogIndex:
         return Position(start, first + round((start - base) / avg), False)
 
 
-def _find_newline(f, offset: int, size: int) -> int:
+def _next_lines(fd: int, start: int, size: int) -> tuple[bytes, int] | None:
+    """The whole lines in the block at ``start`` (a line start) and where the next block starts;
+    None when no complete line follows. A line longer than a block comes as its first block and
+    a newline, so it counts as one line."""
+    if start >= size:
+        return None
+    data = os.pread(fd, BLOCK, start)
+    cut = data.rfind(b"\n") + 1
+    if cut:
+        return (data if cut == len(data) else data[:cut]), start + cut
+    if start + len(data) >= size:
+        return None  # an unfinished last line: wait for its newline
+    nl = _find_newline(fd, start + len(data), size)
+    return None if nl < 0 else (data + b"\n", nl + 1)
+
+
+def _find_newline(fd: int, offset: int, size: int) -> int:
     while offset < size:
-        data = os.pread(f.fileno(), BLOCK, offset)
+        data = os.pread(fd, BLOCK, offset)
         if not data:
             return -1
         i = data.find(b"\n")
@@ -208,7 +216,7 @@ def _line_start_after(path: Path, offset: int, size: int) -> int:
     if offset <= 0:
         return 0
     with open(path, "rb", buffering=0) as f:
-        nl = _find_newline(f, offset - 1, size)
+        nl = _find_newline(f.fileno(), offset - 1, size)
     return size if nl < 0 else nl + 1
 
 

@@ -88,6 +88,16 @@ def visible_text(line: bytes) -> str:
     return _CSI.sub(b"", line).decode("utf-8", "replace").lower()
 
 
+def _anchor(query: str) -> tuple[bytes, bool]:
+    """What to look for in the raw bytes, and whether the bytes must be lower-cased first: the
+    longest part of the query without ASCII letters when it has 4 bytes or more (found as it
+    is, twice as fast), else the whole query, case-folded."""
+    best = max(re.split(r"[A-Za-z]+", query), key=len).encode()
+    if len(best) >= 4:
+        return best, False
+    return query.encode().lower(), True
+
+
 @dataclass(frozen=True)
 class Found:
     offset: int | None  # start of the matching line, or None
@@ -109,7 +119,7 @@ def search(
     whose visible text contains ``query``, case-insensitive (ASCII letters fold; others match
     as typed). The raw bytes are scanned for the query, then the line is checked without its
     ANSI codes, so a match inside an escape code is not one."""
-    needle = query.encode().lower()
+    needle, fold = _anchor(query)
     wanted = query.lower()
     deadline = clock() + budget
     with open(path, "rb", buffering=0) as f:
@@ -122,7 +132,8 @@ def search(
         if forward:
             pos = offset
             while pos < size:
-                data = os.pread(fd, min(SEARCH_BLOCK, size - pos), pos).lower()
+                data = os.pread(fd, min(SEARCH_BLOCK, size - pos), pos)
+                data = data.lower() if fold else data
                 i = data.find(needle)
                 while i >= 0:
                     found = hit(pos + i)
@@ -138,7 +149,8 @@ def search(
         hi = min(offset, size)
         while hi > 0:
             lo = max(0, hi - SEARCH_BLOCK)
-            data = os.pread(fd, min(size, hi + len(needle) - 1) - lo, lo).lower()
+            data = os.pread(fd, min(size, hi + len(needle) - 1) - lo, lo)
+            data = data.lower() if fold else data
             end = hi - lo + len(needle) - 1
             while (j := data.rfind(needle, 0, end)) >= 0:
                 found = hit(lo + j)

@@ -70,8 +70,8 @@ export class LogSource {
     };
   }
 
-  async readIndex(at) {
-    this.index = await get(`${this.base}/index${at === undefined ? "" : `?at=${at}`}`, { signal: this.signal });
+  async readIndex(query = "") {
+    this.index = await get(`${this.base}/index${query ? `?${query}` : ""}`, { signal: this.signal });
     return this.index;
   }
 
@@ -87,7 +87,6 @@ export class LogSource {
 
   // The tail, then the live stream from its end; the index is finished in the background.
   async start() {
-    const index = await this.readIndex();
     const tail = await this.lines(`tail=1&count=${TAIL_LINES}`);
     const win = this.view.win;
     win.load(tail.bytes, tail.offset, tail.line, tail.exact);
@@ -97,7 +96,7 @@ export class LogSource {
     this.endPartial = win.lineCount > win.count;
     this.refresh();
     this.follow();
-    if (!index.complete) this.finishIndex().catch((err) => this.quiet(err));
+    if (!tail.exact) this.finishIndex().catch((err) => this.quiet(err));
   }
 
   follow() {
@@ -232,15 +231,28 @@ export class LogSource {
     return { line, count, complete: true };
   }
 
-  // The first error line: {line, count, complete} (count so far while the index is built).
+  // The first error line: {line, count, complete, counted}; while the count is still partial,
+  // `counted` is a Promise of the final count (null if a newer action came first).
   async firstError() {
     const action = ++this.action;
-    let index = await this.readIndex();
-    while (!index.first_error && !index.complete && !this.signal.aborted) index = await this.readIndex();
+    let index = await this.readIndex("errors=1");
+    while (!index.first_error && !index.errors_complete && !this.signal.aborted) {
+      index = await this.readIndex("errors=1");
+    }
     if (action !== this.action) return null;
-    if (!index.first_error) return { line: -1, count: 0, complete: index.complete };
+    if (!index.first_error) return { line: -1, count: 0, complete: true };
     const line = await this.jumpTo(index.first_error.offset, action);
-    return line === null ? null : { line, count: index.errors, complete: index.complete };
+    if (line === null) return null;
+    const complete = index.errors_complete;
+    return { line, count: index.errors, complete, counted: complete ? null : this.countErrors(action) };
+  }
+
+  async countErrors(action) {
+    let index = this.index;
+    while (!index.errors_complete && action === this.action && !this.signal.aborted) {
+      index = await this.readIndex("errors=1");
+    }
+    return action === this.action ? index.errors : null;
   }
 
   // Build the rest of the index, then make every line number exact.
@@ -248,13 +260,13 @@ export class LogSource {
     while (!this.signal.aborted && !(await this.readIndex()).complete) this.onChange();
     if (this.signal.aborted) return;
     const streamed = this.streamed;
-    const at = (await this.readIndex(this.streamEnd)).at;
+    const at = (await this.readIndex(`at=${this.streamEnd}`)).at;
     if (!at.exact) return;
     const delta = at.line + (this.streamed - streamed) - this.endLines;
     this.endLines += delta;
     const win = this.view.win;
     if (win.end === this.streamEnd) win.base = this.endLines - win.count;
-    else win.base = (await this.readIndex(win.offset)).at.line;
+    else win.base = (await this.readIndex(`at=${win.offset}`)).at.line;
     win.exact = true;
     this.view.exact = true;
     if (this.view.highlight >= 0) this.view.highlight += delta;

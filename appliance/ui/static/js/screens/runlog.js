@@ -101,12 +101,17 @@ export class RunLog {
       // a small log answers at once, without a request; a big one asks the server's index
       const answer = this.source.firstErrorHere() || (await this.source.firstError());
       if (answer === null) return; // a newer action answers instead
-      const { line, count, complete } = answer;
+      const { line, count, complete, counted } = answer;
       if (line < 0) this.found = t("log.noErrors");
       else {
         const key = complete ? "log.errorAt" : "log.errorAtSoFar";
         this.found = t(key, { line: this.number(line), count: count.toLocaleString() });
       }
+      counted?.then((total) => {
+        if (total === null) return;
+        this.found = t("log.errorAt", { line: this.number(line), count: total.toLocaleString() });
+        this.update();
+      }, (err) => this.source.quiet(err));
     } catch (err) {
       this.source.quiet(err);
     }
