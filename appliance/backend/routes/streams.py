@@ -19,7 +19,8 @@ MAX_RANGE = 4 * 1024 * 1024  # bytes of one ?length= read
 MAX_LINES = 5000  # lines of one /log/lines answer (count, and before)
 LINES_BYTES = 2 * 1024 * 1024  # bytes of one /log/lines answer
 MAX_QUERY = 200  # characters of a search
-INDEX_BUDGET = 0.2  # seconds of index building per request
+INDEX_BUDGET = 0.2  # seconds of index building per request that asks for it
+STEP_BUDGET = 0.02  # ... per request that only needs the index near where it reads
 SEARCH_BUDGET = 1.0  # seconds of searching per request
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
@@ -135,7 +136,8 @@ def register(app: Bottle, ctx: Context) -> None:
         _state_of(run_id)
         path = ctx.paths.run_log(run_id)
         index = indexes.get(run_id, path)
-        complete = index.extend(INDEX_BUDGET)
+        # "first error" waits for the error cursor only: the line index can follow later
+        complete = index.extend(STEP_BUDGET if errors else INDEX_BUDGET)
         answer: dict = {
             "indexed": index.end,
             "lines": index.lines,
@@ -171,7 +173,7 @@ def register(app: Bottle, ctx: Context) -> None:
         state = _state_of(run_id)
         path = ctx.paths.run_log(run_id)
         index = indexes.get(run_id, path)
-        index.extend(INDEX_BUDGET)
+        index.extend(INDEX_BUDGET if tail else STEP_BUDGET)  # the first view: exact if it can
         size = logtail.log_size(path)
         for name, value in (("offset", offset), ("end", end)):
             if value is not None:
@@ -205,7 +207,7 @@ def register(app: Bottle, ctx: Context) -> None:
         answer: dict = {"found": None, "next": found.next, "more": found.more}
         if found.offset is not None:
             index = indexes.get(run_id, path)
-            index.extend(INDEX_BUDGET)
+            index.extend(STEP_BUDGET)
             answer["found"] = _position(index.line_of(found.offset))
         return answer
 

@@ -7,16 +7,18 @@ that runs out of time says where it stopped, and the caller asks again from ther
 
 from __future__ import annotations
 
+import mmap
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from appliance.jobs.streams.logindex import LogIndex, Position
 
-SEARCH_BLOCK = 4 * 1024 * 1024
+SEARCH_BLOCK = 4 * 1024 * 1024  # bytes lower-cased at once (a copy)
+SEARCH_SPAN = 64 * 1024 * 1024  # bytes of the mapping searched between two clock reads
 _LINE_READ = 64 * 1024
 _CSI = re.compile(rb"\x1b\[[0-9;?<=>]*[A-Za-z]")
 
@@ -79,10 +81,6 @@ def line_start(path: Path, offset: int) -> int:
         return 0
 
 
-def _line_at(f, start: int) -> bytes:
-    return os.pread(f.fileno(), _LINE_READ, start).split(b"\n", 1)[0]
-
-
 def visible_text(line: bytes) -> str:
     """What the page shows of a line: ANSI codes removed, lower-cased for matching."""
     return _CSI.sub(b"", line).decode("utf-8", "replace").lower()
@@ -122,41 +120,49 @@ def search(
     needle, fold = _anchor(query)
     wanted = query.lower()
     deadline = clock() + budget
-    with open(path, "rb", buffering=0) as f:
-        fd = f.fileno()
+    with open(path, "rb", buffering=0) as f, mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+        size = min(size, len(m))
 
-        def hit(at: int) -> int | None:
-            start = line_start(path, at)
-            return start if wanted in visible_text(_line_at(f, start)) else None
+        def hits(lo: int, hi: int, backward: bool) -> Iterator[int]:
+            """Where the needle starts in ``[lo, hi)`` (it may end up to len-1 bytes later)."""
+            end = min(size, hi + len(needle) - 1)
+            if fold:  # a lower-cased copy of this block
+                data = m[lo:end].lower()
+                find, base, stop = (data.rfind if backward else data.find), lo, end - lo
+                start = 0
+            else:  # the mapping itself: no copy
+                find, base, stop, start = (m.rfind if backward else m.find), 0, end, lo
+            while (i := find(needle, start, stop)) >= 0:
+                yield base + i
+                if backward:
+                    stop = i + len(needle) - 1
+                else:
+                    start = i + 1
 
+        def verified(at: int) -> int | None:
+            begin = m.rfind(b"\n", 0, at) + 1
+            end = m.find(b"\n", at, min(size, at + _LINE_READ))
+            line = m[begin : end if end >= 0 else min(size, begin + _LINE_READ)]
+            return begin if wanted in visible_text(line) else None
+
+        block = SEARCH_BLOCK if fold else SEARCH_SPAN
         if forward:
             pos = offset
             while pos < size:
-                data = os.pread(fd, min(SEARCH_BLOCK, size - pos), pos)
-                data = data.lower() if fold else data
-                i = data.find(needle)
-                while i >= 0:
-                    found = hit(pos + i)
-                    if found is not None:
+                hi = min(size, pos + block)
+                for at in hits(pos, hi, False):
+                    if (found := verified(at)) is not None:
                         return Found(found, found, False)
-                    i = data.find(needle, i + 1)
-                if pos + len(data) >= size:
-                    break
-                pos += max(1, len(data) - len(needle) + 1)
-                if clock() >= deadline:
+                pos = hi
+                if pos < size and clock() >= deadline:
                     return Found(None, pos, True)
             return Found(None, size, False)
         hi = min(offset, size)
         while hi > 0:
-            lo = max(0, hi - SEARCH_BLOCK)
-            data = os.pread(fd, min(size, hi + len(needle) - 1) - lo, lo)
-            data = data.lower() if fold else data
-            end = hi - lo + len(needle) - 1
-            while (j := data.rfind(needle, 0, end)) >= 0:
-                found = hit(lo + j)
-                if found is not None:
+            lo = max(0, hi - block)
+            for at in hits(lo, hi, True):
+                if (found := verified(at)) is not None:
                     return Found(found, found, False)
-                end = j + len(needle) - 1
             hi = lo
             if hi > 0 and clock() >= deadline:
                 return Found(None, hi, True)

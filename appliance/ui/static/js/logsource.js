@@ -50,6 +50,7 @@ export class LogSource {
     this.loading = false;
     this.index = null; // the last answer of GET .../log/index
     this.action = 0; // the latest search / first error / follow: older answers are dropped
+    this.paused = null; // a Promise while a search or "first error" runs: the index waits
     view.onNeed = (first, last) => this.need(first, last);
   }
 
@@ -192,9 +193,26 @@ export class LogSource {
     return line;
   }
 
+  // Run `work` with the background index build paused: the user's request goes first.
+  async first(work) {
+    let resume;
+    const paused = new Promise((resolve) => (resume = resolve));
+    this.paused = paused;
+    try {
+      return await work();
+    } finally {
+      resume();
+      if (this.paused === paused) this.paused = null;
+    }
+  }
+
+  find(query, dir) {
+    return this.first(() => this.search(query, dir));
+  }
+
   // The next (dir 1) or previous (dir -1) line containing `query`, wrapping once; -1 if none,
   // null when a newer action came first.
-  async find(query, dir) {
+  async search(query, dir) {
     const action = ++this.action;
     const view = this.view;
     const h = view.highlight;
@@ -233,7 +251,11 @@ export class LogSource {
 
   // The first error line: {line, count, complete, counted}; while the count is still partial,
   // `counted` is a Promise of the final count (null if a newer action came first).
-  async firstError() {
+  firstError() {
+    return this.first(() => this.findFirstError());
+  }
+
+  async findFirstError() {
     const action = ++this.action;
     let index = await this.readIndex("errors=1");
     while (!index.first_error && !index.errors_complete && !this.signal.aborted) {
@@ -257,7 +279,11 @@ export class LogSource {
 
   // Build the rest of the index, then make every line number exact.
   async finishIndex() {
-    while (!this.signal.aborted && !(await this.readIndex()).complete) this.onChange();
+    for (;;) {
+      while (this.paused) await this.paused;
+      if (this.signal.aborted || (await this.readIndex()).complete) break;
+      this.onChange();
+    }
     if (this.signal.aborted) return;
     const streamed = this.streamed;
     const at = (await this.readIndex(`at=${this.streamEnd}`)).at;
