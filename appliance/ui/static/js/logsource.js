@@ -279,23 +279,31 @@ export class LogSource {
 
   // Build the rest of the index, then make every line number exact.
   async finishIndex() {
+    let at;
+    let streamed;
     for (;;) {
       while (this.paused) await this.paused;
-      if (this.signal.aborted || (await this.readIndex()).complete) break;
+      if (this.signal.aborted) return;
+      streamed = this.streamed;
+      const index = await this.readIndex(`at=${this.streamEnd}`);
+      if (index.complete && index.at.exact) {
+        at = index.at;
+        break;
+      }
       this.onChange();
     }
-    if (this.signal.aborted) return;
-    const streamed = this.streamed;
-    const at = (await this.readIndex(`at=${this.streamEnd}`)).at;
-    if (!at.exact) return;
-    const delta = at.line + (this.streamed - streamed) - this.endLines;
-    this.endLines += delta;
+    this.endLines = at.line + (this.streamed - streamed);
     const win = this.view.win;
+    const before = win.base;
     if (win.end === this.streamEnd) win.base = this.endLines - win.count;
-    else win.base = (await this.readIndex(`at=${win.offset}`)).at.line;
+    else {
+      const offset = win.offset;
+      const line = (await this.readIndex(`at=${offset}`)).at.line;
+      if (win.offset === offset) win.base = line; // unless another window came meanwhile
+    }
     win.exact = true;
     this.view.exact = true;
-    if (this.view.highlight >= 0) this.view.highlight += delta;
+    if (this.view.highlight >= 0) this.view.highlight += win.base - before;
     this.refresh();
   }
 
