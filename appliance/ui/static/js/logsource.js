@@ -136,7 +136,8 @@ export class LogSource {
         const from = Math.max(0, first - WINDOW_LINES / 4);
         const got = await this.lines(`line=${from}&count=${WINDOW_LINES}`);
         // an estimated place is numbered as asked: that keeps the scroll position honest
-        this.view.win.load(got.bytes, got.offset, got.exact ? got.line : from, got.exact);
+        if (got.bytes.length) this.view.win.load(got.bytes, got.offset, got.exact ? got.line : from, got.exact);
+        else await this.toEnd(); // an estimate past the end: the end it is
       }
     } catch (err) {
       this.quiet(err);
