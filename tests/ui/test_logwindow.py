@@ -23,6 +23,8 @@ N = 2_500_000
 HEAP_LIMIT_MB = 40  # heap + array buffers: the log would need > 100 MB, the window < 20 MB
 
 STATUS_HAS = "(text) => (document.querySelector('#log-status')?.textContent || '').includes(text)"
+LINES_AT_LEAST = """(n) => parseInt((document.querySelector('#log-status')?.textContent || '0')
+    .replace(/,/g, '')) >= n"""
 SCROLL_TO = """(frac) => {
     const v = document.querySelector('.logview');
     v.scrollTop = frac * (v.scrollHeight - v.clientHeight);
@@ -110,20 +112,39 @@ def test_follow_a_live_run_past_the_window(ctx: Context, serve: ServerProcess, p
     assert visible(page, 1000)
     assert page.get_attribute("#follow", "aria-pressed") == "true"
 
-    def writer() -> None:
-        step = 10_000
-        for start in range(1000, lines, step):
-            stop = min(lines, start + step)
-            block = "".join(big_log_line(i) + "\n" for i in range(start, stop))
+    first_part = 230_000  # ~9.7 MB: the window no longer holds line 1 after it
+    written, resume = threading.Event(), threading.Event()
+
+    def write(start: int, stop: int) -> None:
+        for at in range(start, stop, 10_000):
+            block = "".join(big_log_line(i) + "\n" for i in range(at, min(stop, at + 10_000)))
             append(path, block.encode())
             time.sleep(0.05)  # a pace, so the page follows a log that grows
+
+    def writer() -> None:
+        write(1000, first_part)
+        written.set()
+        resume.wait(timeout=30)
+        write(first_part, lines)
         set_state(ctx, run_id, "succeeded")
 
     thread = threading.Thread(target=writer)
     thread.start()
     try:
+        # mid-run: scroll to the top (follow stops, the top is fetched again), then follow
+        # again: the window goes back to the live end and goes on from there
+        written.wait(timeout=60)
+        page.wait_for_function(LINES_AT_LEAST, arg=first_part, timeout=30_000)
+        page.evaluate(SCROLL_TO, 0)
+        assert visible(page, 1)
+        assert page.get_attribute("#follow", "aria-pressed") == "false"
+        page.click("#follow")
+        assert visible(page, first_part)  # the live end, loaded again
+        assert page.get_attribute("#follow", "aria-pressed") == "true"
+        resume.set()
         page.wait_for_function(STATUS_HAS, arg="complete", timeout=60_000)
     finally:
+        resume.set()
         thread.join()
     assert visible(page, lines)
     assert page.inner_text(f'.log-row[data-line="{lines}"]').endswith(f"item {lines}")
