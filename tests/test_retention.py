@@ -165,6 +165,8 @@ def test_pruned_run_over_http_report_kept_log_gone(
     assert log.status == 410
     assert "removed by retention" in log.json()["error"]
     assert "report" in log.json()["hint"]
+    assert api.get(f"/api/runs/{old}/log/index").status == 410  # the log window's routes too
+    assert api.get(f"/api/runs/{old}/log/search?q=h1").status == 410
     detail = api.get(f"/api/runs/{old}").json()
     assert detail["pruned_at"] and detail["hosts"]["h0"]["ok"] == 100
     kept = history["b"][3]

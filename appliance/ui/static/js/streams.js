@@ -4,6 +4,7 @@
 //   GET /api/runs/<id>/log?offset=N. onText(text, offset) gets decoded text and the byte offset
 //   reached (raw bytes received, not characters). A dropped connection resumes from that offset
 //   with the same TextDecoder, so a character split by the drop still decodes once and whole.
+//   onBytes(bytes, offset), when given, gets the raw bytes instead (no decoding at all).
 //   Resolves with the run's final state (also given to onEnd) once the run ended and every byte
 //   arrived.
 // streamEvents(runId, {after, onEvent, onEnd, onError, signal})
@@ -92,7 +93,7 @@ async function runState(runId, signal) {
   }
 }
 
-export async function streamLog(runId, { offset = 0, onText, onEnd, onError, signal } = {}) {
+export async function streamLog(runId, { offset = 0, onText, onBytes, onEnd, onError, signal } = {}) {
   // One decoder across reconnections; ignoreBOM keeps a leading BOM as the bytes it is.
   const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
   let received = offset;
@@ -104,6 +105,10 @@ export async function streamLog(runId, { offset = 0, onText, onEnd, onError, sig
         const { value, done } = await reader.read();
         if (done) break;
         received += value.byteLength;
+        if (onBytes) {
+          onBytes(value, received);
+          continue;
+        }
         const text = decoder.decode(value, { stream: true });
         if (text) onText?.(text, received);
       }
@@ -115,7 +120,7 @@ export async function streamLog(runId, { offset = 0, onText, onEnd, onError, sig
   };
   const ended = await withRetries(attempt, signal, onError);
   if (ended === null) return null;
-  const tail = decoder.decode();
+  const tail = onBytes ? "" : decoder.decode();
   if (tail) onText?.(tail, received);
   const state = await runState(runId, signal);
   onEnd?.(state);

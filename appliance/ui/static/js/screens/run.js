@@ -3,7 +3,7 @@
 import { get, post } from "../api.js";
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
-import { LogView } from "../logview.js";
+import { RunLog } from "./runlog.js";
 import {
   RESUMABLE,
   TERMINAL,
@@ -141,6 +141,80 @@ function stepsTable(run) {
   );
 }
 
+// The run's facts (header, error with hint).
+function renderHead(run, id, head, errSlot) {
+  head.replaceChildren(
+    h("h2", {}, t("run.title", { id }), " ", stateBadge(run.state)),
+    h(
+      "dl",
+      { class: "facts" },
+      h("dt", {}, t("common.site")),
+      h("dd", {}, siteName(run.site)),
+      h("dt", {}, t("common.bundle")),
+      h("dd", {}, [typeof run.bundle === "object" && run.bundle ? run.bundle.name : run.bundle, run.version].filter(Boolean).join(" ")),
+      h("dt", {}, t("common.action")),
+      h("dd", {}, t(`action.${run.action}`)),
+      h("dt", {}, t("run.trigger")),
+      h("dd", {}, run.trigger || "—"),
+      h("dt", {}, t("run.started")),
+      h("dd", {}, fmtTime(run.started_at || run.created_at)),
+      h("dt", {}, t("run.finished")),
+      h("dd", {}, fmtTime(run.finished_at)),
+      h("dt", {}, t("run.duration")),
+      h("dd", { class: "elapsed", id: "run-duration", dataset: TERMINAL.has(run.state) ? {} : { start: run.started_at || "" } }, fmtDuration(elapsed(run.started_at, run.finished_at))),
+    ),
+  );
+  if (run.error) errSlot.replaceChildren(errorBox({ message: run.error, hint: run.hint }));
+  else errSlot.replaceChildren();
+}
+
+// The buttons a run in its state offers: cancel, resume, rollback, report.
+function actionButtons(run, id, actionSlot, { refresh, restart }) {
+  const terminal = TERMINAL.has(run.state);
+  const buttons = [];
+  if (!terminal) {
+    const b = h("button", { type: "button", class: "danger", id: "cancel-run" }, t("run.cancel"));
+    b.addEventListener("click", () => {
+      if (!confirm(t("run.cancelConfirm"))) return;
+      busy(b, actionSlot, async () => {
+        await post(`/api/runs/${id}/cancel`);
+        await refresh();
+      });
+    });
+    buttons.push(b);
+  }
+  if (RESUMABLE.has(run.state)) {
+    const b = h("button", { type: "button", class: "primary", id: "resume-run" }, t("run.resume"));
+    b.addEventListener("click", () =>
+      busy(b, actionSlot, async () => {
+        const answer = await post(`/api/runs/${id}/resume`);
+        if (answer && answer.id && Number(answer.id) !== id) location.hash = `#/runs/${answer.id}`;
+        else {
+          await refresh();
+          restart();
+        }
+      }),
+    );
+    buttons.push(b);
+  }
+  if (terminal && (run.action === "upgrade" || run.action === "install")) {
+    const b = h("button", { type: "button", id: "rollback-run" }, t("run.rollback"));
+    b.addEventListener("click", () => {
+      if (!confirm(t("run.rollbackConfirm"))) return;
+      busy(b, actionSlot, async () => {
+        const bundle = typeof run.bundle === "object" && run.bundle ? run.bundle.name : run.bundle;
+        const created = await post("/api/runs", { site: siteName(run.site), bundle, version: run.version, action: "rollback" });
+        location.hash = `#/runs/${created.id}`;
+      });
+    });
+    buttons.push(b);
+  }
+  if (terminal) {
+    buttons.push(h("a", { class: "button", id: "report-link", href: `/api/runs/${id}/report`, download: `run-${id}-report.html` }, t("run.report")));
+  }
+  return buttons;
+}
+
 export async function render(root, { params, signal }) {
   const id = Number(params[0]);
   // Loaded here, not at the top: a problem in the streams module then breaks this screen
@@ -153,14 +227,7 @@ export async function render(root, { params, signal }) {
   const actions = h("div", { class: "run-actions" });
   const stepsSlot = h("div", {});
   const grid = new HostGrid();
-  const logErr = h("div", { class: "slot", id: "log-error" });
-  const logStatus = h("span", { class: "muted", id: "log-status" });
-  const followBtn = h("button", { type: "button", id: "follow", "aria-pressed": "true" }, t("log.follow"));
-  const search = h("input", { type: "search", id: "log-search", placeholder: t("log.search") });
-  const prevBtn = h("button", { type: "button", id: "search-prev", title: t("log.prev") }, "↑");
-  const nextBtn = h("button", { type: "button", id: "search-next", title: t("log.next") }, "↓");
-  const errorBtn = h("button", { type: "button", id: "first-error" }, t("log.firstError"));
-  const logWrap = h("div", { class: "log-wrap" });
+  const log = new RunLog(id, { streamLog, onEnd: () => refresh() });
 
   root.append(
     head,
@@ -172,129 +239,18 @@ export async function render(root, { params, signal }) {
     h("h3", {}, t("run.progress")),
     grid.el,
     h("h3", {}, t("run.log")),
-    h("div", { class: "log-toolbar" }, followBtn, search, prevBtn, nextBtn, errorBtn, logStatus),
-    logErr,
-    logWrap,
+    ...log.elements,
   );
 
-  const view = new LogView(logWrap, {
-    onFollowChange: (on) => followBtn.setAttribute("aria-pressed", on ? "true" : "false"),
-  });
-  followBtn.addEventListener("click", () => view.setFollow(!view.follow));
-  let found = "";
-  const doFind = (dir) => {
-    const idx = view.find(search.value, dir);
-    found = idx < 0 ? t("log.notFound") : t("log.atLine", { line: idx + 1 });
-    if (idx >= 0) view.scrollToLine(idx);
-    updateLogStatus();
-  };
-  prevBtn.addEventListener("click", () => doFind(-1));
-  nextBtn.addEventListener("click", () => doFind(1));
-  search.addEventListener("keydown", (e) => {
-    if (e.key === "Enter") {
-      e.preventDefault();
-      doFind(e.shiftKey ? -1 : 1);
-    }
-  });
-  search.addEventListener("input", () => {
-    view.highlight = -1;
-    found = "";
-  });
-  errorBtn.addEventListener("click", () => {
-    const errors = view.errors();
-    if (!errors.length) found = t("log.noErrors");
-    else {
-      view.scrollToLine(errors[0]);
-      found = t("log.errorAt", { line: errors[0] + 1, count: errors.length });
-    }
-    updateLogStatus();
-  });
-
   let run = null;
-  let logEnded = false;
-  function updateLogStatus() {
-    const n = view.lineCount.toLocaleString();
-    const parts = [t("log.lines", { n }), logEnded ? t("log.ended") : t("log.live"), found].filter(Boolean);
-    logStatus.textContent = parts.join(" · ");
-  }
-
-  // --- the run's facts and buttons ---
-  function renderRun() {
-    head.replaceChildren(
-      h("h2", {}, t("run.title", { id }), " ", stateBadge(run.state)),
-      h(
-        "dl",
-        { class: "facts" },
-        h("dt", {}, t("common.site")),
-        h("dd", {}, siteName(run.site)),
-        h("dt", {}, t("common.bundle")),
-        h("dd", {}, [typeof run.bundle === "object" && run.bundle ? run.bundle.name : run.bundle, run.version].filter(Boolean).join(" ")),
-        h("dt", {}, t("common.action")),
-        h("dd", {}, t(`action.${run.action}`)),
-        h("dt", {}, t("run.trigger")),
-        h("dd", {}, run.trigger || "—"),
-        h("dt", {}, t("run.started")),
-        h("dd", {}, fmtTime(run.started_at || run.created_at)),
-        h("dt", {}, t("run.finished")),
-        h("dd", {}, fmtTime(run.finished_at)),
-        h("dt", {}, t("run.duration")),
-        h("dd", { class: "elapsed", id: "run-duration", dataset: TERMINAL.has(run.state) ? {} : { start: run.started_at || "" } }, fmtDuration(elapsed(run.started_at, run.finished_at))),
-      ),
-    );
-    if (run.error) errSlot.replaceChildren(errorBox({ message: run.error, hint: run.hint }));
-    else errSlot.replaceChildren();
-    const terminal = TERMINAL.has(run.state);
-    const buttons = [];
-    if (!terminal) {
-      const b = h("button", { type: "button", class: "danger", id: "cancel-run" }, t("run.cancel"));
-      b.addEventListener("click", () => {
-        if (!confirm(t("run.cancelConfirm"))) return;
-        busy(b, actionSlot, async () => {
-          await post(`/api/runs/${id}/cancel`);
-          await refresh();
-        });
-      });
-      buttons.push(b);
-    }
-    if (RESUMABLE.has(run.state)) {
-      const b = h("button", { type: "button", class: "primary", id: "resume-run" }, t("run.resume"));
-      b.addEventListener("click", () =>
-        busy(b, actionSlot, async () => {
-          const answer = await post(`/api/runs/${id}/resume`);
-          if (answer && answer.id && Number(answer.id) !== id) location.hash = `#/runs/${answer.id}`;
-          else {
-            await refresh();
-            startStreams();
-          }
-        }),
-      );
-      buttons.push(b);
-    }
-    if (terminal && (run.action === "upgrade" || run.action === "install")) {
-      const b = h("button", { type: "button", id: "rollback-run" }, t("run.rollback"));
-      b.addEventListener("click", () => {
-        if (!confirm(t("run.rollbackConfirm"))) return;
-        busy(b, actionSlot, async () => {
-          const bundle = typeof run.bundle === "object" && run.bundle ? run.bundle.name : run.bundle;
-          const created = await post("/api/runs", { site: siteName(run.site), bundle, version: run.version, action: "rollback" });
-          location.hash = `#/runs/${created.id}`;
-        });
-      });
-      buttons.push(b);
-    }
-    if (terminal) {
-      buttons.push(h("a", { class: "button", id: "report-link", href: `/api/runs/${id}/report`, download: `run-${id}-report.html` }, t("run.report")));
-    }
-    actions.replaceChildren(...buttons);
-    stepsSlot.replaceChildren(stepsTable(run));
-    grid.render(run);
-  }
-
   let polling = 0;
   async function refresh() {
     try {
       run = await get(`/api/runs/${id}`, { signal });
-      renderRun();
+      renderHead(run, id, head, errSlot);
+      actions.replaceChildren(...actionButtons(run, id, actionSlot, { refresh, restart: startStreams }));
+      stepsSlot.replaceChildren(stepsTable(run));
+      grid.render(run);
     } catch (err) {
       showError(actionSlot, err);
     }
@@ -309,39 +265,8 @@ export async function render(root, { params, signal }) {
     streamCtl = new AbortController();
     const own = streamCtl.signal;
     signal.addEventListener("abort", () => streamCtl.abort(), { once: true });
-    view.reset();
-    view.setFollow(true);
-    logEnded = false;
-    logErr.replaceChildren();
     grid.cells.clear();
-    const retry = (what, again) =>
-      h("div", {}, errorBox(what), h("button", { type: "button", onclick: again }, t("common.retry")));
-    updateLogStatus(); // "0 lines · live" at once, not after the first tick
-    let statusPending = 0;
-    streamLog(id, {
-      offset: 0,
-      signal: own,
-      onText: (text) => {
-        view.append(text);
-        // the line count follows the text within 100 ms, not only on the 500 ms tick
-        if (!statusPending) {
-          statusPending = setTimeout(() => {
-            statusPending = 0;
-            updateLogStatus();
-          }, 100);
-        }
-      },
-      onEnd: () => {
-        view.finish();
-        logEnded = true;
-        updateLogStatus();
-        refresh();
-      },
-      onError: (err) => {
-        if (own.aborted) return;
-        logErr.replaceChildren(retry(err, startStreams));
-      },
-    }).catch(() => {}); // shown by onError above
+    log.start(own, startStreams);
     let pending = 0;
     streamEvents(id, {
       after: 0,
@@ -357,27 +282,26 @@ export async function render(root, { params, signal }) {
       },
       onEnd: () => refresh(),
       onError: (err) => {
-        if (own.aborted) return;
-        logErr.replaceChildren(retry(err, startStreams));
+        if (!own.aborted) log.showError(err);
       },
     }).catch(() => {}); // shown by onError above
   }
 
   await refresh();
-  if (!run) return () => view.destroy();
+  if (!run) return () => log.destroy();
   startStreams();
   timers.push(
     setInterval(() => {
       for (const el of root.querySelectorAll(".elapsed[data-start]")) {
         if (el.dataset.start) el.textContent = fmtDuration(elapsed(el.dataset.start, null));
       }
-      updateLogStatus();
+      log.update();
     }, 500),
   );
   return () => {
     clearTimeout(polling);
     for (const x of timers) clearInterval(x);
     if (streamCtl) streamCtl.abort();
-    view.destroy();
+    log.destroy();
   };
 }
