@@ -43,6 +43,10 @@ def _bytes_read() -> int:
     raise AssertionError("no rchar in /proc/self/io")
 
 
+def _recorded(ctx: Context, folder: Path) -> dict:
+    return json.loads(ctx.paths.carried_record.read_text()).get(str(folder.resolve()), {})
+
+
 def _import_reading(ctx: Context, folder: Path) -> tuple[list[str], int]:
     before = _bytes_read()
     imported = service.import_carried(ctx, folder)
@@ -53,12 +57,19 @@ def test_verified_once_then_recognised_without_reading(ctx: Context, carried: Pa
     imported, read = _import_reading(ctx, carried)
     assert imported == ["demo-platform 1.1.0"]
     assert read >= PAYLOAD  # the first start reads and checks every byte
-    record = json.loads(ctx.paths.carried_record.read_text())
+    record = _recorded(ctx, carried)
     assert record["demo.bundle"]["sha256"] == Bundle.get().sha256
 
     imported, read = _import_reading(ctx, carried)
     assert imported == []
     assert read < PAYLOAD // 8  # recognised by its recorded stamp, not read again
+
+    # Another folder of carried bundles (another build's) keeps its own record, not this one's.
+    other = carried.parent / "other"
+    other.mkdir()
+    assert service.import_carried(ctx, other) == []
+    _, read = _import_reading(ctx, carried)
+    assert read < PAYLOAD // 8
 
 
 def test_a_changed_carried_file_is_verified_again(
@@ -78,12 +89,12 @@ def test_a_changed_carried_file_is_verified_again(
         _, read = _import_reading(ctx, carried)
     assert read >= len(original) // 2
     assert "demo.bundle could not be imported" in caplog.text
-    assert "demo.bundle" not in json.loads(ctx.paths.carried_record.read_text())
+    assert "demo.bundle" not in _recorded(ctx, carried)
 
     archive.write_bytes(original)  # intact again: verified again, recorded again
     _, read = _import_reading(ctx, carried)
     assert read >= PAYLOAD
-    assert "demo.bundle" in json.loads(ctx.paths.carried_record.read_text())
+    assert "demo.bundle" in _recorded(ctx, carried)
 
 
 def test_a_lost_bundle_folder_or_record_means_verifying_again(ctx: Context, carried: Path) -> None:
@@ -91,7 +102,7 @@ def test_a_lost_bundle_folder_or_record_means_verifying_again(ctx: Context, carr
     ctx.paths.carried_record.write_text("not json")
     _, read = _import_reading(ctx, carried)
     assert read >= PAYLOAD
-    assert json.loads(ctx.paths.carried_record.read_text())["demo.bundle"]
+    assert _recorded(ctx, carried)["demo.bundle"]
 
     # The row points at a folder that is gone: the record alone does not vouch for it.
     ctx.store.write(lambda: Bundle.update(path=str(ctx.paths.root / "gone")).execute())

@@ -182,12 +182,15 @@ def import_carried(ctx: Context, folder: Path | None = None) -> list[str]:
     sync_rows(ctx)
     imported = []
     folder = carried_bundles_dir() if folder is None else folder
+    # Recorded per folder (a build's cache folder, a checkout's build/bundles), by file name.
+    key = str(folder.resolve())
     record = _read_carried_record(ctx.paths.carried_record)
+    known_here = record.get(key, {})
     seen: dict[str, dict[str, Any]] = {}
     for archive in sorted(folder.glob("*.bundle")) if folder.is_dir() else []:
         try:
             stamp = _stamp(archive)
-            known = record.get(archive.name)
+            known = known_here.get(archive.name)
             if known is not None and known.get("stamp") == stamp and _still_imported(known):
                 seen[archive.name] = known
                 continue
@@ -203,8 +206,9 @@ def import_carried(ctx: Context, folder: Path | None = None) -> list[str]:
         }
         if created:
             imported.append(f"{bundle['name']} {bundle['version']}")
-    if seen != record:
-        _write_carried_record(ctx.paths.carried_record, seen)
+    if seen != known_here:
+        kept = {k: v for k, v in record.items() if k != key and os.path.isdir(k)}
+        _write_carried_record(ctx.paths.carried_record, {**kept, key: seen} if seen else kept)
     if imported:
         logger.info("imported carried bundles: %s", ", ".join(imported))
     return imported
@@ -224,15 +228,17 @@ def _still_imported(known: dict[str, Any]) -> bool:
     return row.sha256 == known.get("sha256") and os.path.isdir(row.path)
 
 
-def _read_carried_record(path: Path) -> dict[str, dict[str, Any]]:
+def _read_carried_record(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}  # missing or damaged: every carried bundle is verified again
-    return data if isinstance(data, dict) else {}
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, dict)}
 
 
-def _write_carried_record(path: Path, record: dict[str, dict[str, Any]]) -> None:
+def _write_carried_record(path: Path, record: dict[str, dict[str, dict[str, Any]]]) -> None:
     tmp = path.with_name(path.name + ".tmp")
     try:
         tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
