@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 # APPLIANCE_BENCH_BUNDLE_MB: a smaller payload to try the bench out (the targets are for 1 GB).
 PAYLOAD_BYTES = int(os.environ.get("APPLIANCE_BENCH_BUNDLE_MB", "1000")) * 1_000_000
 REPEATS = 3
-STARTS = 7
+STARTS = 9
 IMPORT_SPEED_TARGET = 0.80  # of sha256sum's speed
 MEMORY_TARGET_MB = 100
 STARTUP_TARGET = 0.10  # start-up with the bundle carried at most 10 % slower
@@ -215,17 +215,27 @@ def _startup(work: Path, archive: Path, pub: Path) -> None:
     data_with, data_without = work / "start-with", work / "start-without"
     first = _child(START_CODE, str(data_with), str(carried), str(pub))["seconds"]
     _child(START_CODE, str(data_without), "", str(pub))
-    with_, without, checks = [], [], []
+    with_, without, checks, cpu_with, cpu_without = [], [], [], [], []
     for _ in range(STARTS):
+        before = _children_cpu()
         result = _child(START_CODE, str(data_with), str(carried), str(pub))
+        cpu_with.append(_children_cpu() - before)
         with_.append(result["seconds"])
         checks.append(result["carried"])
+        before = _children_cpu()
         without.append(_child(START_CODE, str(data_without), "", str(pub))["seconds"])
+        cpu_without.append(_children_cpu() - before)
     a, b = statistics.median(with_), statistics.median(without)
     print(f"start-up to /api/health (in a fresh interpreter, median of {STARTS}, alternating)")
     print(f"  first start, verifies it       {first:6.2f} s   (once)")
-    print(f"  later start, bundle carried    {a:6.2f} s   runs: {_runs(with_)}")
-    print(f"  later start, nothing carried   {b:6.2f} s   runs: {_runs(without)}")
+    print(
+        f"  later start, bundle carried    {a:6.2f} s   runs: {_runs(with_)}   "
+        f"cpu {statistics.median(cpu_with):.2f} s"
+    )
+    print(
+        f"  later start, nothing carried   {b:6.2f} s   runs: {_runs(without)}   "
+        f"cpu {statistics.median(cpu_without):.2f} s"
+    )
     print(
         f"  carried adds {(a - b) / b:+.0%}   target <= +{STARTUP_TARGET:.0%} -> "
         f"{_verdict(a <= b * (1 + STARTUP_TARGET))}"
