@@ -20,11 +20,12 @@ def is_frozen() -> bool:
 def restore_library_path(environ: MutableMapping[str, str], frozen: bool | None = None) -> None:
     """Give child processes the user's own LD_LIBRARY_PATH back.
 
-    A onefile's bootloader points LD_LIBRARY_PATH at its unpacked folder so Python finds its
-    libraries; every child would inherit that, and system programs (/bin/sh for each Ansible
-    module, ssh, the browser) would load our bundled libreadline/libcrypto instead of the
-    system's. The loader reads the variable only when a process starts, so this process keeps
-    its libraries; a child that is this binary again sets its own.
+    PyInstaller's bootloader points LD_LIBRARY_PATH at its folder (the one file's cache
+    folder) so Python finds its libraries; every child would inherit that, and system programs
+    (/bin/sh for each Ansible module, ssh, the browser) would load our bundled
+    libreadline/libcrypto instead of the system's. The loader reads the variable only when a
+    process starts, so this process keeps its libraries; a child that is this binary again sets
+    its own.
     """
     if not (is_frozen() if frozen is None else frozen):
         return

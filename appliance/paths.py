@@ -32,6 +32,11 @@ class Paths:
         return self.root / "bundles"
 
     @property
+    def carried_record(self) -> Path:
+        """Which carried bundle files were verified, by name, size and mtime (a cache)."""
+        return self.root / "carried-bundles.json"
+
+    @property
     def keys(self) -> Path:
         """Public keys the user chose to trust (appliance key add)."""
         return self.root / "keys"

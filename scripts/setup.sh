@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(
-  chromium xvfb xauth imagemagick openssh-server openssh-client iproute2 sudo procps
+  chromium xvfb xauth imagemagick openssh-server openssh-client iproute2 sudo procps gcc libc6-dev
   libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
   libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libnss3 libegl1
   libgl1 libgbm1 libxcomposite1 libxdamage1 libxrandr2 libxtst6 libxkbfile1 libasound2

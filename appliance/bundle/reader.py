@@ -2,24 +2,25 @@
 write the files out. Nothing is written before its member passed the checks, and nothing is
 written at all before the signed manifest said the file belongs.
 
-The pass reads the archive once, in order: raw bytes (hashed for the archive's sha256) ->
-gzip -> ``GuardedStream`` (counts decompressed bytes) -> ``tarfile`` in stream mode ``r|``.
-bundle.yml and bundle.sig must come before the first other file, as ``build_bundle`` writes
-them, so an unsigned or unlisted file is refused before a byte of it is stored.
+The pass reads the archive once, in order: raw bytes (hashed for the archive's sha256 by a
+read-ahead thread) -> zlib (``GunzipStream``) -> ``GuardedStream`` (counts decompressed bytes)
+-> ``tarfile`` in stream mode ``r|``. bundle.yml and bundle.sig must come before the first
+other file, as ``build_bundle`` writes them, so an unsigned or unlisted file is refused before
+a byte of it is stored.
 """
 
 from __future__ import annotations
 
-import gzip
 import hashlib
 import os
 import tarfile
-import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
+from appliance.bundle.inflate import GunzipStream
 from appliance.bundle.manifest import (
     MANIFEST_NAME,
     RESERVED_NAMES,
@@ -51,48 +52,6 @@ class Scan:
     size: int
 
 
-class _HashingReader:
-    """The raw archive file, hashed and counted as gzip consumes it."""
-
-    def __init__(self, f: BinaryIO) -> None:
-        self._f = f
-        self.sha256 = hashlib.sha256()
-        self.size = 0
-
-    def read(self, size: int = -1) -> bytes:
-        data = self._f.read(size)
-        self.sha256.update(data)
-        self.size += len(data)
-        return data
-
-
-class _GzipSource:
-    """Decompressed bytes; gzip's own exceptions become BundleErrors that say what is wrong."""
-
-    def __init__(self, gz: gzip.GzipFile) -> None:
-        self._gz = gz
-
-    def read(self, size: int = -1) -> bytes:
-        try:
-            return self._gz.read(size)
-        except gzip.BadGzipFile as e:
-            raise BundleError(
-                f"archive is not gzip-compressed or has trailing garbage ({e})", _VENDOR_HINT
-            ) from None
-        except EOFError:
-            raise BundleError(
-                "archive is truncated (the compressed data ends early)",
-                "Copy the bundle again; the file is incomplete.",
-            ) from None
-        except zlib.error as e:
-            raise BundleError(
-                f"archive is corrupt (compressed data is damaged: {e})",
-                "Copy the bundle again; the file is damaged.",
-            ) from None
-        except OSError as e:
-            raise BundleError(f"cannot read archive: {e}", "Check the file and try again.") from e
-
-
 @dataclass
 class _State:
     manifest_bytes: bytes | None = None
@@ -100,6 +59,10 @@ class _State:
     manifest: Manifest | None = None
     key: TrustedKey | None = None
     dest: Path | None = None
+    # Writes a file's previous chunk while the next one is inflated and hashed.
+    writer: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="bundle-write")
+    )
 
 
 def scan_archive(
@@ -113,13 +76,14 @@ def scan_archive(
             f"cannot open bundle {archive}: {e.strerror or e}",
             "Check the path and its permissions.",
         ) from e
+    stream = GunzipStream(raw_file)
+    state = _State()
     try:
-        raw = _HashingReader(raw_file)
         packed = os.fstat(raw_file.fileno()).st_size
-        guard = GuardedStream(_GzipSource(gzip.GzipFile(fileobj=raw, mode="rb")), limits, packed)
-        state = _State()
+        guard = GuardedStream(stream, limits, packed)
         try:
-            with tarfile.open(fileobj=guard, mode="r|") as tar:  # type: ignore[call-overload]
+            # bufsize: tarfile's stream reads its source in blocks of this size (default 10 KiB)
+            with tarfile.open(fileobj=guard, mode="r|", bufsize=CHUNK) as tar:  # type: ignore[call-overload]
                 _scan_members(tar, trusted, limits, guard, state, choose_dest)
         except (tarfile.TarError, EOFError, ValueError, UnicodeError, OverflowError) as e:
             raise BundleError(f"archive is not a valid tar.gz bundle ({e})", _VENDOR_HINT) from None
@@ -127,12 +91,13 @@ def scan_archive(
         # truncated archive from a whole one, and the archive hash must cover every byte.
         while guard.read(CHUNK):
             pass
-        while raw.read(CHUNK):
-            pass
+        sha256, size = stream.finish()
     finally:
+        state.writer.shutdown()
+        stream.close()
         raw_file.close()
     assert state.manifest is not None and state.key is not None and state.manifest_bytes
-    return Scan(state.manifest, state.manifest_bytes, state.key, raw.sha256.hexdigest(), raw.size)
+    return Scan(state.manifest, state.manifest_bytes, state.key, sha256, size)
 
 
 def _scan_members(
@@ -288,10 +253,15 @@ def _file(
     else:
         with _create(state.dest, name, bool(member.mode & 0o111)) as out:
             try:
+                writing: Future[int] | None = None
                 while chunk := source.read(CHUNK):
                     guard.add_content(len(chunk))
+                    if writing is not None:
+                        writing.result()
+                    writing = state.writer.submit(out.write, chunk)
                     digest.update(chunk)
-                    out.write(chunk)
+                if writing is not None:
+                    writing.result()
                 _flush(out)
             except OSError as e:
                 raise _write_error(state.dest / name, e) from e

@@ -7,6 +7,7 @@ next import, and ``sync_rows`` records such folders at start-up.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -26,7 +27,7 @@ from appliance.bundle import (
 )
 from appliance.compat import carried_bundles_dir, shipped_keys_dir
 from appliance.context import Context
-from appliance.errors import BundleError, PayloadTooLarge
+from appliance.errors import BundleError, NotFound, PayloadTooLarge
 from appliance.store import bundles as rows
 
 logger = logging.getLogger(__name__)
@@ -171,19 +172,76 @@ def sync_rows(ctx: Context) -> int:
     return added
 
 
-def import_carried(ctx: Context) -> list[str]:
-    """Import the signed bundles carried inside the appliance (idempotent; errors logged)."""
+def import_carried(ctx: Context, folder: Path | None = None) -> list[str]:
+    """Import the signed bundles carried inside the appliance (idempotent; errors logged).
+
+    Each archive is verified in full once; later starts recognise it by the size, times and
+    inode recorded then (and its bundle still being there, under the archive hash recorded), so
+    a start does not read gigabytes it already checked. A changed file is verified again.
+    """
     sync_rows(ctx)
     imported = []
-    folder = carried_bundles_dir()
+    folder = carried_bundles_dir() if folder is None else folder
+    # Recorded per folder (a build's cache folder, a checkout's build/bundles), by file name.
+    key = str(folder.resolve())
+    record = _read_carried_record(ctx.paths.carried_record)
+    known_here = record.get(key, {})
+    seen: dict[str, dict[str, Any]] = {}
     for archive in sorted(folder.glob("*.bundle")) if folder.is_dir() else []:
         try:
+            stamp = _stamp(archive)
+            known = known_here.get(archive.name)
+            if known is not None and known.get("stamp") == stamp and _still_imported(known):
+                seen[archive.name] = known
+                continue
             bundle, created = import_file(ctx, archive)
         except Exception:
             logger.exception("carried bundle %s could not be imported", archive.name)
             continue
+        seen[archive.name] = {
+            "stamp": stamp,
+            "name": bundle["name"],
+            "version": bundle["version"],
+            "sha256": bundle["sha256"],
+        }
         if created:
             imported.append(f"{bundle['name']} {bundle['version']}")
+    if seen != known_here:
+        kept = {k: v for k, v in record.items() if k != key and os.path.isdir(k)}
+        _write_carried_record(ctx.paths.carried_record, {**kept, key: seen} if seen else kept)
     if imported:
         logger.info("imported carried bundles: %s", ", ".join(imported))
     return imported
+
+
+def _stamp(archive: Path) -> list[int]:
+    """What changes when the file does: size, mtime and ctime (ns), inode and device."""
+    st = os.stat(archive)
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, st.st_dev]
+
+
+def _still_imported(known: dict[str, Any]) -> bool:
+    try:
+        row = rows.find_bundle(str(known["name"]), str(known["version"]))
+    except (NotFound, KeyError):
+        return False
+    return row.sha256 == known.get("sha256") and os.path.isdir(row.path)
+
+
+def _read_carried_record(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}  # missing or damaged: every carried bundle is verified again
+    if not isinstance(data, dict):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, dict)}
+
+
+def _write_carried_record(path: Path, record: dict[str, dict[str, dict[str, Any]]]) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    try:
+        tmp.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as e:  # only a cache: the next start verifies again
+        logger.warning("could not record the verified carried bundles in %s: %s", path, e)

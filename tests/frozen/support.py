@@ -199,7 +199,7 @@ class FrozenServer:
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
         if self.proc.poll() is None:
-            # The onefile parent forwards the signal to the Python process it unpacked for.
+            # The launcher execs the onedir build: this is the Python process itself.
             self.proc.send_signal(sig)
         try:
             return self.proc.wait(timeout)
@@ -207,8 +207,14 @@ class FrozenServer:
             self.log.close()
 
 
+def is_appliance(exe: Path) -> bool:
+    """The binary itself, or the onedir build it execs from its cache folder."""
+    cached = exe.name == "appliance" and exe.parent.parent.name == "appliance"
+    return exe == BINARY.resolve() or (cached and exe.parent.parent.parent.name == ".cache")
+
+
 def child_pids(pid: int) -> list[int]:
-    """Direct children (the onefile bootloader's parent runs Python in one child)."""
+    """Direct children (a PyInstaller onefile's parent ran Python in one child)."""
     try:
         text = Path(f"/proc/{pid}/task/{pid}/children").read_text()
     except OSError:
@@ -292,7 +298,7 @@ class FrozenWindow:
     def appliance_pid(self) -> int:
         """The wrapper shell's pid became the binary's (exec); find it under xvfb-run."""
         for pid in child_pids(self.proc.pid):
-            if Path(f"/proc/{pid}/exe").resolve() == BINARY.resolve():
+            if is_appliance(Path(f"/proc/{pid}/exe").resolve()):
                 return pid
         raise RuntimeError(f"no appliance process under xvfb-run {self.proc.pid}")
 

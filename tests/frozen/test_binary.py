@@ -77,6 +77,32 @@ def test_version(env: dict[str, str]) -> None:
     assert ok(run(env, "--version")).strip() == f"appliance {__version__}"
 
 
+def test_later_launches_start_from_the_cache_and_a_damaged_one_is_rebuilt(
+    env: dict[str, str],
+) -> None:
+    """The one file unpacks once into ~/.cache/appliance/<build hash>; later launches exec the
+    folder; a file damaged in it, or a marker cut short (as by a killed first launch), makes the
+    next launch unpack again."""
+    from appliance import __version__
+
+    ok(run(env, "--version"))
+    (folder,) = (Path(env["HOME"]) / ".cache" / "appliance").glob("[0-9a-f]*")
+    marker = folder / ".appliance-complete"
+    sentinel = folder / "sentinel"  # not in the build: gone when the folder is unpacked again
+    sentinel.touch()
+    ok(run(env, "--version"))
+    assert sentinel.exists()  # not unpacked again
+    library = next((folder / "_internal").glob("libpython3*.so*"))
+    size = library.stat().st_size
+    os.truncate(library, size // 2)
+    assert ok(run(env, "--version")).strip() == f"appliance {__version__}"
+    assert library.stat().st_size == size and not sentinel.exists()
+    sentinel.touch()
+    marker.write_text("".join(marker.read_text().splitlines(True)[:-1]))
+    assert ok(run(env, "--version")).strip() == f"appliance {__version__}"
+    assert not sentinel.exists() and marker.read_text().endswith("end\n")
+
+
 def test_python_face(env: dict[str, str], laptop: Path) -> None:
     """The binary as python: -c, stdin, a script, -m, and the launcher name python3."""
     code = "import sqlite3, ssl, json, sys; print(json.dumps(sys.argv[1:]))"
@@ -175,8 +201,8 @@ def demo_site(env: dict[str, str], laptop: Path, server: FrozenServer) -> Iterat
 
 def test_install_then_upgrade_on_localhost(env: dict[str, str], demo_site: tuple) -> None:
     """`appliance run` of the carried demo bundle: install 1.0.0, upgrade to 1.1.0. The demo
-    app daemon started by the playbook (PYINSTALLER_RESET_ENVIRONMENT=1: its own unpacked
-    folder) keeps answering after the appliance processes that started it have exited.
+    app daemon started by the playbook (from the same cache folder the binary unpacked into)
+    keeps answering after the appliance processes that started it have exited.
     `appliance report` of the upgrade renders from the template carried in the binary."""
     root, port = demo_site
     for version, action in (("1.0.0", "install"), ("1.1.0", "upgrade")):
@@ -184,7 +210,7 @@ def test_install_then_upgrade_on_localhost(env: dict[str, str], demo_site: tuple
             run(env, "run", "lab", f"demo-platform@{version}", "--action", action, timeout=400)
         )
         assert "failed=0" in out
-        # the appliance (and its _MEI folder) is gone; the app it started still answers
+        # the appliance processes are gone; the app they started still answers
         time.sleep(0.5)
         status, health = get(f"http://127.0.0.1:{port}/health")
         assert (status, health["version"]) == (200, version)
@@ -200,7 +226,7 @@ def test_install_then_upgrade_on_localhost(env: dict[str, str], demo_site: tuple
     html = report.read_text(encoding="utf-8")
     assert html.startswith("<!doctype html>") and "SUCCEEDED" in html, html[:2000]
     assert f"Run report #{upgrade}: upgrade demo-platform 1.1.0 on lab" in html
-    # the daemon runs from a folder it unpacked itself, which is still there
+    # the daemon runs from a folder that is still there
     app_pid = int((root / "run" / "app.pid").read_text())
     maps = Path(f"/proc/{app_pid}/maps").read_text().splitlines()
     libpython = {line.split()[-1] for line in maps if "libpython" in line}
