@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from appliance.bundle.safety import check_relpath, show_value
+from appliance.bundle.safety import check_no_collisions, check_relpath, show_value
 from appliance.errors import BundleError
 
 FORMAT = 1
@@ -280,6 +280,7 @@ def _files(value: Any) -> dict[str, str]:
         for parent in parents(path):
             if parent in out or parent in RESERVED_NAMES:
                 raise BundleError(f"files lists {parent} both as a file and as a folder", _HINT)
+    check_no_collisions([*sorted(RESERVED_NAMES), *out], "files path")
     return dict(sorted(out.items()))
 
 

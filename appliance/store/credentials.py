@@ -125,8 +125,10 @@ def parse_secrets(data: Mapping[str, Any]) -> dict[str, str]:
     """Validate ``{"ssh_key"?, "password"?, "become_password"?}`` (strings)."""
     unknown = sorted(set(data) - set(KINDS))
     if unknown:
+        # the names are not repeated: a secret pasted where a kind belongs would come back
         raise BadRequest(
-            f"unknown credential kind(s): {', '.join(map(str, unknown))}",
+            f"unknown credential kind(s): {len(unknown)} field(s) not recognised "
+            "(not repeated here, in case one is a secret)",
             f"Allowed: {', '.join(KINDS)}.",
         )
     clean: dict[str, str] = {}
