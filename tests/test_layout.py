@@ -39,6 +39,7 @@ LAYERS = [
         "appliance.jobs.sites",
         "appliance.jobs.reports",
         "appliance.jobs.bundles",
+        "appliance.jobs.removal",
     },
     {"appliance.jobs.schedules"},
     {"appliance.backend"},

@@ -1,4 +1,4 @@
-"""appliance bundle keygen|build|verify|import|list|show, appliance key add|list"""
+"""appliance bundle keygen|build|verify|import|list|show|rm, appliance key add|list"""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from appliance.bundle import build_bundle, generate_keypair
 from appliance.cli.common import context_from, print_json, print_table
 from appliance.errors import BadRequest
 from appliance.jobs import bundles as service
+from appliance.jobs import removal
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,6 +51,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("ref", metavar="NAME@VERSION")
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=show_command)
+
+    rm = cmds.add_parser("rm", help="delete an imported bundle no run, schedule or site refers to")
+    rm.add_argument("ref", metavar="NAME@VERSION")
+    rm.set_defaults(handler=rm_command)
 
     key = sub.add_parser("key", help="vendor public keys trusted for bundles")
     kcmds = key.add_subparsers(dest="key_command", metavar="SUBCOMMAND", required=True)
@@ -167,6 +172,17 @@ def show_command(args: argparse.Namespace) -> int:
             f"  site {s['site']}: {s['action']} from {s['installed'] or '-'}: "
             f"{verdict} ({s['reason']})\n"
         )
+    return 0
+
+
+def rm_command(args: argparse.Namespace) -> int:
+    name, version = split_ref(args.ref)
+    ctx = context_from(args)
+    try:
+        removal.delete_bundle(ctx, name, version)
+    finally:
+        ctx.close()
+    sys.stdout.write(f"deleted bundle {name} {version}\n")
     return 0
 
 

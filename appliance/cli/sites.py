@@ -1,4 +1,4 @@
-"""appliance site add|list|show"""
+"""appliance site add|list|show|export|check|rm"""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import Any
 from appliance.cli import credentials
 from appliance.cli.common import context_from, print_json, print_table
 from appliance.errors import BadRequest
+from appliance.jobs import removal
 from appliance.jobs.sites import inventory_io
 from appliance.jobs.sites import service as remote_sites
 from appliance.store import sites
@@ -64,6 +65,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("name")
     check.add_argument("--json", action="store_true")
     check.set_defaults(handler=check_site)
+
+    rm = cmds.add_parser(
+        "rm", help="delete a site (refused while a run is in progress or a schedule targets it)"
+    )
+    rm.add_argument("name")
+    rm.set_defaults(handler=remove_site)
 
     credentials.register_site_commands(cmds)
 
@@ -229,3 +236,13 @@ def check_site(args: argparse.Namespace) -> int:
         verdict = "all hosts ready" if result["ok"] else "some hosts are NOT ready"
         sys.stdout.write(f"site {result['site']}: {verdict}\n")
     return 0 if result["ok"] else 1
+
+
+def remove_site(args: argparse.Namespace) -> int:
+    ctx = context_from(args)
+    try:
+        gone = removal.delete_site(ctx, args.name)
+    finally:
+        ctx.close()
+    sys.stdout.write(f"deleted site {gone['site']} ({len(gone['runs'])} runs in its history)\n")
+    return 0

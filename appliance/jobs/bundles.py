@@ -27,6 +27,7 @@ from appliance.bundle import (
 from appliance.compat import carried_bundles_dir, shipped_keys_dir
 from appliance.context import Context
 from appliance.errors import BundleError, PayloadTooLarge
+from appliance.jobs import removal
 from appliance.store import bundles as rows
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ def import_file(ctx: Context, archive: Path) -> tuple[dict[str, Any], bool]:
         str(imported.path),
         m.to_json(),
     )
+    removal.forget_deletion(ctx, imported.sha256)  # imported on purpose: wanted again
     return bundle, not existed
 
 
@@ -171,13 +173,17 @@ def sync_rows(ctx: Context) -> int:
     return added
 
 
-def import_carried(ctx: Context) -> list[str]:
-    """Import the signed bundles carried inside the appliance (idempotent; errors logged)."""
+def import_carried(ctx: Context, folder: Path | None = None) -> list[str]:
+    """Import the signed bundles carried inside the appliance (idempotent; errors logged);
+    a bundle the user deleted stays deleted."""
     sync_rows(ctx)
     imported = []
-    folder = carried_bundles_dir()
+    folder = folder or carried_bundles_dir()
     for archive in sorted(folder.glob("*.bundle")) if folder.is_dir() else []:
         try:
+            if deleted := removal.was_deleted(ctx, archive):
+                logger.info("carried bundle %s stays deleted (%s)", archive.name, deleted)
+                continue
             bundle, created = import_file(ctx, archive)
         except Exception:
             logger.exception("carried bundle %s could not be imported", archive.name)

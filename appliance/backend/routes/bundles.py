@@ -5,6 +5,7 @@ from bottle import Bottle, request, response
 from appliance.backend.http import content_length, query_int
 from appliance.context import Context
 from appliance.jobs import bundles as service
+from appliance.jobs import removal
 
 
 def register(app: Bottle, ctx: Context) -> None:
@@ -26,3 +27,7 @@ def register(app: Bottle, ctx: Context) -> None:
     @app.get("/api/bundles/<name>/<version>")
     def get_bundle(name: str, version: str) -> dict:
         return service.bundle_detail(name, version)
+
+    @app.delete("/api/bundles/<name>/<version>")
+    def delete_bundle(name: str, version: str) -> dict:
+        return removal.delete_bundle(ctx, name, version)

@@ -1,9 +1,9 @@
 // Bundles: import a signed .bundle (drop or pick a file; raw bytes POSTed with progress),
 // the verification result, the list, and a bundle's components and upgrade paths.
-import { get, upload } from "../api.js";
+import { del, get, upload } from "../api.js";
 import { h, table } from "../dom.js";
 import { t } from "../i18n.js";
-import { errorBox, fmtTime, notice, showError } from "../ui.js";
+import { busy, errorBox, fmtTime, notice, showError } from "../ui.js";
 
 function fmtBytes(n) {
   if (n < 1024) return `${n} B`;
@@ -172,5 +172,19 @@ export async function detail(root, { params, signal }) {
           { class: "grid", id: "upgrade-paths" },
         )
       : h("p", { class: "muted" }, t("sites.empty")),
+    deleteBundle(name, version, signal),
   );
+}
+
+function deleteBundle(name, version, signal) {
+  const slot = h("div", { class: "slot", id: "delete-bundle-result" });
+  const button = h("button", { type: "button", class: "danger", id: "delete-bundle" }, t("bundles.delete"));
+  button.addEventListener("click", () => {
+    if (!window.confirm(t("bundles.deleteConfirm", { name, version }))) return;
+    busy(button, slot, async () => {
+      await del(`/api/bundles/${encodeURIComponent(name)}/${encodeURIComponent(version)}`, { signal });
+      location.hash = "#/bundles";
+    });
+  });
+  return h("section", { class: "panel danger-zone" }, h("h3", {}, t("bundles.delete")), h("p", { class: "muted" }, t("bundles.deleteHelp")), button, slot);
 }

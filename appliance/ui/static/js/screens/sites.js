@@ -3,6 +3,7 @@ import { get, post, put } from "../api.js";
 import { h, table } from "../dom.js";
 import { t } from "../i18n.js";
 import { busy, errorBox, field, fmtTime, notice, showError } from "../ui.js";
+import { deletePanel } from "./site_tools.js";
 import { textToVars, varsToText } from "./vars.js";
 
 function installedList(installed) {
@@ -181,6 +182,7 @@ export async function edit(root, { params, query, signal }) {
         " ",
         h("a", { class: "button", href: `#/history?site=${encodeURIComponent(site.name)}` }, t("nav.history")),
       ),
+      deletePanel(site, { signal }),
     );
   }
 }
