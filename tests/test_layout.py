@@ -40,6 +40,7 @@ LAYERS = [
         "appliance.jobs.reports",
         "appliance.jobs.bundles",
         "appliance.jobs.removal",
+        "appliance.jobs.keys",
     },
     {"appliance.jobs.schedules"},
     {"appliance.backend"},

@@ -1,4 +1,4 @@
-"""appliance bundle keygen|build|verify|import|list|show|rm, appliance key add|list"""
+"""appliance bundle keygen|build|verify|import|list|show|rm, appliance key add|list|rm"""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from appliance.bundle import build_bundle, generate_keypair
 from appliance.cli.common import context_from, print_json, print_table
 from appliance.errors import BadRequest
 from appliance.jobs import bundles as service
-from appliance.jobs import removal
+from appliance.jobs import keys, removal
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -64,6 +64,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     klist = kcmds.add_parser("list", help="list trusted keys")
     klist.add_argument("--json", action="store_true")
     klist.set_defaults(handler=key_list_command)
+    krm = kcmds.add_parser(
+        "rm", help="stop trusting an added key (refused while imported bundles are signed by it)"
+    )
+    krm.add_argument("key_id", metavar="KEY")
+    krm.set_defaults(handler=key_rm_command)
 
 
 def split_ref(ref: str) -> tuple[str, str]:
@@ -189,22 +194,34 @@ def rm_command(args: argparse.Namespace) -> int:
 def key_add_command(args: argparse.Namespace) -> int:
     ctx = context_from(args)
     try:
-        key = service.add_key(ctx, _existing_file(args.pubfile))
+        key = keys.add_key(ctx, _existing_file(args.pubfile))
     finally:
         ctx.close()
-    sys.stdout.write(f"trusted key {key.key_id}\n")
+    sys.stdout.write(f"trusted key {key['id']} ({key['name']}; fingerprint {key['fingerprint']})\n")
     return 0
 
 
 def key_list_command(args: argparse.Namespace) -> int:
     ctx = context_from(args)
     try:
-        keys = service.trusted_keys(ctx)
+        found = keys.list_keys(ctx)
     finally:
         ctx.close()
-    found = [{"key_id": k.key_id, "source": str(k.source)} for k in keys]
     if args.json:
         print_json(found)
     else:
-        print_table([[k["key_id"], k["source"]] for k in found], ["KEY", "FILE"])
+        print_table(
+            [[k["id"], k["name"], k["source"], ", ".join(k["bundles"]) or "-"] for k in found],
+            ["KEY", "NAME", "SOURCE", "BUNDLES SIGNED"],
+        )
+    return 0
+
+
+def key_rm_command(args: argparse.Namespace) -> int:
+    ctx = context_from(args)
+    try:
+        gone = keys.remove_key(ctx, args.key_id)
+    finally:
+        ctx.close()
+    sys.stdout.write(f"removed key {gone['id']} ({gone['name']})\n")
     return 0

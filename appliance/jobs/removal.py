@@ -12,12 +12,11 @@ import hashlib
 import json
 import logging
 import os
-import shutil
-import stat
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from appliance.bundle import remove_tree
 from appliance.context import Context
 from appliance.store import bundles as bundle_rows
 from appliance.store import sites as site_rows
@@ -105,15 +104,8 @@ def was_deleted(ctx: Context, archive: Path) -> str | None:
 
 
 def _remove_tree(path: Path) -> None:
-    """Remove a folder whose files and folders an import made read-only."""
-
-    def retry(func: Any, target: str, _exc: object) -> None:
-        os.chmod(os.path.dirname(target), stat.S_IRWXU)
-        os.chmod(target, stat.S_IRWXU)
-        func(target)
-
-    if path.exists():
-        try:
-            shutil.rmtree(path, onerror=retry)
-        except OSError:
-            logger.exception("could not remove %s", path)
+    """Remove a folder an import made read-only; a failure is logged, the rows are gone."""
+    try:
+        remove_tree(path)
+    except OSError:
+        logger.exception("could not remove %s", path)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from appliance.bundle import generate_keypair
 from tests.support.processes import ServerProcess
 from tests.ui.conftest import shot
 from tests.ui.laptop import assert_fits, build_demo, laptop  # noqa: F401 (fixture)
@@ -61,3 +62,40 @@ def test_delete_site_and_bundle(laptop, serve: ServerProcess, demo: Path) -> Non
     page.wait_for_selector("#bundles-table, .notice-info")
     assert page.locator("[data-bundle='demo-platform@1.0.0']").count() == 0
     assert api.get("/api/bundles/demo-platform/1.0.0").status == 404
+
+
+def test_vendor_keys(laptop, serve: ServerProcess, tmp_path: Path) -> None:  # noqa: F811
+    from tests.test_keys import _acme_bundle
+
+    page = laptop
+    page.on("dialog", lambda d: d.accept())
+    _, pub = generate_keypair(tmp_path / "acme")
+    page.click("nav a[data-nav=bundles]")
+    demo_row = page.wait_for_selector("#keys-table tr:has-text('demo-vendor')")
+    assert "shipped with the appliance" in demo_row.inner_text()
+    assert demo_row.query_selector("button") is None  # a shipped key cannot be removed
+
+    # an unknown vendor's bundle is refused; its key trusted from the .pub file, then imported
+    page.set_input_files("#bundle-file", str(_acme_bundle(tmp_path)))
+    error = page.wait_for_selector("#import-result .error-box")
+    assert "signature does not match any trusted key" in error.inner_text()
+    assert "Trusted vendor keys" in error.inner_text()
+    page.set_input_files("#key-file", str(pub))
+    assert "Key acme.pub is trusted" in page.wait_for_selector("#keys-result .notice").inner_text()
+    row = page.wait_for_selector("#keys-table tr:has-text('acme.pub')")
+    kid = row.get_attribute("data-key")
+    page.set_input_files("#bundle-file", str(_acme_bundle(tmp_path)))
+    signed = page.wait_for_selector("#signed-by").inner_text()
+    assert f"signed by acme.pub (key {kid}, fingerprint " in signed
+    page.wait_for_selector("#keys-table tr:has-text('demo-platform 9.0.0')")
+    assert_fits(page, "bundles with keys")
+    shot(page, "laptop-keys")
+
+    page.click(f"[data-remove='{kid}']")
+    error = page.wait_for_selector("#keys-result .error-box").inner_text()
+    assert f"key {kid} signed imported bundles: demo-platform 9.0.0" in error
+    assert serve.api.delete("/api/bundles/demo-platform/9.0.0").status == 200
+    page.reload()
+    page.click(f"[data-remove='{kid}']")
+    assert "no longer trusted" in page.wait_for_selector("#keys-result .notice").inner_text()
+    assert page.locator(f"#keys-table tr[data-key='{kid}']").count() == 0
