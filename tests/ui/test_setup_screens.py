@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from appliance.bundle import generate_keypair
 from tests.support.processes import ServerProcess
@@ -99,3 +100,83 @@ def test_vendor_keys(laptop, serve: ServerProcess, tmp_path: Path) -> None:  # n
     page.click(f"[data-remove='{kid}']")
     assert "no longer trusted" in page.wait_for_selector("#keys-result .notice").inner_text()
     assert page.locator(f"#keys-table tr[data-key='{kid}']").count() == 0
+
+
+PASSPHRASE = "correct horse battery staple"
+
+
+def test_credentials_with_a_locked_key(laptop, serve: ServerProcess) -> None:  # noqa: F811
+    from appliance.store import credential_key
+
+    page = laptop
+    credential_key.create_key(serve.data_dir, "passphrase", PASSPHRASE)
+    site = serve.api.post("/api/sites", {"name": "plant", "hosts": []}).json()
+    page.goto(page.url.split("#")[0] + f"#/sites/{site['id']}")
+    page.wait_for_selector("#unlock-slot .notice")  # locked: the unlock form is offered
+    assert "No credentials stored" in page.inner_text("#cred-status")
+
+    page.fill("#cred-password", "s3cret-Pa55")
+    page.click("#save-credentials")
+    error = page.wait_for_selector("#cred-result .error-box").inner_text()
+    assert "protected by a passphrase" in error
+    page.fill("#unlock-passphrase", "wrong")
+    page.click("#unlock")
+    page.wait_for_selector("#cred-result .error-box:has-text('wrong credentials passphrase')")
+    page.fill("#unlock-passphrase", PASSPHRASE)
+    page.click("#unlock")
+    page.wait_for_selector("#cred-result .notice-info")
+    assert page.locator("#unlock-slot .notice").count() == 0
+
+    page.fill("#cred-password", "s3cret-Pa55")
+    page.fill("#cred-become", "sudo-Pa55")
+    page.click("#save-credentials")
+    page.wait_for_selector("#cred-result .notice-ok")
+    assert page.inner_text("#cred-status") == "Stored: SSH password, sudo (become) password"
+    assert page.input_value("#cred-password") == "" and page.input_value("#cred-become") == ""
+    assert_fits(page, "site credentials")
+    shot(page, "laptop-credentials")
+    page.reload()  # never shown back, not even after a reload
+    page.wait_for_selector("[data-clear='password']")
+    assert "s3cret" not in page.content() and page.input_value("#cred-password") == ""
+    page.click("[data-clear='become_password']")
+    expect(page.locator("#cred-status")).to_have_text("Stored: SSH password")
+    assert serve.api.get(f"/api/sites/{site['id']}/credentials").json()["credentials"] == [
+        "password"
+    ]
+
+
+def test_import_check_and_export(laptop, serve: ServerProcess) -> None:  # noqa: F811
+    page = laptop
+    page.click("#import-inventory summary")
+    page.fill("#import-name", "lab")
+    page.fill(
+        "#import-text",
+        "[app]\nlocal ansible_host=localhost ansible_connection=local\n"
+        "dead ansible_host=127.0.0.1 ansible_port=1\n",
+    )
+    page.click("#import-site")
+    page.wait_for_url("**#/sites/*?saved=1")
+    page.click("#check-hosts")
+    page.wait_for_selector("#check-table", timeout=120_000)
+    assert "NOT ready" in page.inner_text("#check-verdict")
+    local = page.inner_text("#check-table tr[data-host='local']")
+    assert "\tYes\t" in local, local
+    dead = page.inner_text("#check-table tr[data-host='dead']")
+    assert "\tNo\t" in dead and "127.0.0.1:1" in dead, dead
+    assert_fits(page, "site with host check")
+    shot(page, "laptop-host-check")
+
+    page.click("#show-inventory")
+    text = page.wait_for_selector("#inventory-text:not([hidden])")
+    assert "local ansible_host=localhost" in text.input_value()
+    assert "[app]" in text.input_value()
+
+    # a malformed inventory: the place and a hint, nothing stored
+    page.goto(page.url.split("#")[0] + "#/sites")
+    page.click("#import-inventory summary")
+    page.fill("#import-name", "broken")
+    page.fill("#import-text", "[app\nx\n")
+    page.click("#import-site")
+    error = page.wait_for_selector("#import-site-result .error-box").inner_text()
+    assert "What to do" in error
+    assert serve.api.get("/api/sites/broken").status == 404
