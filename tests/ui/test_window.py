@@ -121,9 +121,9 @@ GEOMETRY = re.compile(r"window geometry (-?\d+),(-?\d+) (\d+)x(\d+); screen avai
 def test_window_fits_a_laptop_screen(data_dir: Path) -> None:
     """On a 1366x768 screen with no window manager (where "maximized" means nothing) the window
     takes the screen's available area: Qt's own report and the X server's both inside it."""
-    for tool in ("xvfb-run", "xwininfo"):
+    for tool in ("xvfb-run", "xwininfo", "import", "convert"):
         if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is missing: apt-get install xvfb xauth x11-utils")
+            pytest.skip(f"{tool} is missing: apt-get install xvfb xauth x11-utils imagemagick")
     extra = {"QTWEBENGINE_DISABLE_SANDBOX": "1"} if os.geteuid() == 0 else {}
     proc = subprocess.Popen(
         ["xvfb-run", "-a", "-s", "-screen 0 1366x768x24", *appliance_cmd()],
@@ -157,6 +157,26 @@ def test_window_fits_a_laptop_screen(data_dir: Path) -> None:
         assert boxes, tree
         for bw, bh, bx, by in boxes:
             assert bx >= 0 and by >= 0 and bx + bw <= 1366 and by + bh <= 768, tree
+        # the navigation is drawn on the screen: its strip at the top has the links' colours
+        shot = ARTIFACTS / "window-laptop-xvfb.png"
+        ARTIFACTS.mkdir(exist_ok=True)
+        nav = 1
+        while nav <= 20:
+            assert time.monotonic() < deadline, f"the navigation never showed ({nav} colours)"
+            time.sleep(0.5)
+            subprocess.run(
+                ["import", "-window", "root", str(shot)],
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=30,
+            )
+            crop = ["convert", str(shot), "-crop", "600x40+300+8", "+repage", "-format", "%k"]
+            nav = int(
+                subprocess.run(
+                    [*crop, "info:"], check=True, capture_output=True, text=True, timeout=30
+                ).stdout
+            )
         os.kill(pid, signal.SIGTERM)
         assert proc.wait(60) == 0, proc.stdout.read().decode()
     finally:
