@@ -7,8 +7,9 @@ import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from appliance.context import Context
+from appliance.context import Context, open_context
 from appliance.jobs import bundles as bundle_jobs
+from appliance.settings import load_settings
 from appliance.store.models import Run
 from tests.support.client import Api
 from tests.test_bundles_wiring import demo_bundles  # noqa: F401 (fixture)
@@ -117,10 +118,15 @@ def test_deleted_carried_bundle_is_not_imported_again(
         "demo-platform 1.1.0",
     ]
     assert api.delete("/api/bundles/demo-platform/1.0.0").status == 200
-    # the next start: the other carried bundle is there, the deleted one stays away
-    assert bundle_jobs.import_carried(ctx, carried) == []
-    assert [b["version"] for b in api.get("/api/bundles").json()] == ["1.1.0"]
-    assert not (ctx.paths.bundles / "demo-platform" / "1.0.0").exists()
+    ctx.close()
+    # the next start (a new context on the same data folder): the deleted one stays away
+    again = open_context(load_settings(cli={"data_dir": str(ctx.paths.root)}, env={}))
+    try:
+        assert bundle_jobs.import_carried(again, carried) == []
+        assert [b["version"] for b in bundle_jobs.rows.list_bundles()] == ["1.1.0"]
+        assert not (again.paths.bundles / "demo-platform" / "1.0.0").exists()
+    finally:
+        again.close()
 
 
 def test_rm_on_the_command_line(
