@@ -28,6 +28,7 @@ from appliance.bundle import (
 from appliance.compat import carried_bundles_dir, shipped_keys_dir
 from appliance.context import Context
 from appliance.errors import BundleError, NotFound, PayloadTooLarge
+from appliance.jobs import removal
 from appliance.store import bundles as rows
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ def import_file(ctx: Context, archive: Path) -> tuple[dict[str, Any], bool]:
         str(imported.path),
         m.to_json(),
     )
+    removal.forget_deletion(ctx, imported.sha256)  # imported on purpose: wanted again
     return bundle, not existed
 
 
@@ -177,7 +179,9 @@ def import_carried(ctx: Context, folder: Path | None = None) -> list[str]:
 
     Each archive is verified in full once; later starts recognise it by the size, times and
     inode recorded then (and its bundle still being there, under the archive hash recorded), so
-    a start does not read gigabytes it already checked. A changed file is verified again.
+    a start does not read gigabytes it already checked. A changed file is verified again. A
+    bundle the user deleted stays deleted (known by its archive hash: the recorded one when the
+    file is recognised, else the file is hashed, and only while any deletion is remembered).
     """
     sync_rows(ctx)
     imported = []
@@ -191,8 +195,15 @@ def import_carried(ctx: Context, folder: Path | None = None) -> list[str]:
         try:
             stamp = _stamp(archive)
             known = known_here.get(archive.name)
-            if known is not None and known.get("stamp") == stamp and _still_imported(known):
+            recognised = known is not None and known.get("stamp") == stamp
+            if recognised and _still_imported(known):
                 seen[archive.name] = known
+                continue
+            sha256 = known.get("sha256") if recognised else None
+            if deleted := removal.was_deleted(ctx, archive, sha256):
+                logger.info("carried bundle %s stays deleted (%s)", archive.name, deleted)
+                if recognised:
+                    seen[archive.name] = known  # the next start need not hash it either
                 continue
             bundle, created = import_file(ctx, archive)
         except Exception:

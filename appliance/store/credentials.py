@@ -194,12 +194,15 @@ def credential_kinds(site_id: int) -> list[str]:
     return [k for k in KINDS if k in found]
 
 
-def load_credentials(root: Path, site_id: int, passphrase: str | None = None) -> SiteSecrets:
-    """Decrypt a site's credentials; an empty SiteSecrets when it has none (no key needed)."""
+def load_credentials(
+    root: Path, site_id: int, passphrase: str | None = None, key: CredentialKey | None = None
+) -> SiteSecrets:
+    """Decrypt a site's credentials (with ``key`` when it is already open, e.g. unlocked from
+    the window); an empty SiteSecrets when it has none (no key needed)."""
     rows = list(Credential.select().where(Credential.site == site_id))
     if not rows:
         return SiteSecrets()
-    key = load_key(root, passphrase)
+    key = key or load_key(root, passphrase)
     aead = key.aesgcm()
     values: dict[str, str] = {}
     for row in rows:
