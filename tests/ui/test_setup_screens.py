@@ -61,7 +61,7 @@ def test_delete_site_and_bundle(laptop, serve: ServerProcess, demo: Path) -> Non
     page.click("#delete-bundle")
     page.wait_for_url("**#/bundles")
     page.wait_for_selector("#bundles-table, .notice-info")
-    assert page.locator("[data-bundle='demo-platform@1.0.0']").count() == 0
+    expect(page.locator("[data-bundle='demo-platform@1.0.0']")).to_have_count(0)
     assert api.get("/api/bundles/demo-platform/1.0.0").status == 404
 
 
@@ -99,7 +99,8 @@ def test_vendor_keys(laptop, serve: ServerProcess, tmp_path: Path) -> None:  # n
     page.reload()
     page.click(f"[data-remove='{kid}']")
     assert "no longer trusted" in page.wait_for_selector("#keys-result .notice").inner_text()
-    assert page.locator(f"#keys-table tr[data-key='{kid}']").count() == 0
+    # the table is drawn again after the notice: wait for it (retrying expect)
+    expect(page.locator(f"#keys-table tr[data-key='{kid}']")).to_have_count(0)
 
 
 PASSPHRASE = "correct horse battery staple"
@@ -125,7 +126,7 @@ def test_credentials_with_a_locked_key(laptop, serve: ServerProcess) -> None:  #
     page.fill("#unlock-passphrase", PASSPHRASE)
     page.click("#unlock")
     page.wait_for_selector("#cred-result .notice-info")
-    assert page.locator("#unlock-slot .notice").count() == 0
+    expect(page.locator("#unlock-slot .notice")).to_have_count(0)
 
     page.fill("#cred-password", "s3cret-Pa55")
     page.fill("#cred-become", "sudo-Pa55")
