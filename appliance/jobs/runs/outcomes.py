@@ -9,7 +9,7 @@ from typing import Any
 
 from appliance.jobs.runs.runner import StepOutcome
 from appliance.states import RunState, StepState
-from appliance.store import runs as rows
+from appliance.store.events import insert_events
 
 
 class EventBatch:
@@ -36,7 +36,7 @@ class EventBatch:
     def flush(self) -> None:
         if self.rows:
             batch, self.rows = self.rows, []
-            self.store.fire(rows.insert_events, batch)
+            self.store.fire(insert_events, batch)
 
 
 def outcome_state(outcome: StepOutcome, stop_reason: str | None) -> StepState:
