@@ -42,7 +42,7 @@ _TOP_KEYS = (
     "files",
 )
 _COMPONENT_KEYS = ("name", "version", "playbook")
-_HINT = "Fix bundle.yml (see docs/architecture.md, 'Bundles') and build the bundle again."
+_HINT = "Fix bundle.yml (see docs/bundle-format.md) and build the bundle again."
 
 
 @dataclass(frozen=True)

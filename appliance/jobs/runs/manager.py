@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from appliance.ansible_env import ansible_environment
+from appliance.ansible_env import ansible_environment, content_environment
 from appliance.bundle import Manifest, parse_manifest
 from appliance.compat import launcher_dir
 from appliance.context import Context
@@ -316,7 +316,8 @@ class RunManager:
         inventory = inventory_yaml(hosts, site.vars, {"backup_dir": str(backup_dir)})
         secrets = runner_secrets(credentials.load_credentials(self.ctx.paths.root, site.id))
         log.redact = secrets.redact if secrets.redact else None
-        envvars = self._envvars(run.id)
+        project = Path(bundle.path)
+        envvars = self._envvars(run.id, project)
         extravars = {
             "bundle_name": manifest.name,
             "bundle_version": manifest.version,
@@ -336,7 +337,7 @@ class RunManager:
             rows.set_step(store, step.id, state=StepState.RUNNING, started_at=store.now())
             spec = StepSpec(
                 private_dir=self.ctx.paths.run_dir(run.id) / "private" / f"{step.idx}-{step.name}",
-                project=Path(bundle.path),
+                project=project,
                 playbook=planned.playbook,
                 inventory=inventory,
                 envvars=envvars,
@@ -382,9 +383,11 @@ class RunManager:
             return dict(rows.find_run(run.backup_run_id).installed_before), bundle.name
         return None, None
 
-    def _envvars(self, run_id: int) -> dict[str, str]:
+    def _envvars(self, run_id: int, project: Path) -> dict[str, str]:
         root = self.ctx.paths.root
         env = ansible_environment(root)
+        # the bundle's roles/ and collections/ from every playbook; nothing from this machine
+        env.update(content_environment(project, self.ctx.paths.ansible_home / "empty.cfg"))
         path = os.environ.get("PATH", os.defpath)
         env.update(
             {
