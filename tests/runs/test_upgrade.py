@@ -15,6 +15,7 @@ from appliance.context import Context
 from appliance.jobs.runs.manager import RunManager
 from appliance.store import runs as rows
 from appliance.store import sites
+from appliance.store.events import list_events
 from tests.runs.conftest import LocalSite
 
 ANSIBLE_RUNNER = Path(sys.executable).parent / "ansible-runner"
@@ -82,7 +83,7 @@ def test_install_then_upgrade_keeps_data_and_records_versions(
     assert "\x1b[" in log
     assert log.rstrip().endswith("===") and f"run {second['id']} succeeded" in log
     # every event stored, with the fields the UI needs
-    events = rows.list_events(second["id"], limit=100_000)
+    events = list_events(second["id"], limit=100_000)
     assert events[-1]["event"] == "playbook_on_stats"
     ok = [e for e in events if e["event"] == "runner_on_ok"]
     assert ok and all(e["host"] == "local" and e["task"] and e["duration"] is not None for e in ok)
