@@ -6,10 +6,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from appliance.bundle import build_bundle, generate_keypair
+from appliance.bundle import generate_keypair
 from appliance.cli.common import context_from, print_json, print_table
 from appliance.errors import BadRequest
 from appliance.jobs import bundles as service
+from appliance.settings import load_settings
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -86,7 +87,8 @@ def keygen_command(args: argparse.Namespace) -> int:
 def build_command(args: argparse.Namespace) -> int:
     if not args.src.is_dir():
         raise BadRequest(f"no folder {args.src}", "Give the bundle's source folder.")
-    out = build_bundle(args.src, _existing_file(args.key), args.output)
+    data_dir = load_settings(cli={"data_dir": getattr(args, "data_dir", None)}).data_path
+    out = service.build_file(args.src, _existing_file(args.key), args.output, data_dir)
     sys.stdout.write(f"{out}\n")
     return 0
 

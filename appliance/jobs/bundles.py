@@ -15,8 +15,10 @@ from typing import Any, BinaryIO
 
 from appliance.bundle import (
     Limits,
+    Manifest,
     TrustedKey,
     add_trusted_key,
+    build_bundle,
     import_bundle,
     load_trusted_keys,
     parse_manifest,
@@ -27,10 +29,21 @@ from appliance.bundle import (
 from appliance.compat import carried_bundles_dir, shipped_keys_dir
 from appliance.context import Context
 from appliance.errors import BundleError, PayloadTooLarge
+from appliance.jobs.ansible.syntax import check_playbooks
 from appliance.store import bundles as rows
 
 logger = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
+
+
+def build_file(src_dir: Path, key_path: Path, out: Path, data_dir: Path) -> Path:
+    """``appliance bundle build``: refuse content Ansible cannot load (syntax check of every
+    playbook the manifest names, with the bundle's roles/ and collections/), then build."""
+
+    def check(project: Path, manifest: Manifest) -> None:
+        check_playbooks(project, manifest.playbooks(), data_dir)
+
+    return build_bundle(src_dir, key_path, out, check=check)
 
 
 def trusted_keys(ctx: Context) -> list[TrustedKey]:
