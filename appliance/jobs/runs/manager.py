@@ -26,7 +26,7 @@ from appliance.context import Context
 from appliance.errors import ApplianceError, Conflict, ServiceUnavailable, Unprocessable
 from appliance.jobs.ansible.inventory import inventory_yaml
 from appliance.jobs.ansible.secrets import redact_row, runner_secrets
-from appliance.jobs.runs import processes, recovery
+from appliance.jobs.runs import processes, project, recovery
 from appliance.jobs.runs.log import RunLog
 from appliance.jobs.runs.outcomes import (
     EventBatch,
@@ -267,6 +267,7 @@ class RunManager:
                 logger.warning("run %d is %s: not starting it", run_id, run.state)
                 return
             state, error, hint = self._run_steps(active, run, log, first_idx)
+            self._after_steps(run, log)
             if state == RunState.SUCCEEDED:
                 record, replace = self._success_record(run)
         except Exception as e:  # the job boundary: the run fails and says why
@@ -316,8 +317,9 @@ class RunManager:
         inventory = inventory_yaml(hosts, site.vars, {"backup_dir": str(backup_dir)})
         secrets = runner_secrets(credentials.load_credentials(self.ctx.paths.root, site.id))
         log.redact = secrets.redact if secrets.redact else None
-        project = Path(bundle.path)
-        envvars = self._envvars(run.id, project)
+        # the run's own view of the bundle: what its tasks write never reaches the import
+        view = project.make_view(Path(bundle.path), self.ctx.paths.run_dir(run.id))
+        envvars = self._envvars(run.id, view)
         extravars = {
             "bundle_name": manifest.name,
             "bundle_version": manifest.version,
@@ -337,13 +339,14 @@ class RunManager:
             rows.set_step(store, step.id, state=StepState.RUNNING, started_at=store.now())
             spec = StepSpec(
                 private_dir=self.ctx.paths.run_dir(run.id) / "private" / f"{step.idx}-{step.name}",
-                project=project,
+                project=view,
                 playbook=planned.playbook,
                 inventory=inventory,
                 envvars=envvars,
                 extravars=extravars,
                 check=planned.check,
                 secrets=secrets,
+                inventory_dir=self.ctx.paths.site_inventory(site.id),
             )
             step_id = step.id
             batch = EventBatch(
@@ -373,6 +376,20 @@ class RunManager:
                     return failed_result(run.id, where, outcome)
                 return stopped_result(active.stop_reason or "cancel", where)
         return RunState.SUCCEEDED, None, None
+
+    def _after_steps(self, run: Run, log: RunLog) -> None:
+        """The imported bundle must still hold what was signed: files the view shares with it
+        by a hard link are checked. (The view stays: a step's private_data_dir re-runs.)"""
+        bundle = bundle_rows.bundle_by_id(run.bundle_id)
+        run_dir = self.ctx.paths.run_dir(run.id)
+        changed = project.changed_links(Path(bundle.path), run_dir, _manifest(bundle).files)
+        if changed:
+            what = f"{bundle.name} {bundle.version}"
+            log.line(
+                f"appliance: this run wrote into {len(changed)} file(s) of the imported bundle "
+                f"{what} ({', '.join(changed[:5])}): import the bundle again before another run"
+            )
+            logger.error("run %d changed imported bundle %s: %s", run.id, what, changed)
 
     def _success_record(self, run: Run) -> tuple[dict | None, str | None]:
         bundle = bundle_rows.bundle_by_id(run.bundle_id)

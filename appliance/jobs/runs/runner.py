@@ -1,9 +1,11 @@
 """One step of a run: one ansible-runner invocation in its own private_data_dir.
 
 The private_data_dir is self-contained, so the same folder re-runs unchanged with the plain
-``ansible-runner run <dir> -p <playbook>`` command line (scale-out to another engine)::
+``ansible-runner run <dir> -p <playbook> --inventory <dir>/inventory/hosts.yml`` command line
+(scale-out to another engine)::
 
-    project -> the extracted bundle folder (read-only)
+    project -> the run's view of the bundle (runs/<id>/project, see project.py)
+    inventory -> the site's inventory folder (sites/<id>/inventory, kept between runs)
     inventory/hosts.yml   the site's hosts (see inventory.py); local ones with backup_dir
     env/envvars           PATH (this appliance's launchers first), ANSIBLE_*, APPLIANCE_*
     env/extravars         bundle_name, bundle_version, backup_id, component_versions
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import tempfile
 import time
@@ -63,6 +66,8 @@ class StepSpec:
     envvars: Mapping[str, str]
     extravars: Mapping[str, Any]
     check: bool = False
+    # The site's persistent inventory folder (inventory/ links to it); None: a folder of its own
+    inventory_dir: Path | None = None
     # The site's credentials: handed over through ansible-runner's ssh_key / passwords (never
     # in a file of the private_data_dir), and redacted from what the step reports.
     secrets: RunnerSecrets = field(default_factory=RunnerSecrets)
@@ -99,7 +104,13 @@ def prepare(spec: StepSpec) -> None:
     d = spec.private_dir
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     _link(d / "project", spec.project)
-    _write(d / "inventory" / "hosts.yml", spec.inventory)
+    inventory = d / "inventory"
+    if spec.inventory_dir is not None:
+        spec.inventory_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if inventory.is_dir() and not inventory.is_symlink():
+            shutil.rmtree(inventory)  # a step prepared by an older appliance
+        _link(inventory, spec.inventory_dir)
+    _write(inventory / "hosts.yml", spec.inventory)
 
     def dump(value: Any) -> str:
         return yaml.safe_dump(value, sort_keys=True, default_flow_style=False, width=1000)
@@ -229,6 +240,9 @@ def run_step(
         result = ansible_runner.run(
             private_data_dir=str(spec.private_dir),
             playbook=spec.playbook,
+            # the file, not the folder: Ansible would read every file under it as inventory,
+            # state the bundle keeps there included (inventory_dir is still this folder)
+            inventory=str(spec.private_dir / "inventory" / "hosts.yml"),
             event_handler=handle_event,
             cancel_callback=cancel,
             quiet=True,
