@@ -369,7 +369,14 @@ class RunManager:
             finally:
                 batch.flush()
             step_state = outcome_state(outcome, active.stop_reason)
-            rows.set_step(store, step.id, state=step_state, finished_at=store.now(), rc=outcome.rc)
+            rows.set_step(
+                store,
+                step.id,
+                state=step_state,
+                finished_at=store.now(),
+                rc=outcome.rc,
+                stats=outcome.stats,
+            )
             if step_state != StepState.SUCCEEDED:
                 where = f"at step {planned.title(total)}"
                 if step_state == StepState.FAILED:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import shutil
 import signal
 import tempfile
@@ -35,8 +36,10 @@ from typing import Any
 import yaml
 
 from appliance.jobs.ansible.secrets import RunnerSecrets
+from appliance.jobs.ansible.syntax import first_error
 from appliance.jobs.runs import processes
 from appliance.jobs.runs.log import RunLog
+from appliance.store.events import step_stats
 
 logger = logging.getLogger(__name__)
 
@@ -77,10 +80,67 @@ class StepSpec:
 class StepOutcome:
     status: str  # successful | failed | cancelled | error
     rc: int | None
-    failure: str | None = None  # the first task failure, as "host: message"
+    failure: str | None = None  # the failure that failed the step, as "host: message"
     unreachable: bool = False
     events: int = 0
     pid: int | None = None
+    # {host: {ok, changed, ...}} from the step's playbook_on_stats; None: the playbook never
+    # reached its recap (cancelled, killed, or it did not start)
+    stats: dict[str, dict[str, int]] | None = None
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+@dataclass
+class _Failures:
+    """Which failure failed the step, decided once it ended: a task's ``runner_on_failed``
+    does not say whether a ``rescue:`` handled it, the step's stats do."""
+
+    redact: Callable[[str], str]
+    first: tuple[str, bool] | None = None  # the first failure not ignored (without stats)
+    last: dict[str, tuple[int, str, bool]] = field(default_factory=dict)  # host -> its last
+    error_output: list[str] = field(default_factory=list)  # Ansible's own error text
+    seen: int = 0
+
+    def event(self, name: str | None, event: Mapping[str, Any]) -> None:
+        self.seen += 1
+        data = event.get("event_data") or {}
+        if name in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+            res = data.get("res") if isinstance(data.get("res"), dict) else {}
+            message = res.get("msg") or res.get("stderr") or "failed"
+            text = self.redact(f"{data.get('host')}: " + " ".join(str(message).split()))
+            unreachable = name == "runner_on_unreachable"
+            self.last[str(data.get("host"))] = (self.seen, text, unreachable)
+            if self.first is None:
+                self.first = (text, unreachable)
+        elif name == "verbose":  # output outside any task: Ansible's own error lines
+            stdout = event.get("stdout")
+            if stdout and len(self.error_output) < 50:
+                self.error_output.extend(_ANSI.sub("", stdout).splitlines())
+
+    def decide(
+        self, stats: Mapping[str, Mapping[str, int]] | None, project: Path
+    ) -> tuple[str | None, bool]:
+        """The first failure neither rescued nor ignored (each failed host's last failure, the
+        earliest of those), or the unreachable host; Ansible's error when no task failed."""
+        if stats is not None:
+            hosts = [h for h, c in stats.items() if c.get("failed") or c.get("unreachable")]
+            found = sorted(self.last[h] for h in hosts if h in self.last)
+            if found:
+                return self.redact(found[0][1]), found[0][2]
+            if hosts:
+                return f"{hosts[0]}: failed", bool(stats[hosts[0]].get("unreachable"))
+        elif self.first is not None:
+            return self.first
+        if any(_is_error(line) for line in self.error_output):
+            return self.redact(first_error("\n".join(self.error_output), project)), False
+        return None, False
+
+
+def _is_error(line: str) -> bool:
+    line = line.strip()
+    return line.startswith("[ERROR]:") or line.startswith("ERROR!")
 
 
 def _write(path: Path, text: str) -> None:
@@ -210,6 +270,7 @@ def run_step(
     prepare(spec)
     outcome = StepOutcome(status="failed", rc=None)
     cancel = _Cancel(should_cancel, on_process)
+    failures = _Failures(spec.secrets.redact)
 
     def handle_event(event: dict[str, Any]) -> bool:
         outcome.events += 1
@@ -217,14 +278,9 @@ def run_step(
         if stdout:
             log.write(stdout.replace("\r\n", "\n") + "\n")
         name = event.get("event")
-        if name in ("runner_on_failed", "runner_on_unreachable") and outcome.failure is None:
-            data = event.get("event_data") or {}
-            if not data.get("ignore_errors"):
-                res = data.get("res") if isinstance(data.get("res"), dict) else {}
-                message = res.get("msg") or res.get("stderr") or "failed"
-                text = spec.secrets.redact(" ".join(str(message).split()))
-                outcome.failure = f"{data.get('host')}: {text}"
-                outcome.unreachable = name == "runner_on_unreachable"
+        failures.event(name, event)
+        if name == "playbook_on_stats":
+            outcome.stats = step_stats(event.get("event_data") or {})
         if outcome.pid is None and event.get("pid") and cancel.pgid is None:
             # Ansible's main process is the child ansible-runner started (launchers exec).
             pid = int(event["pid"])
@@ -251,6 +307,8 @@ def run_step(
         )
         outcome.rc = result.rc
         outcome.status = "successful" if result.status == "successful" else "failed"
+        if outcome.status == "failed":
+            outcome.failure, outcome.unreachable = failures.decide(outcome.stats, spec.project)
     except Exception as e:  # the job runner boundary: the step fails, the run records why
         logger.exception("ansible-runner failed in %s", spec.private_dir)
         log.line(f"appliance: could not run {spec.playbook}: {e}")
