@@ -31,6 +31,26 @@ def _remote_temp(folder: Path) -> str:
     return "~/" + relative.as_posix()
 
 
+# Ansible's own default remote temp: what hosts reached over SSH get (unless the site sets
+# ansible_remote_tmp); a path derived from this laptop's data folder means nothing there.
+DEFAULT_REMOTE_TEMP = "~/.ansible/tmp"
+
+
+def local_remote_temp(data_dir: Path) -> str:
+    """The remote temp of hosts on this machine: in the data folder (made by
+    :func:`ansible_environment`), given to them as the ``ansible_remote_tmp`` host variable."""
+    return str(Paths(Path(data_dir)).ansible_home / "tmp" / "remote")
+
+
+def target_environment(data_dir: Path) -> dict[str, str]:
+    """:func:`ansible_environment` for runs and checks against a site's hosts: remote temp is
+    Ansible's default (local hosts get theirs through the inventory, :func:`local_remote_temp`).
+    Set explicitly, since the playbook face would otherwise fill in the data folder's."""
+    env = ansible_environment(data_dir)
+    env["ANSIBLE_REMOTE_TEMP"] = DEFAULT_REMOTE_TEMP
+    return env
+
+
 def control_path_dir(data_dir: Path) -> Path:
     """A short folder of its own per data directory for SSH's shared connections.
 

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from appliance.bundle.build import build_bundle
 from appliance.context import Context
@@ -171,6 +172,14 @@ def test_host_figures_equal_ansibles_play_recap(
         assert local[outcome] >= 1, (outcome, local)
     assert down["unreachable"] == 1
     assert run["partial_steps"] == [] and run["step_hosts"] == {"1": expected_shape(expected)}
+
+    # remote temp: Ansible's default on hosts reached over SSH, the data folder's only locally
+    hosts = yaml.safe_load(inventory.read_text())["all"]["hosts"]
+    assert hosts["local"]["ansible_remote_tmp"].startswith(str(ctx.paths.root))
+    assert "ansible_remote_tmp" not in hosts["down"]
+    private = ctx.paths.run_dir(run["id"]) / "private" / "1-outcomes"
+    envvars = yaml.safe_load((private / "env" / "envvars").read_text())
+    assert envvars["ANSIBLE_REMOTE_TEMP"] == "~/.ansible/tmp"
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from appliance.ansible_env import ansible_environment, content_environment
+from appliance.ansible_env import content_environment, local_remote_temp, target_environment
 from appliance.bundle import Manifest, parse_manifest
 from appliance.compat import launcher_dir
 from appliance.context import Context
@@ -314,7 +314,11 @@ class RunManager:
         # (a laptop path means nothing there). Not an extra var: those would win on every host.
         backup_run = run.backup_run_id or run.id
         backup_dir = self.ctx.paths.backups / site.name / str(backup_run)
-        inventory = inventory_yaml(hosts, site.vars, {"backup_dir": str(backup_dir)})
+        local = {
+            "backup_dir": str(backup_dir),
+            "ansible_remote_tmp": local_remote_temp(self.ctx.paths.root),
+        }
+        inventory = inventory_yaml(hosts, site.vars, local)
         secrets = runner_secrets(credentials.load_credentials(self.ctx.paths.root, site.id))
         log.redact = secrets.redact if secrets.redact else None
         # the run's own view of the bundle: what its tasks write never reaches the import
@@ -409,7 +413,7 @@ class RunManager:
 
     def _envvars(self, run_id: int, project: Path) -> dict[str, str]:
         root = self.ctx.paths.root
-        env = ansible_environment(root)
+        env = target_environment(root)
         # the bundle's roles/ and collections/ from every playbook; nothing from this machine
         env.update(content_environment(project, self.ctx.paths.ansible_home / "empty.cfg"))
         path = os.environ.get("PATH", os.defpath)
