@@ -398,7 +398,8 @@ class RunManager:
             what = f"{bundle.name} {bundle.version}"
             log.line(
                 f"appliance: this run wrote into {len(changed)} file(s) of the imported bundle "
-                f"{what} ({', '.join(changed[:5])}): import the bundle again before another run"
+                f"{what} ({', '.join(changed[:5])}): delete {bundle.path} and import the bundle "
+                "again before another run"
             )
             logger.error("run %d changed imported bundle %s: %s", run.id, what, changed)
 
@@ -411,11 +412,11 @@ class RunManager:
             return dict(rows.find_run(run.backup_run_id).installed_before), bundle.name
         return None, None
 
-    def _envvars(self, run_id: int, project: Path) -> dict[str, str]:
+    def _envvars(self, run_id: int, view: Path) -> dict[str, str]:
         root = self.ctx.paths.root
         env = target_environment(root)
         # the bundle's roles/ and collections/ from every playbook; nothing from this machine
-        env.update(content_environment(project, self.ctx.paths.ansible_home / "empty.cfg"))
+        env.update(content_environment(view, self.ctx.paths.ansible_home / "empty.cfg"))
         path = os.environ.get("PATH", os.defpath)
         env.update(
             {
