@@ -33,8 +33,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     build.set_defaults(handler=build_command)
 
-    verify = cmds.add_parser("verify", help="check a bundle's signature and every file")
-    verify.add_argument("file", type=Path)
+    verify = cmds.add_parser(
+        "verify", help="check a bundle's signature and every file (FILE, or NAME@VERSION imported)"
+    )
+    verify.add_argument("file", type=Path, metavar="FILE|NAME@VERSION")
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(handler=verify_command)
 
@@ -96,7 +98,10 @@ def build_command(args: argparse.Namespace) -> int:
 def verify_command(args: argparse.Namespace) -> int:
     ctx = context_from(args)
     try:
-        checked = service.verify_file(ctx, _existing_file(args.file))
+        if not args.file.exists() and "@" in args.file.name:  # an imported bundle
+            checked = service.verify_imported(ctx, *split_ref(str(args.file)))
+        else:
+            checked = service.verify_file(ctx, _existing_file(args.file))
     finally:
         ctx.close()
     if args.json:

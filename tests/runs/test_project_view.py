@@ -14,12 +14,14 @@ import yaml
 
 from appliance.bundle.build import build_bundle
 from appliance.context import Context
+from appliance.errors import BundleError
 from appliance.jobs import bundles as bundle_jobs
 from appliance.jobs.runs import project
 from appliance.jobs.runs.manager import RunManager
 from appliance.store import sites
 from tests.runs.conftest import DEMO_KEY, LocalSite, site_spec
 from tests.support.local import free_port, kill_everything_under
+from tests.support.processes import run_cli
 
 MANIFEST = """\
 format: 1
@@ -185,3 +187,25 @@ def test_view_copies_small_files_links_large_ones_and_sees_writes_into_links(
     assert project.changed_links(bundle, run_dir, hashes) == ["files/big.bin"]
     project.remove_view(run_dir)
     assert not view.exists() and (bundle / "files/big.bin").exists()
+
+
+def test_bundle_verify_checks_an_imported_bundle(
+    ctx: Context, scribble_bundle: Path, data_dir: Path
+) -> None:
+    bundle_jobs.import_file(ctx, scribble_bundle)
+    checked = bundle_jobs.verify_imported(ctx, "scribble", "1.0.0")
+    assert (checked["name"], checked["version"]) == ("scribble", "1.0.0")
+    cli = run_cli(data_dir, "bundle", "verify", "scribble@1.0.0")
+    assert cli.returncode == 0 and "OK scribble 1.0.0" in cli.stdout, cli.stderr
+
+    folder = ctx.paths.bundles / "scribble" / "1.0.0"
+    folder.joinpath("playbooks").chmod(0o755)
+    (folder / "playbooks" / "written.txt").write_text("left by a run")
+    site = folder / "playbooks" / "site.yml"
+    site.chmod(0o644)
+    site.write_text(site.read_text() + "# changed\n")
+    with pytest.raises(BundleError) as refused:
+        bundle_jobs.verify_imported(ctx, "scribble", "1.0.0")
+    assert "playbooks/site.yml changed; playbooks/written.txt was added" in str(refused.value)
+    cli = run_cli(data_dir, "bundle", "verify", "scribble@1.0.0")
+    assert cli.returncode != 0 and "playbooks/site.yml changed" in cli.stderr, cli.stderr
