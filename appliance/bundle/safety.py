@@ -44,7 +44,9 @@ class Limits:
     max_total_bytes: int = 4 * 1024**3
     max_ratio: int = 200
     max_members: int = 100_000
-    max_manifest_bytes: int = 1024 * 1024
+    # bundle.yml lists every file: ~150 bytes each, so about 50,000 files (collections such as
+    # community.general carry thousands)
+    max_manifest_bytes: int = 8 * 1024 * 1024
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from appliance.bundle import build_bundle, generate_keypair
+from appliance.bundle import generate_keypair
 from appliance.cli.common import Command, parse_ref
 from appliance.errors import BadRequest
 from appliance.jobs import bundles as service
@@ -32,8 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     build.set_defaults(handler=build_command)
 
-    verify = cmds.add_parser("verify", help="check a bundle's signature and every file")
-    verify.add_argument("file", type=Path)
+    verify = cmds.add_parser(
+        "verify", help="check a bundle's signature and every file (FILE, or NAME@VERSION imported)"
+    )
+    verify.add_argument("file", type=Path, metavar="FILE|NAME@VERSION")
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(handler=verify_command)
 
@@ -89,15 +91,20 @@ def build_command(cmd: Command) -> int:
     args = cmd.args
     if not args.src.is_dir():
         raise BadRequest(f"no folder {args.src}", "Give the bundle's source folder.")
-    out = build_bundle(args.src, _existing_file(args.key), args.output)
+    out = service.build_file(
+        args.src, _existing_file(args.key), args.output, cmd.settings().data_path
+    )
     cmd.env.stdout.write(f"{out}\n")
     return 0
 
 
 def verify_command(cmd: Command) -> int:
-    env = cmd.env
-    checked = service.verify_file(cmd.ctx, _existing_file(cmd.args.file))
-    if cmd.args.json:
+    env, args = cmd.env, cmd.args
+    if not args.file.exists() and "@" in args.file.name:  # an imported bundle
+        checked = service.verify_imported(cmd.ctx, *parse_ref(str(args.file)))
+    else:
+        checked = service.verify_file(cmd.ctx, _existing_file(args.file))
+    if args.json:
         env.print_json(checked)
     else:
         env.stdout.write(

@@ -19,14 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from appliance.ansible_env import ansible_environment
+from appliance.ansible_env import content_environment, local_remote_temp, target_environment
 from appliance.bundle import Manifest, parse_manifest
 from appliance.compat import launcher_dir
 from appliance.context import Context
 from appliance.errors import ApplianceError, Conflict, ServiceUnavailable, Unprocessable
 from appliance.jobs.ansible.inventory import inventory_yaml
 from appliance.jobs.ansible.secrets import redact_row, runner_secrets
-from appliance.jobs.runs import processes, recovery
+from appliance.jobs.runs import processes, project, recovery
 from appliance.jobs.runs.log import RunLog
 from appliance.jobs.runs.outcomes import (
     EventBatch,
@@ -267,6 +267,7 @@ class RunManager:
                 logger.warning("run %d is %s: not starting it", run_id, run.state)
                 return
             state, error, hint = self._run_steps(active, run, log, first_idx)
+            self._after_steps(run, log)
             if state == RunState.SUCCEEDED:
                 record, replace = self._success_record(run)
         except Exception as e:  # the job boundary: the run fails and says why
@@ -313,10 +314,20 @@ class RunManager:
         # (a laptop path means nothing there). Not an extra var: those would win on every host.
         backup_run = run.backup_run_id or run.id
         backup_dir = self.ctx.paths.backups / site.name / str(backup_run)
-        inventory = inventory_yaml(hosts, site.vars, {"backup_dir": str(backup_dir)})
-        secrets = runner_secrets(credentials.load_credentials(self.ctx.paths.root, site.id))
+        local = {
+            "backup_dir": str(backup_dir),
+            "ansible_remote_tmp": local_remote_temp(self.ctx.paths.root),
+        }
+        inventory = inventory_yaml(hosts, site.vars, local)
+        # a key unlocked from the window is held by the server (never stored)
+        unlocked = self.ctx.services.get("credential_key")
+        secrets = runner_secrets(
+            credentials.load_credentials(self.ctx.paths.root, site.id, key=unlocked)
+        )
         log.redact = secrets.redact if secrets.redact else None
-        envvars = self._envvars(run.id)
+        # the run's own view of the bundle: what its tasks write never reaches the import
+        view = project.make_view(Path(bundle.path), self.ctx.paths.run_dir(run.id))
+        envvars = self._envvars(run.id, view)
         extravars = {
             "bundle_name": manifest.name,
             "bundle_version": manifest.version,
@@ -336,13 +347,14 @@ class RunManager:
             rows.set_step(store, step.id, state=StepState.RUNNING, started_at=store.now())
             spec = StepSpec(
                 private_dir=self.ctx.paths.run_dir(run.id) / "private" / f"{step.idx}-{step.name}",
-                project=Path(bundle.path),
+                project=view,
                 playbook=planned.playbook,
                 inventory=inventory,
                 envvars=envvars,
                 extravars=extravars,
                 check=planned.check,
                 secrets=secrets,
+                inventory_dir=self.ctx.paths.site_inventory(site.id),
             )
             step_id = step.id
             batch = EventBatch(
@@ -365,13 +377,35 @@ class RunManager:
             finally:
                 batch.flush()
             step_state = outcome_state(outcome, active.stop_reason)
-            rows.set_step(store, step.id, state=step_state, finished_at=store.now(), rc=outcome.rc)
+            rows.set_step(
+                store,
+                step.id,
+                state=step_state,
+                finished_at=store.now(),
+                rc=outcome.rc,
+                stats=outcome.stats,
+            )
             if step_state != StepState.SUCCEEDED:
                 where = f"at step {planned.title(total)}"
                 if step_state == StepState.FAILED:
                     return failed_result(run.id, where, outcome)
                 return stopped_result(active.stop_reason or "cancel", where)
         return RunState.SUCCEEDED, None, None
+
+    def _after_steps(self, run: Run, log: RunLog) -> None:
+        """The imported bundle must still hold what was signed: files the view shares with it
+        by a hard link are checked. (The view stays: a step's private_data_dir re-runs.)"""
+        bundle = bundle_rows.bundle_by_id(run.bundle_id)
+        run_dir = self.ctx.paths.run_dir(run.id)
+        changed = project.changed_links(Path(bundle.path), run_dir, _manifest(bundle).files)
+        if changed:
+            what = f"{bundle.name} {bundle.version}"
+            log.line(
+                f"appliance: this run wrote into {len(changed)} file(s) of the imported bundle "
+                f"{what} ({', '.join(changed[:5])}): delete {bundle.path} and import the bundle "
+                "again before another run"
+            )
+            logger.error("run %d changed imported bundle %s: %s", run.id, what, changed)
 
     def _success_record(self, run: Run) -> tuple[dict | None, str | None]:
         """What the run's plan records on success (``plan.success_record``, asked again: the
@@ -385,9 +419,11 @@ class RunManager:
         replace = bundle.name if restore is not None else None
         return {k: v.to_json() for k, v in record.items()} or None, replace
 
-    def _envvars(self, run_id: int) -> dict[str, str]:
+    def _envvars(self, run_id: int, view: Path) -> dict[str, str]:
         root = self.ctx.paths.root
-        env = ansible_environment(root)
+        env = target_environment(root)
+        # the bundle's roles/ and collections/ from every playbook; nothing from this machine
+        env.update(content_environment(view, self.ctx.paths.ansible_home / "empty.cfg"))
         path = os.environ.get("PATH", os.defpath)
         env.update(
             {

@@ -24,7 +24,7 @@ from typing import Any
 
 import yaml
 
-from appliance.ansible_env import ansible_environment
+from appliance.ansible_env import local_remote_temp, target_environment
 from appliance.compat import launcher_dir
 from appliance.jobs.ansible.inventory import inventory_yaml
 from appliance.jobs.ansible.secrets import RunnerSecrets
@@ -38,7 +38,7 @@ PYTHON_PROBE = "command -v python3 || command -v python"
 def check_env(data_dir: Path) -> dict[str, str]:
     """The environment Ansible gets (as a run's): launchers first on PATH, Ansible's folders,
     host keys checked."""
-    env = ansible_environment(data_dir)
+    env = target_environment(data_dir)
     env.update(
         {
             "PATH": f"{launcher_dir(data_dir / 'bin')}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -141,7 +141,9 @@ def check_hosts(
     }
     try:
         (private / "inventory").mkdir(mode=0o700)
-        (private / "inventory" / "hosts.yml").write_text(inventory_yaml(hosts, site_vars))
+        (private / "inventory" / "hosts.yml").write_text(
+            inventory_yaml(hosts, site_vars, {"ansible_remote_tmp": local_remote_temp(data_dir)})
+        )
         (private / "env").mkdir(mode=0o700)
         env = check_env(data_dir)
         # A connection of this check only: a master connection left by a run (or by a check a
