@@ -21,9 +21,10 @@ from appliance.errors import Conflict
 from appliance.jobs.schedules.service import Scheduler
 from appliance.settings import load_settings
 from appliance.store import sites
-from appliance.store.bundles import find_bundle, record_bundle
+from appliance.store.bundles import find_bundle
 from appliance.store.models import Run, Site
 from tests.runs.conftest import built_bundles  # noqa: F401 (a fixture, for test_e2e)
+from tests.support.planned import fake_bundle, installed
 
 
 class FakeClock:
@@ -137,10 +138,8 @@ class World:
             self.ctx.store,
             sites.parse_site({"name": "plant", "hosts": [{"name": "h1", "address": "127.0.0.1"}]}),
         )
-        manifest: dict[str, Any] = {"files": {}, "components": []}
-        if expected_minutes is not None:
-            manifest["expected_minutes"] = expected_minutes
-        record_bundle(self.ctx.store, "demo-platform", "1.1.0", "0" * 64, "k", "/x", manifest)
+        fake_bundle(self.ctx, "1.1.0", expected_minutes)
+        installed(self.ctx, "plant", "1.0.0")  # so the schedules' upgrades pass the plan check
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ import pytest
 from appliance.context import Context, open_context
 from appliance.settings import load_settings
 from appliance.store import sites
-from appliance.store.bundles import record_bundle
 from appliance.store.models import Schedule
 from tests.support.cli import run_cli
 from tests.support.client import Api
+from tests.support.planned import fake_bundle, installed
 
 
 def seed(ctx: Context) -> None:
@@ -25,15 +25,8 @@ def seed(ctx: Context) -> None:
         ctx.store,
         sites.parse_site({"name": "plant", "hosts": [{"name": "h1", "address": "127.0.0.1"}]}),
     )
-    record_bundle(
-        ctx.store,
-        "demo-platform",
-        "1.1.0",
-        "0" * 64,
-        "k",
-        "/x",
-        {"files": {}, "components": [], "expected_minutes": 20},
-    )
+    fake_bundle(ctx, "1.1.0", 20)
+    installed(ctx, "plant", "1.0.0")  # so the schedules' upgrades pass the plan check
 
 
 def future(hours: int = 24) -> str:
@@ -212,3 +205,31 @@ def test_cli_unknown_site_or_bundle(seeded_dir: Path, site, bundle):
         "60",
     )
     assert result.returncode == 2 and result.stderr.count("\n") == 1
+
+
+def test_a_schedule_the_site_cannot_take_is_refused_like_a_run(ctx: Context, api: Api):
+    """The plan check of a run, at creation: the same status, error and hint, nothing stored."""
+    from appliance.jobs.runs.manager import RunManager
+
+    ctx.services["runs"] = RunManager(ctx).start()  # POST /api/runs needs the run engine
+    seed(ctx)
+    sites.create_site(
+        ctx.store,
+        sites.parse_site({"name": "empty", "hosts": [{"name": "h1", "address": "127.0.0.1"}]}),
+    )
+    cases = [
+        {"site": "empty", "action": "upgrade"},  # nothing installed to upgrade
+        {"site": "plant", "action": "install"},  # installed already
+    ]
+    for case in cases:
+        run = api.post(
+            "/api/runs",
+            {"bundle": "demo-platform", "version": "1.1.0", "dry_run": True, **case},
+        )
+        assert run.status == 422, run.body
+        refused = api.post("/api/schedules", body(at=future(), timezone="UTC", **case))
+        assert refused.status == run.status, refused.body
+        assert refused.json() == run.json()
+    assert api.get("/api/schedules").json()["schedules"] == []
+    ok = api.post("/api/schedules", body(at=future(), timezone="UTC"))  # plant: 1.0.0 -> 1.1.0
+    assert ok.status == 201, ok.body

@@ -14,9 +14,9 @@ import pytest
 from appliance.errors import BadRequest, NotFound
 from appliance.states import OPEN_OCCURRENCES, OccurrenceState
 from appliance.store import schedules as rows
-from appliance.store.bundles import record_bundle
 from appliance.store.models import Occurrence, Run, Schedule
 from tests.schedules.conftest import FakeClock, World, spec, utc
+from tests.support.planned import fake_bundle
 
 T = utc(2026, 2, 1, 2, 0)  # the fire time used below (window 60 minutes)
 ONCE = {"at": "2026-02-01T03:00:00+01:00", "timezone": "Europe/Berlin"}  # == T
@@ -202,15 +202,7 @@ def test_delete_while_waiting(world: World, clock: FakeClock):
 def test_expected_minutes_must_fit_the_rest_of_the_window(
     world: World, clock: FakeClock, expected, now, state
 ):
-    record_bundle(
-        world.ctx.store,
-        "demo-platform",
-        "1.2.0",
-        "1" * 64,
-        "k",
-        "/y",
-        {"files": {}, "components": [], "expected_minutes": expected},
-    )
+    fake_bundle(world.ctx, "1.2.0", expected, sha="1")
     created = world.scheduler.add(spec(version="1.2.0", **ONCE))
     assert created["bundle"]["expected_minutes"] == expected
     clock.set(now)

@@ -22,6 +22,7 @@ from apscheduler.triggers.date import DateTrigger
 from appliance.clock import iso
 from appliance.context import Context
 from appliance.errors import ApplianceError, Conflict
+from appliance.jobs.runs.planning import plan_run
 from appliance.jobs.schedules import decisions as logic
 from appliance.jobs.schedules import requests, triggers
 from appliance.jobs.schedules.notify import RunNotifier
@@ -254,6 +255,9 @@ class Scheduler:
     def add(self, spec: Any) -> dict[str, Any]:
         """Validate and store a schedule (HTTP body shape); returns it as listed."""
         parsed = requests.parse_schedule(spec, self.ctx.clock.now())
+        # The plan check a run gets, now (and again when it fires): a schedule the site cannot
+        # take is refused with the reason the run would get, not found failed at 2 AM.
+        plan_run(parsed["site"], parsed["bundle"], parsed["version"], parsed["action"])
         with self._lock:
             schedule_id = rows.create_schedule(self.ctx.store, parsed)
             self.tick()
