@@ -165,3 +165,10 @@ def test_the_built_binary_checks_and_a_tampered_copy_does_not(tmp_path: Path) ->
     flip_one_byte(usb / "appliance", BINARY.stat().st_size // 2)
     assert sha256_check(usb).returncode != 0
     assert signature_check(usb, signers=dist / "allowed_signers").returncode != 0
+
+
+def test_the_field_guide_shows_the_commands_tested_here() -> None:
+    guide = (REPO / "docs" / "field-guide.md").read_text()
+    assert "\nsha256sum -c appliance.sha256\n" in guide
+    verify = f"ssh-keygen -Y verify -f allowed_signers -I {IDENTITY} -n file -s appliance.sig"
+    assert f"\n{verify} < appliance\n" in guide
