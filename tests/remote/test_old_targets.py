@@ -141,6 +141,19 @@ def test_the_check_table_shows_versions_and_the_problem(
     assert rows["h2"].split()[3] == f"3.6.8:{old_python}", r.stdout
     assert "older than 3.8" in rows["h2"] and "ansible_python_interpreter" in rows["h2"]
 
+    # The run from the command line: one line with the reason and the way out, exit 2.
+    key = tmp_path / "demo.key"
+    shutil.copyfile(REPO / "bundles" / "DEMO-ONLY-signing.key", key)
+    key.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    archive = build_bundle(REPO / "bundles" / "demo-platform" / "1.0.0", key, tmp_path)
+    assert run_cli(data_dir, "bundle", "import", str(archive)).returncode == 0
+    r = run_cli(data_dir, "run", "old-cli", "demo-platform@1.0.0")
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    assert "h2" in r.stderr and "3.6.8" in r.stderr and "ansible_python_interpreter" in r.stderr
+    assert "Traceback" not in r.stderr
+    r = run_cli(data_dir, "runs", "--json")
+    assert r.returncode == 0 and json.loads(r.stdout) in ([], {"runs": []}), r.stdout
+
 
 def test_a_site_it_can_manage_is_not_refused(remote_ctx: Context, lab: SshLab) -> None:
     """The same probe on the lab's site as every remote run now makes it (its cost printed)."""
