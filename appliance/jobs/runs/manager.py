@@ -37,7 +37,7 @@ from appliance.jobs.runs.outcomes import (
 )
 from appliance.jobs.runs.plan import Installed, PlannedStep, make_plan, success_record
 from appliance.jobs.runs.runner import StepSpec, event_row, run_step
-from appliance.jobs.sites.check import refuse_unmanageable
+from appliance.jobs.sites.check import refuse_unmanageable_site
 from appliance.states import RESUMABLE, TERMINAL, RunState, StepState
 from appliance.store import bundles as bundle_rows
 from appliance.store import credentials, sites
@@ -145,14 +145,7 @@ class RunManager:
                 f"the plan for {plan.action} of {manifest.name} {manifest.version} has no steps",
                 "Nothing to do.",
             )
-        # Refused before anything starts when a host's Python is older than Ansible manages.
-        root = self.ctx.paths.root
-        refuse_unmanageable(
-            root,
-            sites.site_hosts(site_row.id),
-            site_row.vars,
-            lambda: runner_secrets(credentials.load_credentials(root, site_row.id)),
-        )
+        refuse_unmanageable_site(self.ctx.paths.root, site_row.id, site_row.vars)  # old Pythons
         run_id = rows.create_run(
             self.ctx.store,
             site_id=site_row.id,

@@ -32,7 +32,8 @@ from appliance.ansible_env import ansible_environment
 from appliance.compat import launcher_dir
 from appliance.errors import ApplianceError, Unprocessable
 from appliance.jobs.ansible.inventory import inventory_yaml, is_local
-from appliance.jobs.ansible.secrets import RunnerSecrets
+from appliance.jobs.ansible.secrets import RunnerSecrets, runner_secrets
+from appliance.store import credentials, sites
 
 logger = logging.getLogger(__name__)
 
@@ -286,6 +287,18 @@ def refuse_unmanageable(
     if too_old:
         raise Unprocessable("cannot manage " + "; ".join(too_old), WAY_OUT)
     return versions
+
+
+def refuse_unmanageable_site(
+    data_dir: Path, site_id: int, site_vars: Mapping[str, Any]
+) -> dict[str, str | None]:
+    """:func:`refuse_unmanageable` for a stored site (the run manager calls it before a run)."""
+    return refuse_unmanageable(
+        data_dir,
+        sites.site_hosts(site_id),
+        site_vars,
+        lambda: runner_secrets(credentials.load_credentials(data_dir, site_id)),
+    )
 
 
 def _check_sudo(
