@@ -6,6 +6,7 @@ once, so these variables must be in ``os.environ`` before the first ``import ans
 
 from __future__ import annotations
 
+import configparser
 import hashlib
 import os
 import tempfile
@@ -28,6 +29,26 @@ def _remote_temp(folder: Path) -> str:
     except ValueError:
         return str(folder)
     return "~/" + relative.as_posix()
+
+
+# Ansible's own default remote temp: what hosts reached over SSH get (unless the site sets
+# ansible_remote_tmp); a path derived from this laptop's data folder means nothing there.
+DEFAULT_REMOTE_TEMP = "~/.ansible/tmp"
+
+
+def local_remote_temp(data_dir: Path) -> str:
+    """The remote temp of hosts on this machine: in the data folder (made by
+    :func:`ansible_environment`), given to them as the ``ansible_remote_tmp`` host variable."""
+    return str(Paths(Path(data_dir)).ansible_home / "tmp" / "remote")
+
+
+def target_environment(data_dir: Path) -> dict[str, str]:
+    """:func:`ansible_environment` for runs and checks against a site's hosts: remote temp is
+    Ansible's default (local hosts get theirs through the inventory, :func:`local_remote_temp`).
+    Set explicitly, since the playbook face would otherwise fill in the data folder's."""
+    env = ansible_environment(data_dir)
+    env["ANSIBLE_REMOTE_TEMP"] = DEFAULT_REMOTE_TEMP
+    return env
 
 
 def control_path_dir(data_dir: Path) -> Path:
@@ -76,3 +97,62 @@ def apply_ansible_environment(environ: MutableMapping[str, str], data_dir: Path)
             environ[name] = value
         else:
             environ.setdefault(name, value)
+
+
+# Where a bundle keeps its content (relative to its root) and the ansible.cfg keys that add more.
+ROLES_DIR = "roles"
+COLLECTIONS_DIR = "collections"
+CONFIG_NAME = "ansible.cfg"
+_ROLES_KEYS = ("roles_path",)
+_COLLECTIONS_KEYS = ("collections_path", "collections_paths")
+
+
+def _vendor_paths(config: Path, keys: tuple[str, ...]) -> list[str]:
+    """Paths a bundle's own ansible.cfg gives under [defaults] (relative ones resolved against
+    the file's folder, as Ansible does); unreadable files give nothing (Ansible will say why)."""
+    parser = configparser.ConfigParser(interpolation=None, inline_comment_prefixes=(";",))
+    try:
+        parser.read(config, encoding="utf-8")
+    except (configparser.Error, OSError, UnicodeDecodeError):
+        return []
+    found: list[str] = []
+    for key in keys:
+        value = parser.get("defaults", key, fallback=None)
+        for part in (value or "").split(os.pathsep):
+            part = part.strip()
+            if not part:
+                continue
+            path = Path(os.path.expanduser(part))
+            found.append(str(path if path.is_absolute() else config.parent / path))
+    return found
+
+
+def content_environment(project: Path, empty_config: Path) -> dict[str, str]:
+    """ANSIBLE_* variables that make a bundle's own roles and collections found from every
+    playbook in it, and nothing from this machine's home or system folders.
+
+    - ``ANSIBLE_CONFIG``: the bundle's root ``ansible.cfg`` if it has one, else ``empty_config``
+      (an empty file written here), so ``~/.ansible.cfg`` and ``/etc/ansible`` are never read;
+    - ``ANSIBLE_ROLES_PATH``: ``<bundle>/roles``, then the bundle config's ``roles_path``
+      (Ansible still looks next to the playbook first);
+    - ``ANSIBLE_COLLECTIONS_PATH``: ``<bundle>/collections``, then the config's own (Ansible
+      still looks in ``collections/`` next to the playbook first);
+    - ``ANSIBLE_COLLECTIONS_SCAN_SYS_PATH`` off: nothing installed in Python's ``sys.path``.
+    """
+    project = Path(project)
+    config = project / CONFIG_NAME
+    if config.is_file():
+        config_path = config
+    else:
+        empty_config.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not empty_config.is_file() or empty_config.stat().st_size:
+            empty_config.write_text("")
+        config_path = empty_config
+    roles = [str(project / ROLES_DIR), *_vendor_paths(config, _ROLES_KEYS)]
+    collections = [str(project / COLLECTIONS_DIR), *_vendor_paths(config, _COLLECTIONS_KEYS)]
+    return {
+        "ANSIBLE_CONFIG": str(config_path),
+        "ANSIBLE_ROLES_PATH": os.pathsep.join(dict.fromkeys(roles)),
+        "ANSIBLE_COLLECTIONS_PATH": os.pathsep.join(dict.fromkeys(collections)),
+        "ANSIBLE_COLLECTIONS_SCAN_SYS_PATH": "False",
+    }

@@ -29,6 +29,12 @@ logger = logging.getLogger(__name__)
 
 TITLE = "Appliance"
 KEEP_SERVING_TITLE = "Keep serving?"
+# Below this the screens stop being usable (the widest tables and the navigation wrap).
+MIN_SIZE = (1000, 600)
+# Room left for a window manager's title bar: Qt sizes the client area, the frame comes on top.
+FRAME_ALLOWANCE = 32
+# Without a screen to ask (none reported), a size that fits a 1366x768 laptop.
+FALLBACK_SIZE = (1280, 700)
 
 
 def has_display() -> bool:
@@ -165,6 +171,40 @@ class SignalWatch:
         self._wsock.close()
 
 
+def window_geometry(area: tuple[int, int, int, int] | None) -> dict[str, Any]:
+    """The window's position, size and minimum from the screen's available area (x, y, w, h:
+    the screen less panels and docks). "Maximized" is not used: without a window manager it is
+    ignored and the window keeps its default size, off the bottom of a laptop's screen."""
+    if area is None or area[2] <= 0 or area[3] <= 0:
+        width, height = FALLBACK_SIZE
+        return {"width": width, "height": height, "min_size": MIN_SIZE}
+    x, y, w, h = area
+    height = max(h - FRAME_ALLOWANCE, 1)
+    return {
+        "x": x,
+        "y": y,
+        "width": w,
+        "height": height,
+        # a minimum larger than the screen would push the window off it
+        "min_size": (min(MIN_SIZE[0], w), min(MIN_SIZE[1], height)),
+    }
+
+
+def available_area() -> tuple[int, int, int, int] | None:
+    """The primary screen's available geometry as Qt reports it, its position relative to the
+    screen (pywebview places a window relative to the screen); None when there is no screen."""
+    # QtWebEngine must be loaded before the QApplication exists; pywebview reuses this one.
+    import PyQt6.QtWebEngineWidgets  # noqa: F401
+    from PyQt6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(sys.argv)
+    screen = app.primaryScreen()  # type: ignore[union-attr]
+    if screen is None:
+        return None
+    g, full = screen.availableGeometry(), screen.geometry()
+    return g.x() - full.x(), g.y() - full.y(), g.width(), g.height()
+
+
 def run_window(ctx: Context, server: LocalServer) -> tuple[bool, threading.Event]:
     """Show the window until it closes. Returns (keep serving?, the stop event a signal sets)."""
     if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -174,9 +214,22 @@ def run_window(ctx: Context, server: LocalServer) -> tuple[bool, threading.Event
 
     stop = threading.Event()
     keep = threading.Event()
-    window = webview.create_window(
-        TITLE, server.login_url, width=1280, height=860, min_size=(800, 560), text_select=True
-    )
+    area = available_area()
+    geometry = window_geometry(area)
+    window = webview.create_window(TITLE, server.login_url, text_select=True, **geometry)
+
+    def on_shown() -> None:
+        # what Qt reports once the window is on screen (the window test reads this line)
+        logger.info(
+            "window geometry %s,%s %sx%s; screen available area %s",
+            window.x,
+            window.y,
+            window.width,
+            window.height,
+            "x".join(map(str, area)) if area else "unknown",
+        )
+
+    window.events.shown += on_shown
 
     def on_closing() -> bool:
         if stop.is_set():

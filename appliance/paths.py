@@ -52,6 +52,15 @@ class Paths:
         return self.run_dir(run_id) / "output.log"
 
     @property
+    def sites(self) -> Path:
+        return self.root / "sites"
+
+    def site_inventory(self, site_id: int) -> Path:
+        """The inventory folder Ansible sees for a site's runs (``inventory_dir``): kept between
+        runs, so state content keeps there (``lookup('password', inventory_dir ~ ...)``) lasts."""
+        return self.sites / str(site_id) / "inventory"
+
+    @property
     def backups(self) -> Path:
         return self.root / "backups"
 

@@ -10,6 +10,7 @@ import pytest
 from appliance.backend.server import LocalServer
 from appliance.context import Context, open_context
 from appliance.settings import load_settings
+from tests.support.browser import session_browser
 from tests.support.client import Api
 
 
@@ -34,6 +35,12 @@ def server(ctx: Context) -> Iterator[LocalServer]:
     ctx.services["http"] = srv
     yield srv
     # ctx.close() stops it
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """The test process's one Chromium (tests/support/browser.py says why only one)."""
+    yield from session_browser()
 
 
 @pytest.fixture

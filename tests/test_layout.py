@@ -41,6 +41,8 @@ LAYERS = [
         "appliance.jobs.bundles",
         "appliance.jobs.retention",
         "appliance.jobs.datafolder",
+        "appliance.jobs.removal",
+        "appliance.jobs.keys",
     },
     {"appliance.jobs.schedules"},
     {"appliance.backend"},

@@ -11,6 +11,7 @@ import os
 import stat
 import tarfile
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -36,9 +37,18 @@ SKIP_SUFFIXES = (".pyc",)
 FIXED_MTIME = 946684800
 
 
-def build_bundle(src_dir: Path, key_path: Path, out: Path) -> Path:
+# check(project folder, manifest): raises BundleError when the content cannot run
+ContentCheck = Callable[[Path, Manifest], None]
+
+
+def build_bundle(
+    src_dir: Path, key_path: Path, out: Path, *, check: ContentCheck | None = None
+) -> Path:
     """Hash every file of ``src_dir``, sign the manifest, write ``out`` (or ``out/NAME-VERSION
-    .bundle`` if ``out`` is a folder) atomically. Returns the archive's path."""
+    .bundle`` if ``out`` is a folder) atomically. Returns the archive's path.
+
+    ``check`` runs on the finished manifest before anything is written (the appliance's build
+    command passes Ansible's syntax check of every playbook; this library knows no Ansible)."""
     src_dir = Path(src_dir)
     source = src_dir / MANIFEST_NAME
     if not source.is_file():
@@ -55,6 +65,8 @@ def build_bundle(src_dir: Path, key_path: Path, out: Path) -> Path:
     # Re-parsing the canonical dump checks the finished manifest exactly as import will.
     manifest_bytes = dump_manifest(dataclasses.replace(draft, files=hashes))
     manifest = parse_manifest(manifest_bytes)
+    if check is not None:
+        check(src_dir, manifest)
     signature = sign(private_key, manifest_bytes)
     _write_archive(target, src_dir, manifest, manifest_bytes, signature)
     logger.info("built %s (%d files)", target, len(files))

@@ -13,10 +13,11 @@ from typing import Any
 
 import yaml
 
-from appliance.bundle.safety import check_relpath, show_value
+from appliance.bundle.safety import check_no_collisions, check_relpath, show_value
 from appliance.errors import BundleError
 
 FORMAT = 1
+_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 STAGES = ("preflight", "backup", "verify", "rollback")
 MANIFEST_NAME = "bundle.yml"
 SIGNATURE_NAME = "bundle.sig"
@@ -42,7 +43,7 @@ _TOP_KEYS = (
     "files",
 )
 _COMPONENT_KEYS = ("name", "version", "playbook")
-_HINT = "Fix bundle.yml (see docs/architecture.md, 'Bundles') and build the bundle again."
+_HINT = "Fix bundle.yml (see docs/bundle-format.md) and build the bundle again."
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,9 @@ def _load_yaml(data: bytes) -> Any:
             f"bundle.yml is not UTF-8 text ({e.reason} at byte {e.start})", _HINT
         ) from None
     try:
-        return yaml.safe_load(text)
+        # libyaml's loader when PyYAML has it: ten times faster on the manifests of bundles
+        # carrying real collections (thousands of files); the same safe constructors.
+        return yaml.load(text, Loader=_SAFE_LOADER)
     except yaml.YAMLError as e:
         raise BundleError(f"bundle.yml is not valid YAML: {_one_line(str(e))}", _HINT) from None
     except (ValueError, OverflowError, TypeError, RecursionError) as e:
@@ -280,6 +283,7 @@ def _files(value: Any) -> dict[str, str]:
         for parent in parents(path):
             if parent in out or parent in RESERVED_NAMES:
                 raise BundleError(f"files lists {parent} both as a file and as a folder", _HINT)
+    check_no_collisions([*sorted(RESERVED_NAMES), *out], "files path")
     return dict(sorted(out.items()))
 
 

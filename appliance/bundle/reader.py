@@ -18,7 +18,7 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from appliance.bundle.inflate import GunzipStream
 from appliance.bundle.manifest import (
@@ -96,6 +96,8 @@ def scan_archive(
         state.writer.shutdown()
         stream.close()
         raw_file.close()
+    if state.dest is not None:
+        _sync_tree(state.dest)
     assert state.manifest is not None and state.key is not None and state.manifest_bytes
     return Scan(state.manifest, state.manifest_bytes, state.key, sha256, size)
 
@@ -308,10 +310,35 @@ def _create(dest: Path, name: str, executable: bool) -> BinaryIO:
 
 
 def _flush(out: BinaryIO) -> None:
-    # On disk before the tree is renamed into place: a crash must not leave an "imported"
-    # bundle with empty files that a re-import would then take as already present.
+    # Written out; made durable all at once by _sync_tree (one fsync per file costs a journal
+    # commit each: 40 s for the 8,000 files of a bundle carrying collections).
     out.flush()
-    os.fsync(out.fileno())
+
+
+def _sync_tree(dest: Path) -> None:
+    """On disk before the tree is renamed into place: a crash must not leave an "imported"
+    bundle with empty files that a re-import would then take as already present. syncfs(2) of
+    the data folder's filesystem writes every file at once; without it, sync(2)."""
+    fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        if _syncfs is None or _syncfs(fd) != 0:
+            os.sync()
+    finally:
+        os.close(fd)
+
+
+def _load_syncfs() -> Any:
+    try:
+        import ctypes
+        import ctypes.util
+
+        name = ctypes.util.find_library("c")
+        return ctypes.CDLL(name, use_errno=True).syncfs if name else None
+    except (OSError, AttributeError, ImportError):
+        return None
+
+
+_syncfs = _load_syncfs()
 
 
 def _write_error(path: Path, e: OSError) -> BundleError:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -23,6 +25,9 @@ if TYPE_CHECKING:
 # would mean something else on Windows, control characters make logs lie.
 _BAD_CHARS = re.compile(r"[\x00-\x1f\x7f\\:]")
 MAX_PATH_CHARS = 1024
+# Characters that make a name look like another (right-to-left override, zero-width space, BOM,
+# soft hyphen...): Unicode's format, control, private-use and line/paragraph separator classes.
+_INVISIBLE_CATEGORIES = frozenset({"Cc", "Cf", "Co", "Zl", "Zp"})
 MAX_PART_CHARS = 255
 
 # Bytes of tar metadata (headers, pax records, padding) tolerated beyond file contents: a fixed
@@ -39,7 +44,9 @@ class Limits:
     max_total_bytes: int = 4 * 1024**3
     max_ratio: int = 200
     max_members: int = 100_000
-    max_manifest_bytes: int = 1024 * 1024
+    # bundle.yml lists every file: ~150 bytes each, so about 50,000 files (collections such as
+    # community.general carry thousands)
+    max_manifest_bytes: int = 8 * 1024 * 1024
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
@@ -77,7 +84,37 @@ def check_relpath(path: str, what: str = "path") -> str:
         path.encode("utf-8")
     except UnicodeEncodeError:
         raise BundleError(f"{what} {shown} is not valid UTF-8", hint) from None
+    hidden = [c for c in path if unicodedata.category(c) in _INVISIBLE_CATEGORIES]
+    if hidden:
+        raise BundleError(
+            f"{what} {shown} contains an invisible or direction-changing character "
+            f"(U+{ord(hidden[0]):04X})",
+            "Rename the file with visible characters only; such names can pass for others.",
+        )
     return path
+
+
+def fold_name(path: str) -> str:
+    """The spelling a case-insensitive, normalising file system (macOS, Windows) sees."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFD", path).casefold())
+
+
+def check_no_collisions(paths: Iterable[str], what: str = "files") -> None:
+    """Refuse two paths (or folders on their way) that are one file where case or Unicode
+    normalisation does not count (``Bundle.yml`` beside ``bundle.yml``, ``é`` as NFC and NFD):
+    there, extracting one would overwrite the other."""
+    seen: dict[str, str] = {}
+    for path in paths:
+        parts = path.split("/")
+        for depth in range(1, len(parts) + 1):
+            spelled = "/".join(parts[:depth])
+            first = seen.setdefault(fold_name(spelled), spelled)
+            if first != spelled:
+                raise BundleError(
+                    f"{what} {show_value(first)} and {show_value(spelled)} are the same name "
+                    "where case or Unicode normalisation does not count",
+                    "Rename one of them: on macOS or Windows one would overwrite the other.",
+                )
 
 
 def show_value(value: object) -> str:

@@ -113,7 +113,8 @@ def verify_signature(trusted: list[TrustedKey], data: bytes, signature: bytes) -
     if not trusted:
         raise BundleError(
             "no trusted keys: the bundle's signature cannot be checked",
-            "Trust the vendor's public key with 'appliance key add PUBFILE' and try again.",
+            "Trust the vendor's public key (Bundles screen, Trusted vendor keys, or "
+            "'appliance key add PUBFILE') and try again.",
         )
     if len(signature) == SIGNATURE_BYTES:
         for key in trusted:
@@ -126,8 +127,8 @@ def verify_signature(trusted: list[TrustedKey], data: bytes, signature: bytes) -
     raise BundleError(
         "signature does not match any trusted key (the bundle was altered, or signed by a "
         f"key this appliance does not trust; trusted: {known})",
-        "If the vendor's key is new, trust it with 'appliance key add PUBFILE'; otherwise ask "
-        "the vendor for an intact bundle.",
+        "If the vendor's key is new, trust it (Bundles screen, Trusted vendor keys, or "
+        "'appliance key add PUBFILE'); otherwise ask the vendor for an intact bundle.",
     )
 
 

@@ -1,14 +1,15 @@
-"""appliance bundle keygen|build|verify|import|list|show, appliance key add|list"""
+"""appliance bundle keygen|build|verify|import|list|show|rm, appliance key add|list|rm"""
 
 from __future__ import annotations
 
 import argparse
 from pathlib import Path
 
-from appliance.bundle import build_bundle, generate_keypair
+from appliance.bundle import generate_keypair
 from appliance.cli.common import Command, parse_ref
 from appliance.errors import BadRequest
 from appliance.jobs import bundles as service
+from appliance.jobs import keys, removal
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,8 +32,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     build.set_defaults(handler=build_command)
 
-    verify = cmds.add_parser("verify", help="check a bundle's signature and every file")
-    verify.add_argument("file", type=Path)
+    verify = cmds.add_parser(
+        "verify", help="check a bundle's signature and every file (FILE, or NAME@VERSION imported)"
+    )
+    verify.add_argument("file", type=Path, metavar="FILE|NAME@VERSION")
     verify.add_argument("--json", action="store_true")
     verify.set_defaults(handler=verify_command)
 
@@ -50,6 +53,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=show_command)
 
+    rm = cmds.add_parser("rm", help="delete an imported bundle no run, schedule or site refers to")
+    rm.add_argument("ref", metavar="NAME@VERSION")
+    rm.set_defaults(handler=rm_command)
+
     key = sub.add_parser("key", help="vendor public keys trusted for bundles")
     kcmds = key.add_subparsers(dest="key_command", metavar="SUBCOMMAND", required=True)
     add = kcmds.add_parser("add", help="trust a vendor public key (.pub)")
@@ -58,6 +65,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     klist = kcmds.add_parser("list", help="list trusted keys")
     klist.add_argument("--json", action="store_true")
     klist.set_defaults(handler=key_list_command)
+    krm = kcmds.add_parser(
+        "rm", help="stop trusting an added key (refused while imported bundles are signed by it)"
+    )
+    krm.add_argument("key_id", metavar="KEY")
+    krm.set_defaults(handler=key_rm_command)
 
 
 def _existing_file(path: Path) -> Path:
@@ -79,15 +91,20 @@ def build_command(cmd: Command) -> int:
     args = cmd.args
     if not args.src.is_dir():
         raise BadRequest(f"no folder {args.src}", "Give the bundle's source folder.")
-    out = build_bundle(args.src, _existing_file(args.key), args.output)
+    out = service.build_file(
+        args.src, _existing_file(args.key), args.output, cmd.settings().data_path
+    )
     cmd.env.stdout.write(f"{out}\n")
     return 0
 
 
 def verify_command(cmd: Command) -> int:
-    env = cmd.env
-    checked = service.verify_file(cmd.ctx, _existing_file(cmd.args.file))
-    if cmd.args.json:
+    env, args = cmd.env, cmd.args
+    if not args.file.exists() and "@" in args.file.name:  # an imported bundle
+        checked = service.verify_imported(cmd.ctx, *parse_ref(str(args.file)))
+    else:
+        checked = service.verify_file(cmd.ctx, _existing_file(args.file))
+    if args.json:
         env.print_json(checked)
     else:
         env.stdout.write(
@@ -153,17 +170,34 @@ def show_command(cmd: Command) -> int:
     return 0
 
 
+def rm_command(cmd: Command) -> int:
+    name, version = parse_ref(cmd.args.ref)
+    removal.delete_bundle(cmd.ctx, name, version)
+    cmd.env.stdout.write(f"deleted bundle {name} {version}\n")
+    return 0
+
+
 def key_add_command(cmd: Command) -> int:
-    key = service.add_key(cmd.ctx, _existing_file(cmd.args.pubfile))
-    cmd.env.stdout.write(f"trusted key {key.key_id}\n")
+    key = keys.add_key(cmd.ctx, _existing_file(cmd.args.pubfile))
+    cmd.env.stdout.write(
+        f"trusted key {key['id']} ({key['name']}; fingerprint {key['fingerprint']})\n"
+    )
     return 0
 
 
 def key_list_command(cmd: Command) -> int:
-    env = cmd.env
-    found = [{"key_id": k.key_id, "source": str(k.source)} for k in service.trusted_keys(cmd.ctx)]
+    found = keys.list_keys(cmd.ctx)
     if cmd.args.json:
-        env.print_json(found)
+        cmd.env.print_json(found)
     else:
-        env.print_table([[k["key_id"], k["source"]] for k in found], ["KEY", "FILE"])
+        cmd.env.print_table(
+            [[k["id"], k["name"], k["source"], ", ".join(k["bundles"]) or "-"] for k in found],
+            ["KEY", "NAME", "SOURCE", "BUNDLES SIGNED"],
+        )
+    return 0
+
+
+def key_rm_command(cmd: Command) -> int:
+    gone = keys.remove_key(cmd.ctx, cmd.args.key_id)
+    cmd.env.stdout.write(f"removed key {gone['id']} ({gone['name']})\n")
     return 0

@@ -1,4 +1,4 @@
-"""appliance site add|list|show"""
+"""appliance site add|list|show|export|check|rm"""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 from appliance.cli import credentials
 from appliance.cli.common import Command
 from appliance.errors import BadRequest
+from appliance.jobs import removal
 from appliance.jobs.sites import inventory_io
 from appliance.jobs.sites import service as remote_sites
 from appliance.store import sites
@@ -63,6 +64,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     check.add_argument("name")
     check.add_argument("--json", action="store_true")
     check.set_defaults(handler=check_site)
+
+    rm = cmds.add_parser(
+        "rm", help="delete a site (refused while a run is in progress or a schedule targets it)"
+    )
+    rm.add_argument("name")
+    rm.set_defaults(handler=remove_site)
 
     credentials.register_site_commands(cmds)
 
@@ -212,3 +219,9 @@ def check_site(cmd: Command) -> int:
         verdict = "all hosts ready" if result["ok"] else "some hosts are NOT ready"
         env.stdout.write(f"site {result['site']}: {verdict}\n")
     return 0 if result["ok"] else 1
+
+
+def remove_site(cmd: Command) -> int:
+    gone = removal.delete_site(cmd.ctx, cmd.args.name)
+    cmd.env.stdout.write(f"deleted site {gone['site']} ({len(gone['runs'])} runs in its history)\n")
+    return 0

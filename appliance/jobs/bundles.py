@@ -7,6 +7,7 @@ next import, and ``sync_rows`` records such folders at start-up.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -16,22 +17,38 @@ from typing import Any, BinaryIO
 
 from appliance.bundle import (
     Limits,
+    Manifest,
     TrustedKey,
     add_trusted_key,
+    build_bundle,
     import_bundle,
     load_trusted_keys,
     parse_manifest,
     read_imported,
     upgrade_allowed,
     verify_bundle,
+    verify_signature,
 )
+from appliance.bundle.manifest import MANIFEST_NAME, RESERVED_NAMES, SIGNATURE_NAME
 from appliance.compat import carried_bundles_dir, shipped_keys_dir
 from appliance.context import Context
 from appliance.errors import BundleError, NotFound, PayloadTooLarge
+from appliance.jobs import removal
+from appliance.jobs.ansible.syntax import check_playbooks
 from appliance.store import bundles as rows
 
 logger = logging.getLogger(__name__)
 CHUNK = 1024 * 1024
+
+
+def build_file(src_dir: Path, key_path: Path, out: Path, data_dir: Path) -> Path:
+    """``appliance bundle build``: refuse content Ansible cannot load (syntax check of every
+    playbook the manifest names, with the bundle's roles/ and collections/), then build."""
+
+    def check(project: Path, manifest: Manifest) -> None:
+        check_playbooks(project, manifest.playbooks(), data_dir)
+
+    return build_bundle(src_dir, key_path, out, check=check)
 
 
 def trusted_keys(ctx: Context) -> list[TrustedKey]:
@@ -58,6 +75,53 @@ def verify_file(ctx: Context, archive: Path) -> dict[str, Any]:
     }
 
 
+def verify_imported(ctx: Context, name: str, version: str) -> dict[str, Any]:
+    """``appliance bundle verify NAME@VERSION``: the imported folder against what was signed
+    (signature of its bundle.yml, every file's sha256, nothing added); BundleError if not."""
+    folder = Path(rows.find_bundle(name, version).path)
+    try:
+        manifest_bytes = (folder / MANIFEST_NAME).read_bytes()
+        signature = (folder / SIGNATURE_NAME).read_bytes()
+    except OSError as e:
+        raise BundleError(
+            f"imported bundle {name} {version} cannot be read at {folder}: {e.strerror or e}",
+            "Import the bundle again.",
+        ) from e
+    key = verify_signature(trusted_keys(ctx), manifest_bytes, signature)
+    manifest = parse_manifest(manifest_bytes)
+    problems: list[str] = []
+    for rel, expected in manifest.files.items():
+        digest = hashlib.sha256()
+        try:
+            with open(folder / rel, "rb") as f:
+                while chunk := f.read(CHUNK):
+                    digest.update(chunk)
+        except OSError:
+            problems.append(f"{rel} is missing")
+            continue
+        if digest.hexdigest() != expected:
+            problems.append(f"{rel} changed")
+    for dirpath, _dirs, files in os.walk(folder):
+        for file in files:
+            rel = Path(dirpath, file).relative_to(folder).as_posix()
+            if rel not in manifest.files and rel not in RESERVED_NAMES:
+                problems.append(f"{rel} was added")
+    if problems:
+        raise BundleError(
+            f"imported bundle {name} {version} is not what was signed: "
+            + "; ".join(sorted(problems)[:5])
+            + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""),
+            f"Delete {folder} (no run may be using it) and import the bundle again.",
+        )
+    return {
+        "name": manifest.name,
+        "version": manifest.version,
+        "key_id": key.key_id,
+        "path": str(folder),
+        "manifest": manifest.to_json(),
+    }
+
+
 def import_file(ctx: Context, archive: Path) -> tuple[dict[str, Any], bool]:
     """Import ``archive``; returns (bundle as JSON, created?)."""
     imported = import_bundle(
@@ -74,6 +138,7 @@ def import_file(ctx: Context, archive: Path) -> tuple[dict[str, Any], bool]:
         str(imported.path),
         m.to_json(),
     )
+    removal.forget_deletion(ctx, imported.sha256)  # imported on purpose: wanted again
     return bundle, not existed
 
 
@@ -177,7 +242,9 @@ def import_carried(ctx: Context, folder: Path | None = None) -> list[str]:
 
     Each archive is verified in full once; later starts recognise it by the size, times and
     inode recorded then (and its bundle still being there, under the archive hash recorded), so
-    a start does not read gigabytes it already checked. A changed file is verified again.
+    a start does not read gigabytes it already checked. A changed file is verified again. A
+    bundle the user deleted stays deleted (known by its archive hash: the recorded one when the
+    file is recognised, else the file is hashed, and only while any deletion is remembered).
     """
     sync_rows(ctx)
     imported = []
@@ -191,8 +258,15 @@ def import_carried(ctx: Context, folder: Path | None = None) -> list[str]:
         try:
             stamp = _stamp(archive)
             known = known_here.get(archive.name)
-            if known is not None and known.get("stamp") == stamp and _still_imported(known):
+            recognised = known is not None and known.get("stamp") == stamp
+            if recognised and _still_imported(known):
                 seen[archive.name] = known
+                continue
+            sha256 = known.get("sha256") if recognised else None
+            if deleted := removal.was_deleted(ctx, archive, sha256):
+                logger.info("carried bundle %s stays deleted (%s)", archive.name, deleted)
+                if recognised:
+                    seen[archive.name] = known  # the next start need not hash it either
                 continue
             bundle, created = import_file(ctx, archive)
         except Exception:

@@ -8,7 +8,7 @@ from peewee import IntegrityError
 
 from appliance.errors import Conflict, NotFound
 from appliance.store import Store
-from appliance.store.models import Bundle, InstalledComponent, Site
+from appliance.store.models import Bundle, InstalledComponent, Run, Schedule, Site
 
 
 def record_bundle(
@@ -103,3 +103,51 @@ def installed_bundle_versions(bundle_name: str) -> list[tuple[Site, str | None]]
     for row in rows.order_by(InstalledComponent.updated_at):
         installed[row.site_id] = row.bundle_version
     return [(site, installed.get(site.id)) for site in Site.select().order_by(Site.id)]
+
+
+def delete_bundle(store: Store, name: str, version: str) -> dict[str, Any]:
+    """Delete a bundle's row, in one transaction with the check: refused (Conflict, the
+    reasons) while runs (their history and resuming need its playbooks), schedules or
+    installed components refer to it. Returns the row as it was (its folder is the caller's)."""
+
+    def write() -> dict[str, Any]:
+        bundle = find_bundle(name, version)
+        label = f"{name} {version}"
+        reasons = []
+        runs = [r.id for r in Run.select(Run.id).where(Run.bundle == bundle.id)]
+        if runs:
+            reasons.append(f"runs #{', #'.join(map(str, runs[:10]))} used it")
+        schedules = [s.id for s in Schedule.select(Schedule.id).where(Schedule.bundle == bundle.id)]
+        if schedules:
+            reasons.append(f"schedules {', '.join(map(str, schedules))} use it")
+        sites = sorted(
+            {
+                c.site.name
+                for c in InstalledComponent.select(InstalledComponent, Site)
+                .join(Site)
+                .where(
+                    (InstalledComponent.bundle_name == name)
+                    & (InstalledComponent.bundle_version == version)
+                )
+            }
+        )
+        if sites:
+            reasons.append(f"it is installed at {', '.join(sites)}")
+        if reasons:
+            raise Conflict(
+                f"bundle {label} is in use: {'; '.join(reasons)}",
+                "A bundle stays while the history, a schedule or a site refers to it: delete "
+                "the schedules (or the site) first; a bundle a run used cannot be deleted.",
+            )
+        gone = bundle_to_json(bundle)
+        gone["path"] = bundle.path
+        bundle.delete_instance()
+        return gone
+
+    return store.write(write)
+
+
+def bundles_signed_by(key_id: str) -> list[str]:
+    """ "name version" of the imported bundles signed with ``key_id``."""
+    query = Bundle.select(Bundle.name, Bundle.version).where(Bundle.key_id == key_id)
+    return [f"{b.name} {b.version}" for b in query.order_by(Bundle.name, Bundle.id)]

@@ -50,7 +50,10 @@ class CredentialKeyError(ApplianceError):
 
 class PassphraseNeeded(CredentialKeyError):
     status = 423
-    default_hint = "Type the credentials passphrase (the command prompts for it on a terminal)."
+    default_hint = (
+        "Unlock the credentials in the window (a site's Credentials section), or type the "
+        "passphrase when the command prompts for it on a terminal."
+    )
 
 
 @dataclass(frozen=True)

@@ -125,8 +125,10 @@ def parse_secrets(data: Mapping[str, Any]) -> dict[str, str]:
     """Validate ``{"ssh_key"?, "password"?, "become_password"?}`` (strings)."""
     unknown = sorted(set(data) - set(KINDS))
     if unknown:
+        # the names are not repeated: a secret pasted where a kind belongs would come back
         raise BadRequest(
-            f"unknown credential kind(s): {', '.join(map(str, unknown))}",
+            f"unknown credential kind(s): {len(unknown)} field(s) not recognised "
+            "(not repeated here, in case one is a secret)",
             f"Allowed: {', '.join(KINDS)}.",
         )
     clean: dict[str, str] = {}
@@ -192,12 +194,15 @@ def credential_kinds(site_id: int) -> list[str]:
     return [k for k in KINDS if k in found]
 
 
-def load_credentials(root: Path, site_id: int, passphrase: str | None = None) -> SiteSecrets:
-    """Decrypt a site's credentials; an empty SiteSecrets when it has none (no key needed)."""
+def load_credentials(
+    root: Path, site_id: int, passphrase: str | None = None, key: CredentialKey | None = None
+) -> SiteSecrets:
+    """Decrypt a site's credentials (with ``key`` when it is already open, e.g. unlocked from
+    the window); an empty SiteSecrets when it has none (no key needed)."""
     rows = list(Credential.select().where(Credential.site == site_id))
     if not rows:
         return SiteSecrets()
-    key = load_key(root, passphrase)
+    key = key or load_key(root, passphrase)
     aead = key.aesgcm()
     values: dict[str, str] = {}
     for row in rows:

@@ -35,15 +35,69 @@ def insert_events(batch: Sequence[dict[str, Any]]) -> None:
         RunEvent.insert_many(batch[start : start + 200]).execute()
 
 
-def host_counts(run_id: int) -> dict[str, dict[str, int]]:
-    """Per host: ok, changed, failed, unreachable, skipped task results over the whole run."""
+COUNTS = ("ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored")
+EVENT_COUNTS = COUNTS[:5]  # what task events alone can tell
+# playbook_on_stats event_data key -> our name
+STATS_KEYS = {
+    "ok": "ok",
+    "changed": "changed",
+    "failures": "failed",
+    "dark": "unreachable",
+    "skipped": "skipped",
+    "rescued": "rescued",
+    "ignored": "ignored",
+}
+
+
+def step_stats(event_data: dict[str, Any]) -> dict[str, dict[str, int]]:
+    """Per host, Ansible's own figures from a ``playbook_on_stats`` event's data (its PLAY
+    RECAP); hosts Ansible processed but counted nothing for get zeros."""
     hosts: dict[str, dict[str, int]] = {}
+    processed = event_data.get("processed") or {}
+    for host in processed if isinstance(processed, dict) else ():
+        hosts.setdefault(str(host), dict.fromkeys(COUNTS, 0))
+    for key, name in STATS_KEYS.items():
+        values = event_data.get(key) or {}
+        if not isinstance(values, dict):
+            continue
+        for host, n in values.items():
+            counts = hosts.setdefault(str(host), dict.fromkeys(COUNTS, 0))
+            counts[name] = int(n) if isinstance(n, int) else 0
+    return hosts
+
+
+def host_counts(run_id: int) -> tuple[dict[str, dict[str, int]], list[int]]:
+    """Per host over the run: ok, changed, failed, unreachable, skipped, rescued, ignored; and
+    the steps (idx) counted from their events.
+
+    Each step counts as Ansible did (its stored ``playbook_on_stats``, the last attempt's on a
+    resumed run). A step without one (running, cancelled, killed, or from before stats were
+    kept) counts its task events instead (a failure a rescue handled cannot be told from events
+    and counts as failed there); finished such steps are the partial ones.
+    """
+    hosts: dict[str, dict[str, int]] = {}
+    without: dict[int, int] = {}  # step id -> idx
+    partial: list[int] = []
+    query_steps = RunStep.select(RunStep.id, RunStep.idx, RunStep.state, RunStep.stats)
+    for step in query_steps.where(RunStep.run == run_id).order_by(RunStep.idx):
+        if step.stats is None:
+            without[step.id] = step.idx
+            if step.state not in ("pending", "running"):
+                partial.append(step.idx)
+            continue
+        for host, counts in step.stats.items():
+            target = hosts.setdefault(host, dict.fromkeys(COUNTS, 0))
+            for name in COUNTS:
+                target[name] += int(counts.get(name, 0))
+    if not without:
+        return hosts, partial
     query = (
         RunEvent.select(
             RunEvent.host, RunEvent.status, RunEvent.changed, fn.COUNT(RunEvent.id).alias("n")
         )
         .where(
             (RunEvent.run == run_id)
+            & RunEvent.step.in_(list(without))
             & RunEvent.event.in_(TASK_EVENTS)
             & RunEvent.host.is_null(False)
         )
@@ -51,16 +105,16 @@ def host_counts(run_id: int) -> dict[str, dict[str, int]]:
         .tuples()
     )
     for host, status, changed, n in query:
-        counts = hosts.setdefault(
-            host, dict.fromkeys(("ok", "changed", "failed", "unreachable", "skipped"), 0)
-        )
+        counts = hosts.setdefault(host, dict.fromkeys(COUNTS, 0))
         if status in ("ok", "ignored"):
             counts["ok"] += n
-        elif status in counts:
+        if status == "ignored":
+            counts["ignored"] += n
+        elif status in EVENT_COUNTS:
             counts[status] += n
         if changed:
             counts["changed"] += n
-    return hosts
+    return hosts, partial
 
 
 def list_events(run_id: int, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]:

@@ -107,6 +107,14 @@ CREATE TABLE credential (
 """
 MIGRATIONS.append(_sql_script(V_CREDENTIAL))
 
+# Per-host results of a step as Ansible counted them (its playbook_on_stats event, issue 13):
+# JSON {host: {ok, changed, unreachable, failed, skipped, rescued, ignored}}; NULL until the
+# step's playbook ended (a cancelled or killed step never gets one).
+V_STEP_STATS = """
+ALTER TABLE run_step ADD COLUMN stats TEXT;
+"""
+MIGRATIONS.append(_sql_script(V_STEP_STATS))
+
 # Retention (issue 23): a pruned run keeps its summary, steps and per-host results; its events
 # and log are gone.
 V_RETENTION = """

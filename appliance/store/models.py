@@ -120,6 +120,7 @@ class RunStep(BaseModel):
     started_at = CharField(null=True)
     finished_at = CharField(null=True)
     rc = IntegerField(null=True)
+    stats = JSONField(null=True)  # {host: {ok, changed, ...}} from Ansible's playbook_on_stats
 
     class Meta:
         table_name = "run_step"

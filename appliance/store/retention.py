@@ -62,8 +62,9 @@ def keep_hosts(store: Store, run_id: int) -> bool:
         run = Run.get_by_id(run_id)
         if run.pruned_at is not None:
             return False
-        hosts = host_counts(run_id)
-        Run.update(kept_hosts=hosts, pruned_at=store.now()).where(Run.id == run_id).execute()
+        hosts, partial = host_counts(run_id)
+        kept = {"hosts": hosts, "partial": partial}
+        Run.update(kept_hosts=kept, pruned_at=store.now()).where(Run.id == run_id).execute()
         return True
 
     return store.write(write)

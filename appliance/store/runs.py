@@ -142,7 +142,7 @@ def reset_steps_from(store: Store, run_id: int, idx: int) -> None:
     """Steps ``idx`` and later go back to pending (a resume re-runs them)."""
     store.write(
         lambda: (
-            RunStep.update(state="pending", started_at=None, finished_at=None, rc=None)
+            RunStep.update(state="pending", started_at=None, finished_at=None, rc=None, stats=None)
             .where((RunStep.run == run_id) & (RunStep.idx >= idx))
             .execute()
         )
@@ -351,7 +351,13 @@ def get_run(run_id: int | str) -> dict[str, Any]:
     detail["plan"] = run.plan
     detail["installed_before"] = run.installed_before
     detail["steps"] = [step_to_json(s) for s in run_steps(run.id)]
-    detail["hosts"] = run.kept_hosts if run.pruned_at else host_counts(run.id)
+    if run.pruned_at:  # frozen when retention removed the events
+        kept = run.kept_hosts or {}
+        detail["hosts"], detail["partial_steps"] = kept.get("hosts", {}), kept.get("partial", [])
+    else:
+        detail["hosts"], detail["partial_steps"] = host_counts(run.id)
+    # Ansible's own per-host recap of each finished step's last attempt (by step idx)
+    detail["step_hosts"] = {str(s.idx): s.stats for s in run_steps(run.id) if s.stats}
     return detail
 
 

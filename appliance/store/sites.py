@@ -7,8 +7,9 @@ from typing import Any
 from peewee import IntegrityError
 
 from appliance.errors import BadRequest, Conflict, NotFound
+from appliance.states import ACTIVE
 from appliance.store import Store
-from appliance.store.models import Host, InstalledComponent, Site
+from appliance.store.models import Host, InstalledComponent, Run, Schedule, Site
 from appliance.validate import (
     MAX_KEY_CHARS,
     Field,
@@ -185,3 +186,33 @@ def update_site(store: Store, site_id: int, spec: dict[str, Any]) -> dict[str, A
         return site_id
 
     return get_site(store.write(write))
+
+
+def delete_site(store: Store, ref: int | str) -> dict[str, Any]:
+    """Delete a site with its hosts, credentials, installed-version records and finished runs,
+    in one transaction with the check: refused (Conflict, the reason) while a run is in
+    progress there or a schedule targets it. Returns what went, with the ids of its runs."""
+
+    def write() -> dict[str, Any]:
+        site = find_site(ref)
+        active = [
+            r.id
+            for r in Run.select(Run.id).where((Run.site == site.id) & Run.state.in_(list(ACTIVE)))
+        ]
+        if active:
+            raise Conflict(
+                f"site {site.name} has a run in progress (#{', #'.join(map(str, active))})",
+                "Wait for the run to end, or cancel it, then delete the site.",
+            )
+        schedules = [s.id for s in Schedule.select(Schedule.id).where(Schedule.site == site.id)]
+        if schedules:
+            raise Conflict(
+                f"site {site.name} has schedules ({', '.join(map(str, schedules))})",
+                "Delete its schedules first (Schedules screen, or appliance schedule rm ID).",
+            )
+        runs = [r.id for r in Run.select(Run.id).where(Run.site == site.id)]
+        installed = InstalledComponent.select().where(InstalledComponent.site == site.id).count()
+        site.delete_instance(recursive=True)
+        return {"site": site.name, "site_id": site.id, "runs": runs, "installed": installed}
+
+    return store.write(write)

@@ -177,3 +177,12 @@ def test_the_app_still_answers_afterwards(client: WsgiClient) -> None:
     listed = client.get("/api/sites")
     assert listed.status == 200
     assert [s["name"] for s in strict_json(listed.body)] == ["lab"]
+
+
+def test_a_secret_sent_as_a_credential_kind_is_not_echoed(client: WsgiClient) -> None:
+    secret = "hunter2-Sup3rSecret"
+    for body in ({secret: "x"}, {"clear": [secret]}):
+        reply = client.request("PUT", "/api/sites/1/credentials", body)
+        assert reply.status == 400, reply.body
+        assert "unknown credential kind" in reply.json()["error"]
+        assert secret not in reply.body.decode()

@@ -151,6 +151,8 @@ def test_busy_site_conflict_and_run_shape(
         "failed": 0,
         "unreachable": 0,
         "skipped": 0,
+        "rescued": 0,
+        "ignored": 0,
     }
     assert [r["id"] for r in api.get("/api/runs?site=slow&state=running").json()] == [run["id"]]
     assert api.get("/api/runs?state=succeeded").json() == []

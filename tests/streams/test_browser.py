@@ -15,15 +15,6 @@ from tests.streams.helpers import append, make_run, set_state, wait_for
 from tests.streams.test_log_stream import straddling_log
 
 pytestmark = pytest.mark.slow
-sync_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 
 START_LOG = """async ([runId, offset]) => {
   const { streamLog } = await import("/static/js/streams.js");
@@ -44,17 +35,14 @@ FINISH = """async () => {
 
 
 @pytest.fixture
-def page(server: LocalServer) -> Iterator:
-    if not os.path.exists(CHROMIUM):
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
-        try:
-            pg = browser.new_page()
-            pg.goto(server.login_url)  # sets the HttpOnly cookie, lands on /
-            yield pg
-        finally:
-            browser.close()
+def page(server: LocalServer, browser) -> Iterator:
+    context = browser.new_context()  # its own cookies
+    try:
+        pg = context.new_page()
+        pg.goto(server.login_url)  # sets the HttpOnly cookie, lands on /
+        yield pg
+    finally:
+        context.close()
 
 
 def test_multibyte_log_replays_exactly(ctx: Context, server: LocalServer, page) -> None:

@@ -80,3 +80,12 @@ def test_version_and_serve_do_not_import_qt() -> None:
         [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_window_geometry_follows_the_available_area() -> None:
+    laptop = desktop.window_geometry((0, 0, 1366, 768))
+    assert laptop == {"x": 0, "y": 0, "width": 1366, "height": 736, "min_size": (1000, 600)}
+    # a panel on the left and a small screen: placed beside the panel, minimum within the screen
+    small = desktop.window_geometry((64, 0, 900, 560))
+    assert (small["x"], small["width"], small["min_size"]) == (64, 900, (900, 528))
+    assert desktop.window_geometry(None) == {"width": 1280, "height": 700, "min_size": (1000, 600)}

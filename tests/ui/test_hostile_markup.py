@@ -1,15 +1,16 @@
 """Nothing a site, a bundle or a log says runs in the page (issue 19): hostile markup stored in
-every field a user or a bundle controls renders as text on every screen. (The report's own
-escaping is tested in test_report.py.)
+every field a user or a bundle controls renders as text on every screen and in the report.
 
 The rows are written straight into the store, past the API's name checks, as the worst case of
 what could reach the page (an older version's data, a bundle's manifest, a playbook's output)."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from appliance.context import Context
+from appliance.jobs.reports.report import render_report
 from appliance.store.models import Bundle, Host, Schedule, Site
 from tests.support.processes import ServerProcess
 from tests.ui.helpers import make_run, write_log
@@ -112,3 +113,15 @@ def test_hostile_markup_renders_as_text_everywhere(
         assert found == [], (screen, found)
         assert page.evaluate("() => window.__pwned === undefined"), screen
     assert dialogs == []
+
+    html = render_report(ctx, run_id)
+    body = html.split("<body>", 1)[1]
+    assert "<script" not in body.lower() and "<img" not in body.lower()
+    assert not re.search(r"<a\s", body) and "<b id=injected" not in body
+    assert "&lt;script&gt;" in body and "&lt;img src=x" in body
+    report = tmp_path / "report.html"
+    report.write_text(html, encoding="utf-8")
+    page.goto(report.as_uri())
+    assert page.evaluate("sel => document.querySelectorAll(sel).length", INJECTED) == 0
+    assert page.evaluate("() => window.__pwned === undefined")
+    assert "<script>window.__pwned" in page.inner_text("body")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -107,6 +108,77 @@ def test_window_shows_the_ui_and_closes_cleanly(data_dir: Path) -> None:
         assert code == 0, output
         assert "No window" not in output, output
         assert not server_json.exists()
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+        proc.stdout.close()
+
+
+GEOMETRY = re.compile(r"window geometry (-?\d+),(-?\d+) (\d+)x(\d+); screen available area (\S+)")
+
+
+def test_window_fits_a_laptop_screen(data_dir: Path) -> None:
+    """On a 1366x768 screen with no window manager (where "maximized" means nothing) the window
+    takes the screen's available area: Qt's own report and the X server's both inside it."""
+    for tool in ("xvfb-run", "xwininfo", "import", "convert"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is missing: apt-get install xvfb xauth x11-utils imagemagick")
+    extra = {"QTWEBENGINE_DISABLE_SANDBOX": "1"} if os.geteuid() == 0 else {}
+    proc = subprocess.Popen(
+        ["xvfb-run", "-a", "-s", "-screen 0 1366x768x24", *appliance_cmd()],
+        env=child_env(data_dir, APPLIANCE_OPEN_BROWSER="0", **extra),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    log = data_dir / "logs" / "appliance.log"
+    try:
+        deadline = time.monotonic() + 90
+        found = None
+        while found is None:
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "the window never reported its geometry"
+            time.sleep(0.2)
+            found = GEOMETRY.search(log.read_text()) if log.exists() else None
+        x, y, w, h = (int(v) for v in found.groups()[:4])
+        assert found.group(5) == "0x0x1366x768"
+        assert x >= 0 and y >= 0 and x + w <= 1366 and y + h <= 768, found.group(0)
+        assert w == 1366 and h >= 700, found.group(0)  # the whole width, nearly all the height
+        pid = json.loads((data_dir / "server.json").read_text())["pid"]
+        env = {**os.environ, **display_of(pid)}
+        tree = subprocess.run(
+            ["xwininfo", "-root", "-tree"], env=env, capture_output=True, text=True, timeout=30
+        ).stdout
+        boxes = [
+            tuple(int(v) for v in m.groups())
+            for m in re.finditer(r'"Appliance".*?\s(\d+)x(\d+)\+(-?\d+)\+(-?\d+)', tree)
+        ]
+        assert boxes, tree
+        for bw, bh, bx, by in boxes:
+            assert bx >= 0 and by >= 0 and bx + bw <= 1366 and by + bh <= 768, tree
+        # the navigation is drawn on the screen: its strip at the top has the links' colours
+        shot = ARTIFACTS / "window-laptop-xvfb.png"
+        ARTIFACTS.mkdir(exist_ok=True)
+        nav = 1
+        while nav <= 20:
+            assert time.monotonic() < deadline, f"the navigation never showed ({nav} colours)"
+            time.sleep(0.5)
+            subprocess.run(
+                ["import", "-window", "root", str(shot)],
+                env=env,
+                check=True,
+                capture_output=True,
+                timeout=30,
+            )
+            crop = ["convert", str(shot), "-crop", "600x40+300+8", "+repage", "-format", "%k"]
+            nav = int(
+                subprocess.run(
+                    [*crop, "info:"], check=True, capture_output=True, text=True, timeout=30
+                ).stdout
+            )
+        os.kill(pid, signal.SIGTERM)
+        assert proc.wait(60) == 0, proc.stdout.read().decode()
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)

@@ -3,6 +3,7 @@
 from appliance.backend.routes import (
     bundles,
     health,
+    keys,
     reports,
     runs,
     schedules,
@@ -12,4 +13,4 @@ from appliance.backend.routes import (
     ui,
 )
 
-ROUTE_MODULES = (health, sites, site_extras, bundles, runs, reports, streams, schedules, ui)
+ROUTE_MODULES = (health, sites, site_extras, bundles, keys, runs, reports, streams, schedules, ui)

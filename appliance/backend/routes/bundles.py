@@ -5,6 +5,7 @@ from bottle import Bottle, request, response
 from appliance.backend.http import body_deadline, content_length, query_int
 from appliance.context import Context
 from appliance.jobs import bundles as service
+from appliance.jobs import keys, removal
 
 
 def register(app: Bottle, ctx: Context) -> None:
@@ -22,8 +23,13 @@ def register(app: Bottle, ctx: Context) -> None:
                 ctx, request.environ["wsgi.input"], content_length(request)
             )
         response.status = 201 if created else 200
-        return bundle
+        return {**bundle, "key": keys.describe(ctx, bundle["key_id"])}  # who signed it
 
     @app.get("/api/bundles/<name>/<version>")
     def get_bundle(name: str, version: str) -> dict:
-        return service.bundle_detail(name, version)
+        detail = service.bundle_detail(name, version)
+        return {**detail, "key": keys.describe(ctx, detail["key_id"])}
+
+    @app.delete("/api/bundles/<name>/<version>")
+    def delete_bundle(name: str, version: str) -> dict:
+        return removal.delete_bundle(ctx, name, version)

@@ -11,6 +11,7 @@ from appliance.jobs.sites import inventory_io
 from appliance.jobs.sites import service as remote_sites
 from appliance.validate import Field, expect_object
 
+UNLOCK_FIELDS = {"passphrase": Field(str, required=True)}
 IMPORT_FIELDS = {
     "name": Field(str, required=True),
     "format": Field(str, required=True),
@@ -55,3 +56,16 @@ def register(app: Bottle, ctx: Context) -> None:
     @app.post("/api/sites/<ref>/check")
     def check_site(ref: str) -> dict:
         return remote_sites.check_site(ctx, ref)
+
+    @app.get("/api/credentials/key")
+    def key_status() -> dict:
+        return remote_sites.key_status(ctx)
+
+    @app.post("/api/credentials/unlock")
+    def unlock_key() -> dict:
+        body = expect_object(json_body(request, limit), "unlock", UNLOCK_FIELDS)
+        return remote_sites.unlock_key(ctx, body["passphrase"])
+
+    @app.post("/api/credentials/lock")
+    def lock_key() -> dict:
+        return remote_sites.lock_key(ctx)

@@ -4,6 +4,7 @@ from bottle import Bottle, request, response
 
 from appliance.backend.http import json_body, query_int
 from appliance.context import Context
+from appliance.jobs import removal
 from appliance.store import sites
 
 
@@ -31,3 +32,7 @@ def register(app: Bottle, ctx: Context) -> None:
         site_id = sites.find_site(ref).id
         spec = sites.parse_site(json_body(request, ctx.settings.max_body_bytes))
         return sites.update_site(ctx.store, site_id, spec)
+
+    @app.delete("/api/sites/<ref>")
+    def delete_site(ref: str) -> dict:
+        return removal.delete_site(ctx, ref)

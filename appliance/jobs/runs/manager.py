@@ -19,14 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from appliance.ansible_env import ansible_environment
-from appliance.bundle import Manifest, parse_manifest
-from appliance.compat import launcher_dir
 from appliance.context import Context
 from appliance.errors import ApplianceError, Conflict, ServiceUnavailable, Unprocessable
-from appliance.jobs.ansible.inventory import inventory_yaml
-from appliance.jobs.ansible.secrets import redact_row, runner_secrets
-from appliance.jobs.runs import processes, recovery
+from appliance.jobs.ansible.secrets import redact_row
+from appliance.jobs.runs import processes, project, recovery
 from appliance.jobs.runs.log import RunLog
 from appliance.jobs.runs.outcomes import (
     EventBatch,
@@ -35,14 +31,15 @@ from appliance.jobs.runs.outcomes import (
     steps_left_as,
     stopped_result,
 )
-from appliance.jobs.runs.plan import Installed, PlannedStep, make_plan, success_record
+from appliance.jobs.runs.plan import PlannedStep
+from appliance.jobs.runs.planning import plan_run, read_manifest, success_for
 from appliance.jobs.runs.runner import StepSpec, event_row, run_step
+from appliance.jobs.runs.workspace import prepare
 from appliance.jobs.sites.check import refuse_unmanageable_site
 from appliance.states import RESUMABLE, TERMINAL, RunState, StepState
 from appliance.store import bundles as bundle_rows
-from appliance.store import credentials, sites
 from appliance.store import runs as rows
-from appliance.store.rows import Bundle, Run
+from appliance.store.rows import Run
 
 logger = logging.getLogger(__name__)
 
@@ -109,52 +106,25 @@ class RunManager:
             raise ServiceUnavailable(
                 "the appliance is shutting down", "Start the run again once the appliance is back."
             )
-        site_row = sites.find_site(site)
-        bundle_row = bundle_rows.find_bundle(bundle, version)
-        manifest = _manifest(bundle_row)
-        installed = {
-            r.component: Installed(r.version, r.bundle_name, r.bundle_version)
-            for r in rows.installed_rows(site_row.id)
-        }
-        restore, backup_run = None, None
-        if action == "rollback":
-            backup = rows.latest_backup_run(site_row.id, manifest.name)
-            if backup is not None:
-                backup_run = backup.id
-                restore = {
-                    name: Installed.from_json(info)
-                    for name, info in backup.installed_before.items()
-                }
-        plan = make_plan(manifest, installed, action, restore=restore)
+        planned = plan_run(site, bundle, version, action)
         if dry_run:
-            return {
-                "dry_run": True,
-                "id": None,
-                "state": None,
-                "action": plan.action,
-                "site": site_row.name,
-                "site_id": site_row.id,
-                "bundle": manifest.name,
-                "version": manifest.version,
-                "backup_run": backup_run,
-                "installed_version": plan.installed_version,
-                "plan": plan.to_json(),
-            }
+            return planned.to_json()
+        plan, manifest, site_row = planned.plan, planned.manifest, planned.site
         if not plan.steps:
             raise Unprocessable(
                 f"the plan for {plan.action} of {manifest.name} {manifest.version} has no steps",
                 "Nothing to do.",
             )
-        refuse_unmanageable_site(self.ctx.paths.root, site_row.id, site_row.vars)  # old Pythons
+        refuse_unmanageable_site(self.ctx, site_row.id, site_row.vars)  # hosts' Python too old
         run_id = rows.create_run(
             self.ctx.store,
             site_id=site_row.id,
-            bundle_id=bundle_row.id,
+            bundle_id=planned.bundle.id,
             action=plan.action,
             plan=plan.to_json(),
             trigger=trigger,
-            installed_before={k: v.to_json() for k, v in installed.items()},
-            backup_run_id=backup_run,
+            installed_before={k: v.to_json() for k, v in planned.installed.items()},
+            backup_run_id=planned.backup_run,
             owner_pid=os.getpid(),
             owner_start=self._identity,
         )
@@ -204,7 +174,7 @@ class RunManager:
             )
         steps = rows.run_steps(run.id)
         first = next((s.idx for s in steps if s.state != StepState.SUCCEEDED), len(steps) + 1)
-        _manifest(bundle_rows.bundle_by_id(run.bundle_id))  # the bundle must still be readable
+        read_manifest(bundle_rows.bundle_by_id(run.bundle_id))  # the bundle must still be readable
         if not rows.resume_run(
             self.ctx.store,
             run.id,
@@ -269,8 +239,9 @@ class RunManager:
                 logger.warning("run %d is %s: not starting it", run_id, run.state)
                 return
             state, error, hint = self._run_steps(active, run, log, first_idx)
+            self._after_steps(run, log)
             if state == RunState.SUCCEEDED:
-                record, replace = self._success_record(run)
+                record, replace = success_for(run)
         except Exception as e:  # the job boundary: the run fails and says why
             logger.exception("run %d failed inside the appliance", run_id)
             state, error = RunState.FAILED, f"internal error: {e}"
@@ -306,25 +277,9 @@ class RunManager:
         self, active: _Active, run: Run, log: RunLog, first_idx: int
     ) -> tuple[RunState, str | None, str | None]:
         store = self.ctx.store
-        site = sites.find_site(run.site_id)
-        bundle = bundle_rows.bundle_by_id(run.bundle_id)
-        manifest = _manifest(bundle)
-        hosts = sites.site_hosts(site.id)
-        # The backup of this run (or, for a rollback, of the run it restores): in the data
-        # directory for hosts on this machine; on a remote host the bundle places it by backup_id
-        # (a laptop path means nothing there). Not an extra var: those would win on every host.
-        backup_run = run.backup_run_id or run.id
-        backup_dir = self.ctx.paths.backups / site.name / str(backup_run)
-        inventory = inventory_yaml(hosts, site.vars, {"backup_dir": str(backup_dir)})
-        secrets = runner_secrets(credentials.load_credentials(self.ctx.paths.root, site.id))
+        work = prepare(self.ctx, run)
+        secrets = work.secrets
         log.redact = secrets.redact if secrets.redact else None
-        envvars = self._envvars(run.id)
-        extravars = {
-            "bundle_name": manifest.name,
-            "bundle_version": manifest.version,
-            "backup_id": f"run-{backup_run}",
-            "component_versions": {c.name: c.version for c in manifest.components},
-        }
         steps = rows.run_steps(run.id)
         total = len(steps)
         for step in steps:
@@ -338,13 +293,14 @@ class RunManager:
             rows.set_step(store, step.id, state=StepState.RUNNING, started_at=store.now())
             spec = StepSpec(
                 private_dir=self.ctx.paths.run_dir(run.id) / "private" / f"{step.idx}-{step.name}",
-                project=Path(bundle.path),
+                project=work.view,
                 playbook=planned.playbook,
-                inventory=inventory,
-                envvars=envvars,
-                extravars=extravars,
+                inventory=work.inventory,
+                envvars=work.envvars,
+                extravars=work.extravars,
                 check=planned.check,
                 secrets=secrets,
+                inventory_dir=self.ctx.paths.site_inventory(work.site_id),
             )
             step_id = step.id
             batch = EventBatch(
@@ -367,7 +323,14 @@ class RunManager:
             finally:
                 batch.flush()
             step_state = outcome_state(outcome, active.stop_reason)
-            rows.set_step(store, step.id, state=step_state, finished_at=store.now(), rc=outcome.rc)
+            rows.set_step(
+                store,
+                step.id,
+                state=step_state,
+                finished_at=store.now(),
+                rc=outcome.rc,
+                stats=outcome.stats,
+            )
             if step_state != StepState.SUCCEEDED:
                 where = f"at step {planned.title(total)}"
                 if step_state == StepState.FAILED:
@@ -375,32 +338,20 @@ class RunManager:
                 return stopped_result(active.stop_reason or "cancel", where)
         return RunState.SUCCEEDED, None, None
 
-    def _success_record(self, run: Run) -> tuple[dict | None, str | None]:
-        """What the run's plan records on success (``plan.success_record``, asked again: the
-        run may have been planned by another process), and the bundle a rollback replaces."""
+    def _after_steps(self, run: Run, log: RunLog) -> None:
+        """The imported bundle must still hold what was signed: files the view shares with it
+        by a hard link are checked. (The view stays: a step's private_data_dir re-runs.)"""
         bundle = bundle_rows.bundle_by_id(run.bundle_id)
-        restore = None
-        if run.action == "rollback" and run.backup_run_id is not None:
-            before = rows.find_run(run.backup_run_id).installed_before
-            restore = {name: Installed.from_json(info) for name, info in before.items()}
-        record = success_record(_manifest(bundle), run.action, restore)
-        replace = bundle.name if restore is not None else None
-        return {k: v.to_json() for k, v in record.items()} or None, replace
-
-    def _envvars(self, run_id: int) -> dict[str, str]:
-        root = self.ctx.paths.root
-        env = ansible_environment(root)
-        path = os.environ.get("PATH", os.defpath)
-        env.update(
-            {
-                "PATH": f"{launcher_dir(root / 'bin')}{os.pathsep}{path}",
-                "ANSIBLE_FORCE_COLOR": "1",  # the log keeps colours; the UI renders ANSI
-                "ANSIBLE_HOST_KEY_CHECKING": "True",  # ansible-runner turns it off unless told
-                "APPLIANCE_DATA_DIR": str(root),
-                processes.MARKER_VAR: processes.run_marker(root, run_id),
-            }
-        )
-        return env
+        run_dir = self.ctx.paths.run_dir(run.id)
+        changed = project.changed_links(Path(bundle.path), run_dir, read_manifest(bundle).files)
+        if changed:
+            what = f"{bundle.name} {bundle.version}"
+            log.line(
+                f"appliance: this run wrote into {len(changed)} file(s) of the imported bundle "
+                f"{what} ({', '.join(changed[:5])}): delete {bundle.path} and import the bundle "
+                "again before another run"
+            )
+            logger.error("run %d changed imported bundle %s: %s", run.id, what, changed)
 
     def _notify(self, run: dict[str, Any]) -> None:
         for callback in list(self._listeners):
@@ -408,14 +359,3 @@ class RunManager:
                 callback(run)
             except Exception:
                 logger.exception("run listener %r failed", callback)
-
-
-def _manifest(bundle: Bundle) -> Manifest:
-    path = Path(bundle.path, "bundle.yml")
-    try:
-        return parse_manifest(path.read_bytes())
-    except OSError as e:
-        raise Unprocessable(
-            f"bundle {bundle.name} {bundle.version} is not readable at {path}",
-            "Import the bundle again.",
-        ) from e

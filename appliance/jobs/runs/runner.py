@@ -1,9 +1,11 @@
 """One step of a run: one ansible-runner invocation in its own private_data_dir.
 
 The private_data_dir is self-contained, so the same folder re-runs unchanged with the plain
-``ansible-runner run <dir> -p <playbook>`` command line (scale-out to another engine)::
+``ansible-runner run <dir> -p <playbook> --inventory <dir>/inventory/hosts.yml`` command line
+(scale-out to another engine)::
 
-    project -> the extracted bundle folder (read-only)
+    project -> the run's view of the bundle (runs/<id>/project, see project.py)
+    inventory -> the site's inventory folder (sites/<id>/inventory, kept between runs)
     inventory/hosts.yml   the site's hosts (see inventory.py); local ones with backup_dir
     env/envvars           PATH (this appliance's launchers first), ANSIBLE_*, APPLIANCE_*
     env/extravars         bundle_name, bundle_version, backup_id, component_versions
@@ -21,6 +23,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import shutil
 import signal
 import tempfile
 import time
@@ -32,8 +36,10 @@ from typing import Any
 import yaml
 
 from appliance.jobs.ansible.secrets import RunnerSecrets
+from appliance.jobs.ansible.syntax import first_error
 from appliance.jobs.runs import processes
 from appliance.jobs.runs.log import RunLog
+from appliance.store.events import step_stats
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +69,8 @@ class StepSpec:
     envvars: Mapping[str, str]
     extravars: Mapping[str, Any]
     check: bool = False
+    # The site's persistent inventory folder (inventory/ links to it); None: a folder of its own
+    inventory_dir: Path | None = None
     # The site's credentials: handed over through ansible-runner's ssh_key / passwords (never
     # in a file of the private_data_dir), and redacted from what the step reports.
     secrets: RunnerSecrets = field(default_factory=RunnerSecrets)
@@ -72,10 +80,67 @@ class StepSpec:
 class StepOutcome:
     status: str  # successful | failed | cancelled | error
     rc: int | None
-    failure: str | None = None  # the first task failure, as "host: message"
+    failure: str | None = None  # the failure that failed the step, as "host: message"
     unreachable: bool = False
     events: int = 0
     pid: int | None = None
+    # {host: {ok, changed, ...}} from the step's playbook_on_stats; None: the playbook never
+    # reached its recap (cancelled, killed, or it did not start)
+    stats: dict[str, dict[str, int]] | None = None
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+@dataclass
+class _Failures:
+    """Which failure failed the step, decided once it ended: a task's ``runner_on_failed``
+    does not say whether a ``rescue:`` handled it, the step's stats do."""
+
+    redact: Callable[[str], str]
+    first: tuple[str, bool] | None = None  # the first failure not ignored (without stats)
+    last: dict[str, tuple[int, str, bool]] = field(default_factory=dict)  # host -> its last
+    error_output: list[str] = field(default_factory=list)  # Ansible's own error text
+    seen: int = 0
+
+    def event(self, name: str | None, event: Mapping[str, Any]) -> None:
+        self.seen += 1
+        data = event.get("event_data") or {}
+        if name in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+            res = data.get("res") if isinstance(data.get("res"), dict) else {}
+            message = res.get("msg") or res.get("stderr") or "failed"
+            text = self.redact(f"{data.get('host')}: " + " ".join(str(message).split()))
+            unreachable = name == "runner_on_unreachable"
+            self.last[str(data.get("host"))] = (self.seen, text, unreachable)
+            if self.first is None:
+                self.first = (text, unreachable)
+        elif name == "verbose":  # output outside any task: Ansible's own error lines
+            stdout = event.get("stdout")
+            if stdout and len(self.error_output) < 50:
+                self.error_output.extend(_ANSI.sub("", stdout).splitlines())
+
+    def decide(
+        self, stats: Mapping[str, Mapping[str, int]] | None, project: Path
+    ) -> tuple[str | None, bool]:
+        """The first failure neither rescued nor ignored (each failed host's last failure, the
+        earliest of those), or the unreachable host; Ansible's error when no task failed."""
+        if stats is not None:
+            hosts = [h for h, c in stats.items() if c.get("failed") or c.get("unreachable")]
+            found = sorted(self.last[h] for h in hosts if h in self.last)
+            if found:
+                return self.redact(found[0][1]), found[0][2]
+            if hosts:
+                return f"{hosts[0]}: failed", bool(stats[hosts[0]].get("unreachable"))
+        elif self.first is not None:
+            return self.first
+        if any(_is_error(line) for line in self.error_output):
+            return self.redact(first_error("\n".join(self.error_output), project)), False
+        return None, False
+
+
+def _is_error(line: str) -> bool:
+    line = line.strip()
+    return line.startswith("[ERROR]:") or line.startswith("ERROR!")
 
 
 def _write(path: Path, text: str) -> None:
@@ -99,7 +164,13 @@ def prepare(spec: StepSpec) -> None:
     d = spec.private_dir
     d.mkdir(parents=True, exist_ok=True, mode=0o700)
     _link(d / "project", spec.project)
-    _write(d / "inventory" / "hosts.yml", spec.inventory)
+    inventory = d / "inventory"
+    if spec.inventory_dir is not None:
+        spec.inventory_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if inventory.is_dir() and not inventory.is_symlink():
+            shutil.rmtree(inventory)  # a step prepared by an older appliance
+        _link(inventory, spec.inventory_dir)
+    _write(inventory / "hosts.yml", spec.inventory)
 
     def dump(value: Any) -> str:
         return yaml.safe_dump(value, sort_keys=True, default_flow_style=False, width=1000)
@@ -199,6 +270,7 @@ def run_step(
     prepare(spec)
     outcome = StepOutcome(status="failed", rc=None)
     cancel = _Cancel(should_cancel, on_process)
+    failures = _Failures(spec.secrets.redact)
 
     def handle_event(event: dict[str, Any]) -> bool:
         outcome.events += 1
@@ -206,14 +278,9 @@ def run_step(
         if stdout:
             log.write(stdout.replace("\r\n", "\n") + "\n")
         name = event.get("event")
-        if name in ("runner_on_failed", "runner_on_unreachable") and outcome.failure is None:
-            data = event.get("event_data") or {}
-            if not data.get("ignore_errors"):
-                res = data.get("res") if isinstance(data.get("res"), dict) else {}
-                message = res.get("msg") or res.get("stderr") or "failed"
-                text = spec.secrets.redact(" ".join(str(message).split()))
-                outcome.failure = f"{data.get('host')}: {text}"
-                outcome.unreachable = name == "runner_on_unreachable"
+        failures.event(name, event)
+        if name == "playbook_on_stats":
+            outcome.stats = step_stats(event.get("event_data") or {})
         if outcome.pid is None and event.get("pid") and cancel.pgid is None:
             # Ansible's main process is the child ansible-runner started (launchers exec).
             pid = int(event["pid"])
@@ -229,6 +296,9 @@ def run_step(
         result = ansible_runner.run(
             private_data_dir=str(spec.private_dir),
             playbook=spec.playbook,
+            # the file, not the folder: Ansible would read every file under it as inventory,
+            # state the bundle keeps there included (inventory_dir is still this folder)
+            inventory=str(spec.private_dir / "inventory" / "hosts.yml"),
             event_handler=handle_event,
             cancel_callback=cancel,
             quiet=True,
@@ -237,6 +307,8 @@ def run_step(
         )
         outcome.rc = result.rc
         outcome.status = "successful" if result.status == "successful" else "failed"
+        if outcome.status == "failed":
+            outcome.failure, outcome.unreachable = failures.decide(outcome.stats, spec.project)
     except Exception as e:  # the job runner boundary: the step fails, the run records why
         logger.exception("ansible-runner failed in %s", spec.private_dir)
         log.line(f"appliance: could not run {spec.playbook}: {e}")

@@ -28,8 +28,9 @@ from typing import Any
 
 import yaml
 
-from appliance.ansible_env import ansible_environment
+from appliance.ansible_env import local_remote_temp, target_environment
 from appliance.compat import launcher_dir
+from appliance.context import Context
 from appliance.errors import ApplianceError, Unprocessable
 from appliance.jobs.ansible.inventory import inventory_yaml, is_local
 from appliance.jobs.ansible.secrets import RunnerSecrets, runner_secrets
@@ -57,7 +58,7 @@ WAY_OUT = (
 def check_env(data_dir: Path) -> dict[str, str]:
     """The environment Ansible gets (as a run's): launchers first on PATH, Ansible's folders,
     host keys checked."""
-    env = ansible_environment(data_dir)
+    env = target_environment(data_dir)
     env.update(
         {
             "PATH": f"{launcher_dir(data_dir / 'bin')}{os.pathsep}{os.environ.get('PATH', '')}",
@@ -207,7 +208,9 @@ def _scratch(
     control_dir = None
     try:
         (private / "inventory").mkdir(mode=0o700)
-        (private / "inventory" / "hosts.yml").write_text(inventory_yaml(hosts, site_vars))
+        (private / "inventory" / "hosts.yml").write_text(
+            inventory_yaml(hosts, site_vars, {"ansible_remote_tmp": local_remote_temp(data_dir)})
+        )
         (private / "env").mkdir(mode=0o700)
         env = check_env(data_dir)
         # A connection of this check only: a master connection left by a run (or by a check a
@@ -290,14 +293,17 @@ def refuse_unmanageable(
 
 
 def refuse_unmanageable_site(
-    data_dir: Path, site_id: int, site_vars: Mapping[str, Any]
+    ctx: Context, site_id: int, site_vars: Mapping[str, Any]
 ) -> dict[str, str | None]:
-    """:func:`refuse_unmanageable` for a stored site (the run manager calls it before a run)."""
+    """:func:`refuse_unmanageable` for a stored site (the run manager calls it before a run),
+    with the credentials as the run loads them (a key unlocked from the window included)."""
+    root = ctx.paths.root
+    unlocked = ctx.services.get("credential_key")
     return refuse_unmanageable(
-        data_dir,
+        root,
         sites.site_hosts(site_id),
         site_vars,
-        lambda: runner_secrets(credentials.load_credentials(data_dir, site_id)),
+        lambda: runner_secrets(credentials.load_credentials(root, site_id, key=unlocked)),
     )
 
 

@@ -29,7 +29,9 @@ def set_site_credentials(
     site = sites.find_site(site_ref)
     key = None
     if values:  # only clearing needs no key
-        key = credential_key.load_or_create_key(ctx.paths.root, key_source, passphrase)
+        key = (None if passphrase else unlocked_key(ctx)) or credential_key.load_or_create_key(
+            ctx.paths.root, key_source, passphrase
+        )
     kinds = credentials.set_credentials(ctx.store, key, site.id, values, clear)
     return {"site": site.name, "site_id": site.id, "credentials": kinds}
 
@@ -45,7 +47,38 @@ def credential_status(site_ref: int | str) -> dict[str, Any]:
 
 def site_secrets(ctx: Context, site_id: int, passphrase: str | None = None) -> RunnerSecrets:
     """The site's credentials, ready for ansible-runner (the run engine calls this per run)."""
-    return runner_secrets(credentials.load_credentials(ctx.paths.root, site_id, passphrase))
+    key = None if passphrase else unlocked_key(ctx)
+    return runner_secrets(credentials.load_credentials(ctx.paths.root, site_id, passphrase, key))
+
+
+UNLOCKED = "credential_key"  # ctx.services: the key opened with the passphrase, memory only
+
+
+def unlocked_key(ctx: Context) -> credential_key.CredentialKey | None:
+    return ctx.services.get(UNLOCKED)
+
+
+def key_status(ctx: Context) -> dict[str, Any]:
+    """How the credentials key is kept and whether this process can use it now (no secret)."""
+    info = credential_key.key_info(ctx.paths.root)
+    source = info["source"] if info else None
+    return {
+        "exists": info is not None,
+        "source": source,
+        "locked": source == "passphrase" and unlocked_key(ctx) is None,
+    }
+
+
+def unlock_key(ctx: Context, passphrase: str) -> dict[str, Any]:
+    """Open the passphrase-protected key and keep it in this process's memory (never on disk)
+    until lock_key or the end of the process; 423 for a wrong passphrase."""
+    ctx.services[UNLOCKED] = credential_key.load_key(ctx.paths.root, passphrase)
+    return key_status(ctx)
+
+
+def lock_key(ctx: Context) -> dict[str, Any]:
+    ctx.services.pop(UNLOCKED, None)
+    return key_status(ctx)
 
 
 def import_site(ctx: Context, name: str, fmt: str, text: str) -> dict[str, Any]:

@@ -1,14 +1,21 @@
 // Bundles: import a signed .bundle (drop or pick a file; raw bytes POSTed with progress),
 // the verification result, the list, and a bundle's components and upgrade paths.
-import { get, upload } from "../api.js";
+import { del, get, upload } from "../api.js";
 import { h, table } from "../dom.js";
 import { t } from "../i18n.js";
-import { errorBox, fmtTime, notice, showError } from "../ui.js";
+import { busy, errorBox, fmtTime, notice, showError } from "../ui.js";
+import { keysSection } from "./keys.js";
 
 function fmtBytes(n) {
   if (n < 1024) return `${n} B`;
   if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
   return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+function signedBy(bundle) {
+  const k = bundle.key;
+  if (!k) return t("bundles.signatureOk", { key: bundle.key_id });
+  return t("bundles.signedBy", { name: k.name, id: k.id, fingerprint: k.fingerprint });
 }
 
 function importResult(status, bundle) {
@@ -21,7 +28,7 @@ function importResult(status, bundle) {
     h(
       "ul",
       {},
-      h("li", {}, t("bundles.signatureOk", { key: bundle.key_id })),
+      h("li", { id: "signed-by" }, signedBy(bundle)),
       h("li", {}, t("bundles.hashesOk", { files: bundle.files })),
       h("li", {}, "sha256: ", h("code", {}, bundle.sha256)),
     ),
@@ -49,6 +56,7 @@ export async function list(root, { signal }) {
       });
       result.replaceChildren(importResult(status, body));
       refresh();
+      keys.refresh();
     } catch (err) {
       result.replaceChildren(errorBox(err));
     } finally {
@@ -106,8 +114,9 @@ export async function list(root, { signal }) {
     }
   }
 
-  root.append(h("h2", {}, t("bundles.title")), drop, result, h("h3", {}, t("bundles.imported_list")), listSlot);
-  await refresh();
+  const keys = keysSection({ signal });
+  root.append(h("h2", {}, t("bundles.title")), drop, result, h("h3", {}, t("bundles.imported_list")), listSlot, keys.section);
+  await Promise.all([refresh(), keys.refresh()]);
 }
 
 export async function detail(root, { params, signal }) {
@@ -127,7 +136,7 @@ export async function detail(root, { params, signal }) {
       "dl",
       { class: "facts" },
       h("dt", {}, t("bundles.signature")),
-      h("dd", {}, t("bundles.signatureOk", { key: b.key_id })),
+      h("dd", {}, signedBy(b)),
       h("dt", {}, "sha256"),
       h("dd", {}, h("code", {}, b.sha256)),
       h("dt", {}, t("bundles.importedAt")),
@@ -172,5 +181,19 @@ export async function detail(root, { params, signal }) {
           { class: "grid", id: "upgrade-paths" },
         )
       : h("p", { class: "muted" }, t("sites.empty")),
+    deleteBundle(name, version, signal),
   );
+}
+
+function deleteBundle(name, version, signal) {
+  const slot = h("div", { class: "slot", id: "delete-bundle-result" });
+  const button = h("button", { type: "button", class: "danger", id: "delete-bundle" }, t("bundles.delete"));
+  button.addEventListener("click", () => {
+    if (!window.confirm(t("bundles.deleteConfirm", { name, version }))) return;
+    busy(button, slot, async () => {
+      await del(`/api/bundles/${encodeURIComponent(name)}/${encodeURIComponent(version)}`, { signal });
+      location.hash = "#/bundles";
+    });
+  });
+  return h("section", { class: "panel danger-zone" }, h("h3", {}, t("bundles.delete")), h("p", { class: "muted" }, t("bundles.deleteHelp")), button, slot);
 }

@@ -18,6 +18,8 @@ import {
 } from "../ui.js";
 
 const RESULT_KEYS = ["ok", "changed", "failed", "unreachable", "skipped"];
+// shown in a cell: a finished step's recap also says what Ansible rescued and ignored
+const SHOWN_KEYS = [...RESULT_KEYS, "rescued", "ignored"];
 
 // What an Ansible event says about its host's task: one of RESULT_KEYS, "start", or null.
 export function eventResult(ev) {
@@ -79,7 +81,9 @@ class HostGrid {
         { dataset: { host } },
         h("th", {}, host),
         steps.map((s) => {
-          const c = this.cells.get(`${host}\t${s.idx}`);
+          // a finished step shows Ansible's own recap of its last attempt; else its events
+          const recap = run.step_hosts && run.step_hosts[s.idx] && run.step_hosts[s.idx][host];
+          const c = recap ? { ...recap, task: "" } : this.cells.get(`${host}\t${s.idx}`);
           let cls = "cell-pending";
           let text = "";
           if (c) {
@@ -89,7 +93,7 @@ class HostGrid {
             else if (c.ok) cls = "cell-ok";
             else if (c.skipped) cls = "cell-skipped";
             else cls = s.state === "running" ? "cell-running" : "cell-pending";
-            text = RESULT_KEYS.filter((k) => c[k]).map((k) => `${t(`result.${k}`)} ${c[k]}`).join(" · ");
+            text = SHOWN_KEYS.filter((k) => c[k]).map((k) => `${t(`result.${k}`)} ${c[k]}`).join(" · ");
           } else if (s.state === "running") cls = "cell-running";
           else if (s.state === "skipped") cls = "cell-skipped";
           return h("td", { class: `cell ${cls}`, title: c && c.task ? c.task : "" }, text || "·");

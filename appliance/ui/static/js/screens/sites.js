@@ -3,6 +3,7 @@ import { get, post, put } from "../api.js";
 import { h, table } from "../dom.js";
 import { t } from "../i18n.js";
 import { busy, errorBox, field, fmtTime, notice, showError } from "../ui.js";
+import { checkPanel, credentialsPanel, deletePanel, exportPanel, importPanel } from "./site_tools.js";
 import { textToVars, varsToText } from "./vars.js";
 
 function installedList(installed) {
@@ -26,6 +27,7 @@ export async function list(root, { signal }) {
       h("h2", {}, t("sites.title")),
       h("a", { class: "button primary", href: "#/sites/new", id: "new-site" }, t("sites.new")),
     ),
+    importPanel({ signal }),
     status,
   );
   let sites;
@@ -181,6 +183,10 @@ export async function edit(root, { params, query, signal }) {
         " ",
         h("a", { class: "button", href: `#/history?site=${encodeURIComponent(site.name)}` }, t("nav.history")),
       ),
+      credentialsPanel(site, { signal }),
+      checkPanel(site, { signal }),
+      exportPanel(site, { signal }),
+      deletePanel(site, { signal }),
     );
   }
 }

@@ -1,0 +1,74 @@
+"""What every step of a run shares, made once per run: the inventory, the credentials, the
+run's own view of the bundle, the environment and the extra variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from appliance.ansible_env import content_environment, local_remote_temp, target_environment
+from appliance.compat import launcher_dir
+from appliance.context import Context
+from appliance.jobs.ansible.inventory import inventory_yaml
+from appliance.jobs.ansible.secrets import RunnerSecrets, runner_secrets
+from appliance.jobs.runs import processes, project
+from appliance.jobs.runs.planning import read_manifest
+from appliance.store import bundles as bundle_rows
+from appliance.store import credentials, sites
+from appliance.store.rows import Run
+
+
+@dataclass(frozen=True)
+class Workspace:
+    site_id: int
+    inventory: str
+    secrets: RunnerSecrets
+    view: Path  # runs/<id>/project: what its tasks write never reaches the import
+    envvars: dict[str, str]
+    extravars: dict[str, Any]
+
+
+def prepare(ctx: Context, run: Run) -> Workspace:
+    site = sites.find_site(run.site_id)
+    bundle = bundle_rows.bundle_by_id(run.bundle_id)
+    manifest = read_manifest(bundle)
+    # The backup of this run (or, for a rollback, of the run it restores): in the data directory
+    # for hosts on this machine; on a remote host the bundle places it by backup_id (a laptop
+    # path means nothing there). Not an extra var: those would win on every host.
+    backup_run = run.backup_run_id or run.id
+    local = {
+        "backup_dir": str(ctx.paths.backups / site.name / str(backup_run)),
+        "ansible_remote_tmp": local_remote_temp(ctx.paths.root),
+    }
+    inventory = inventory_yaml(sites.site_hosts(site.id), site.vars, local)
+    # a key unlocked from the window is held by the server (never stored)
+    unlocked = ctx.services.get("credential_key")
+    secrets = runner_secrets(credentials.load_credentials(ctx.paths.root, site.id, key=unlocked))
+    view = project.make_view(Path(bundle.path), ctx.paths.run_dir(run.id))
+    extravars = {
+        "bundle_name": manifest.name,
+        "bundle_version": manifest.version,
+        "backup_id": f"run-{backup_run}",
+        "component_versions": {c.name: c.version for c in manifest.components},
+    }
+    return Workspace(site.id, inventory, secrets, view, envvars(ctx, run.id, view), extravars)
+
+
+def envvars(ctx: Context, run_id: int, view: Path) -> dict[str, str]:
+    root = ctx.paths.root
+    env = target_environment(root)
+    # the bundle's roles/ and collections/ from every playbook; nothing from this machine
+    env.update(content_environment(view, ctx.paths.ansible_home / "empty.cfg"))
+    path = os.environ.get("PATH", os.defpath)
+    env.update(
+        {
+            "PATH": f"{launcher_dir(root / 'bin')}{os.pathsep}{path}",
+            "ANSIBLE_FORCE_COLOR": "1",  # the log keeps colours; the UI renders ANSI
+            "ANSIBLE_HOST_KEY_CHECKING": "True",  # ansible-runner turns it off unless told
+            "APPLIANCE_DATA_DIR": str(root),
+            processes.MARKER_VAR: processes.run_marker(root, run_id),
+        }
+    )
+    return env
