@@ -1,7 +1,8 @@
 """The appliance on a Linux jump host, used from a laptop through an SSH tunnel (the Windows path
 of docs/field-guide.md), driven for real:
 
-- the jump host is a network namespace with its own sshd (tests/support/sshhosts.py); this
+- the jump host is a network namespace with its own sshd (tests/support/sshhosts.py; the first
+  host of the session's lab, tests/remote/conftest.py: one lab per process); this
   machine reaches it only over the veth pair, as a laptop reaches a site's jump host;
 - ``appliance serve`` runs inside that namespace, bound to its loopback, with the SSH variables
   (SSH_CONNECTION, USER, LOGNAME) that a real SSH login of the lab user there got (read with
@@ -18,27 +19,14 @@ import shlex
 import socket
 import subprocess
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.support.local import free_port, poll
 from tests.support.processes import appliance_cmd, child_env
-from tests.support.sshhosts import USER, SshLab, missing_requirements
+from tests.support.sshhosts import USER, SshLab
 from tests.ui.conftest import shot
-
-
-@pytest.fixture
-def lab() -> Iterator[SshLab]:
-    why = missing_requirements()
-    if why:
-        pytest.skip(why)
-    lab = SshLab(count=1).create()
-    try:
-        yield lab
-    finally:
-        lab.close()  # kills everything left in the namespace (the server too)
 
 
 def ssh_options(lab: SshLab) -> list[str]:
