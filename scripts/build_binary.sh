@@ -3,7 +3,8 @@
 # nowhere), then PyInstaller with build.spec into the onedir build/onedir/appliance/ (work files
 # under build/pyinstaller/, kept so a rebuild reuses the analysis of unchanged parts), then the
 # launcher of packaging/onefile/ (static, needs gcc) with that folder packed behind it into the
-# one file dist/appliance.
+# one file dist/appliance; last packaging/release.sh writes dist/appliance.sha256,
+# dist/appliance.sig and dist/allowed_signers (RELEASE_KEY, else a DEV-ONLY key outside the repo).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
@@ -16,5 +17,6 @@ mkdir -p dist
 rm -rf dist/appliance  # an older build may have left a folder of that name
 .venv/bin/python packaging/onefile/pack.py build/onefile-launcher build/onedir/appliance \
   dist/appliance >/dev/null
+bash packaging/release.sh dist/appliance >/dev/null
 size=$(du -m dist/appliance | cut -f1)
 echo "build_binary: dist/appliance (${size} MB) built in $(( $(date +%s) - start )) s"

@@ -88,3 +88,61 @@ def test_a_second_sigterm_during_shutdown_does_not_cut_it_short(data_dir: Path) 
         os.kill(server.proc.pid, signal.SIGTERM)
     assert server.terminate() == 0
     assert not (data_dir / "server.json").exists()
+
+
+def test_serve_off_a_desktop_prints_the_tunnel_and_the_url(data_dir: Path) -> None:
+    """An SSH session (SSH_CONNECTION) on a jump host: the exact ssh -L for the laptop, and the
+    login URL through it. The real tunnel is driven in tests/ui/test_jump_host.py."""
+    server = ServerProcess(
+        data_dir, SSH_CONNECTION="10.0.0.7 50022 10.0.0.9 22", USER="engineer", DISPLAY=":5"
+    )
+    try:
+        port, token = server.url.rstrip("/").rsplit(":", 1)[1], server.info["token"]
+        expected = (
+            f"  ssh -N -L {port}:127.0.0.1:{port} engineer@10.0.0.9\n"
+            f"then open http://127.0.0.1:{port}/?token={token}\n"
+        )
+        deadline = time.monotonic() + 10
+        while expected not in server.output():
+            assert time.monotonic() < deadline, server.output()
+            time.sleep(0.05)
+    finally:
+        assert server.terminate() == 0
+
+
+@pytest.mark.parametrize(
+    ("environ", "desktop"),
+    [
+        ({"DISPLAY": ":0"}, True),
+        ({"WAYLAND_DISPLAY": "wayland-0"}, True),
+        ({}, False),
+        ({"DISPLAY": ":0", "SSH_CONNECTION": "1.2.3.4 5 6.7.8.9 22"}, False),  # ssh -X
+    ],
+)
+def test_what_counts_as_a_desktop(environ: dict[str, str], desktop: bool) -> None:
+    from appliance.cli.serve import on_desktop, tunnel_hint
+
+    assert on_desktop(environ) is desktop
+    hint = tunnel_hint({**environ, "USER": "eng"}, "127.0.0.1", 8123, "tok")
+    assert (hint is None) is desktop
+
+
+def test_the_tunnel_names_this_host_without_ssh_and_the_bound_address() -> None:
+    import socket
+
+    from appliance.cli.serve import tunnel_hint
+
+    hint = tunnel_hint({"USER": "eng"}, "0.0.0.0", 8123, "tok")
+    assert f"ssh -N -L 8123:127.0.0.1:8123 eng@{socket.gethostname()}\n" in hint
+    hint = tunnel_hint({"USER": "eng"}, "10.1.2.3", 8123, "tok")
+    assert "ssh -N -L 8123:10.1.2.3:8123 " in hint
+    assert hint.endswith("then open http://127.0.0.1:8123/?token=tok\n")
+
+
+def test_under_wsl_the_windows_browser_opens_the_url_itself() -> None:
+    from appliance.cli.serve import tunnel_hint
+
+    hint = tunnel_hint({"WSL_DISTRO_NAME": "Debian"}, "127.0.0.1", 8123, "tok")
+    assert hint == "On Windows, open http://127.0.0.1:8123/?token=tok in the browser\n"
+    ssh_into_wsl = {"WSL_DISTRO_NAME": "Debian", "SSH_CONNECTION": "1.2.3.4 5 6.7.8.9 22"}
+    assert "ssh -N -L" in tunnel_hint(ssh_into_wsl, "127.0.0.1", 8123, "tok")

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import pwd
+import socket
 import threading
+from collections.abc import Mapping
 
 from appliance.backend.server import LocalServer
 from appliance.cli.common import Command
@@ -51,12 +55,43 @@ def serve_command(cmd: Command) -> int:
         try:
             server = start_server(cmd.context(host=cmd.args.host, port=cmd.args.port))
             out.write(f"Appliance serving at {server.login_url}\n")
+            hint = tunnel_hint(cmd.env.environ, server.host, server.port, server.token)
+            if hint:
+                out.write(hint)
             out.write("Press Ctrl+C to stop.\n")
             out.flush()
             signals.wait()
         finally:
             cmd.close()
     return 0
+
+
+def on_desktop(environ: Mapping[str, str]) -> bool:
+    """A display here and not an SSH session: the engineer sits at this machine."""
+    display = environ.get("DISPLAY") or environ.get("WAYLAND_DISPLAY")
+    return bool(display) and not environ.get("SSH_CONNECTION")
+
+
+def tunnel_hint(environ: Mapping[str, str], host: str, port: int, token: str) -> str | None:
+    """Off a desktop (a jump host, an SSH session): the exact ``ssh -L`` to run on the laptop
+    (Windows 10+ ships OpenSSH) and the login URL to open there, through the tunnel."""
+    if on_desktop(environ):
+        return None
+    if environ.get("WSL_DISTRO_NAME") and not environ.get("SSH_CONNECTION"):
+        # WSL2 forwards the Linux side's localhost ports to Windows: no tunnel to open.
+        return f"On Windows, open http://127.0.0.1:{port}/?token={token} in the browser\n"
+    user = environ.get("USER") or environ.get("LOGNAME") or pwd.getpwuid(os.getuid()).pw_name
+    # SSH_CONNECTION: "client_ip client_port server_ip server_port": the address the engineer
+    # already reached this machine at; else its name.
+    fields = environ.get("SSH_CONNECTION", "").split()
+    here = fields[2] if len(fields) == 4 else socket.gethostname()
+    target = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+    target = f"[{target}]" if ":" in target else target
+    return (
+        "No desktop here: on your laptop, open a tunnel (keep it open) with\n"
+        f"  ssh -N -L {port}:{target}:{port} {user}@{here}\n"
+        f"then open http://127.0.0.1:{port}/?token={token}\n"
+    )
 
 
 def desktop(cmd: Command) -> int:

@@ -207,7 +207,7 @@ def check_site(cmd: Command) -> int:
                     h["host"],
                     f"{h['user'] + '@' if h['user'] else ''}{h['address']}:{h['port']}",
                     "yes" if h["reachable"] else "NO",
-                    h["python"] or "-",
+                    ":".join(filter(None, (h.get("python_version"), h["python"]))) or "-",
                     "yes" if h["modules"] else "no",
                     h["sudo"] or "-",
                     h["error"] or "",

@@ -35,6 +35,7 @@ from appliance.jobs.runs.plan import PlannedStep
 from appliance.jobs.runs.planning import plan_run, read_manifest, success_for
 from appliance.jobs.runs.runner import StepSpec, event_row, run_step
 from appliance.jobs.runs.workspace import prepare
+from appliance.jobs.sites.check import refuse_unmanageable_site
 from appliance.states import RESUMABLE, TERMINAL, RunState, StepState
 from appliance.store import bundles as bundle_rows
 from appliance.store import runs as rows
@@ -114,6 +115,7 @@ class RunManager:
                 f"the plan for {plan.action} of {manifest.name} {manifest.version} has no steps",
                 "Nothing to do.",
             )
+        refuse_unmanageable_site(self.ctx, site_row.id, site_row.vars)  # hosts' Python too old
         run_id = rows.create_run(
             self.ctx.store,
             site_id=site_row.id,

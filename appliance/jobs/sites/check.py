@@ -3,9 +3,12 @@
 Three ad-hoc Ansible commands through ansible-runner and this appliance's own ``ansible``
 launcher face, with the site's inventory and credentials exactly as a run uses them:
 
-1. ``raw: command -v python3 || command -v python`` on every host: login works (else
-   unreachable, with Ansible's message) and which Python is there (raw needs none);
-2. ``ping`` on the hosts with a Python: Ansible modules run there;
+1. ``raw`` (needs no Python) on every host: login works (else unreachable, with Ansible's
+   message), which Python a run would use (the host's ``ansible_python_interpreter``, else
+   ``python3`` or ``python`` on its PATH) and its version. The carried ansible-core manages only
+   hosts with Python 3.8 or newer: an older one is reported with the way out, and
+   :func:`refuse_unmanageable` refuses a run on such a site before it starts;
+2. ``ping`` on the hosts with a Python it can manage: Ansible modules run there;
 3. sudo: with a become password, ``command: id -u`` with ``--become`` (uid 0 means sudo works
    with that password); without one, ``raw: sudo -n true`` (works without a password, or not).
 
@@ -18,7 +21,8 @@ import logging
 import os
 import shutil
 import tempfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +30,29 @@ import yaml
 
 from appliance.ansible_env import local_remote_temp, target_environment
 from appliance.compat import launcher_dir
-from appliance.jobs.ansible.inventory import inventory_yaml
-from appliance.jobs.ansible.secrets import RunnerSecrets
+from appliance.context import Context
+from appliance.errors import ApplianceError, Unprocessable
+from appliance.jobs.ansible.inventory import inventory_yaml, is_local
+from appliance.jobs.ansible.secrets import RunnerSecrets, runner_secrets
+from appliance.store import credentials, sites
 
 logger = logging.getLogger(__name__)
 
 STEP_TIMEOUT = 120  # seconds for one ad-hoc command over all hosts
-PYTHON_PROBE = "command -v python3 || command -v python"
+MIN_TARGET_PYTHON = (3, 8)  # ansible-core 2.19's support matrix for managed hosts
+# The interpreter a run would use, then its version (a syntax Python 2 reads too). Ansible
+# templates module arguments with the host's variables; "auto*" means interpreter discovery.
+PYTHON_PROBE = (
+    "p='{{ ansible_python_interpreter | default('') }}'; "
+    'case "$p" in ""|auto*) p=$(command -v python3 || command -v python) ;; esac; '
+    '[ -n "$p" ] || exit 0; echo "$p"; '
+    '"$p" -c \'import sys; print("%d.%d.%d" % tuple(sys.version_info[:3]))\''
+)
+WAY_OUT = (
+    "Install Python 3.8 or newer on the host (most distributions carry one as a separate "
+    "package, e.g. python39 on RHEL 8), set ansible_python_interpreter to it in the site's or "
+    "the host's vars, then check the site again."
+)
 
 
 def check_env(data_dir: Path) -> dict[str, str]:
@@ -120,11 +140,6 @@ def check_hosts(
     secrets: RunnerSecrets,
 ) -> list[dict[str, Any]]:
     """One result per host: reachable, python, modules, sudo, error (secrets redacted)."""
-    data_dir = Path(data_dir)
-    scratch = data_dir / "tmp"
-    scratch.mkdir(parents=True, exist_ok=True)
-    private = Path(tempfile.mkdtemp(prefix="check-", dir=scratch))
-    control_dir = None
     results = {
         h["name"]: {
             "host": h["name"],
@@ -133,12 +148,64 @@ def check_hosts(
             "user": h.get("user"),
             "reachable": False,
             "python": None,
+            "python_version": None,
+            "manageable": None,
             "modules": False,
             "sudo": None,
             "error": None,
         }
         for h in hosts
     }
+    with _scratch(Path(data_dir), hosts, site_vars) as (private, env):
+        found = _adhoc(private, env, secrets, "raw", PYTHON_PROBE, None)
+        with_python = []
+        for name, result in results.items():
+            status, res = found.get(name, ("unreachable", {"msg": "no answer"}))
+            if status == "unreachable":
+                result["error"] = _message(res) or "unreachable"
+                continue
+            result["reachable"] = True
+            path, version = _python_found(status, res)
+            result["python"], result["python_version"] = path, version
+            if not path:
+                result["manageable"] = False
+                result["error"] = "no python3 on the host (Ansible modules need one)"
+                continue
+            result["manageable"] = _manageable(version)
+            if result["manageable"]:
+                with_python.append(name)
+            else:
+                result["error"] = f"{_too_old(path, version)}. {WAY_OUT}"
+        if with_python:
+            for name, (status, res) in _adhoc(
+                private, env, secrets, "ping", "", with_python
+            ).items():
+                results[name]["modules"] = status == "ok"
+                if status != "ok":
+                    results[name]["error"] = _message(res) or status
+        reachable = [n for n, r in results.items() if r["reachable"]]
+        if reachable:
+            _check_sudo(private, env, secrets, results, reachable, with_python)
+    for result in results.values():
+        if result["error"]:
+            result["error"] = secrets.redact(result["error"])
+    logger.info(
+        "site check: %s",
+        ", ".join(f"{n}={'ok' if r['reachable'] else 'unreachable'}" for n, r in results.items()),
+    )
+    return list(results.values())
+
+
+@contextmanager
+def _scratch(
+    data_dir: Path, hosts: Sequence[Mapping[str, Any]], site_vars: Mapping[str, Any]
+) -> Iterator[tuple[Path, dict[str, str]]]:
+    """A private_data_dir under ``<data>/tmp`` with the site's inventory, and Ansible's
+    environment; both removed afterwards."""
+    scratch = data_dir / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
+    private = Path(tempfile.mkdtemp(prefix="check-", dir=scratch))
+    control_dir = None
     try:
         (private / "inventory").mkdir(mode=0o700)
         (private / "inventory" / "hosts.yml").write_text(
@@ -153,42 +220,91 @@ def check_hosts(
         env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = control_dir
         env["ANSIBLE_SSH_ARGS"] = "-C -o ControlMaster=auto -o ControlPersist=5s"
         (private / "env" / "envvars").write_text(yaml.safe_dump(env))
-        found = _adhoc(private, env, secrets, "raw", PYTHON_PROBE, None)
-        with_python = []
-        for name, result in results.items():
-            status, res = found.get(name, ("unreachable", {"msg": "no answer"}))
-            if status == "unreachable":
-                result["error"] = _message(res) or "unreachable"
-                continue
-            result["reachable"] = True
-            path = (res.get("stdout") or "").strip().splitlines()
-            if status == "ok" and path:
-                result["python"] = path[0]
-                with_python.append(name)
-            else:
-                result["error"] = "no python3 on the host (Ansible modules need one)"
-        if with_python:
-            for name, (status, res) in _adhoc(
-                private, env, secrets, "ping", "", with_python
-            ).items():
-                results[name]["modules"] = status == "ok"
-                if status != "ok":
-                    results[name]["error"] = _message(res) or status
-        reachable = [n for n, r in results.items() if r["reachable"]]
-        if reachable:
-            _check_sudo(private, env, secrets, results, reachable, with_python)
+        yield private, env
     finally:
         shutil.rmtree(private, ignore_errors=True)
         if control_dir:
             shutil.rmtree(control_dir, ignore_errors=True)
-    for result in results.values():
-        if result["error"]:
-            result["error"] = secrets.redact(result["error"])
-    logger.info(
-        "site check: %s",
-        ", ".join(f"{n}={'ok' if r['reachable'] else 'unreachable'}" for n, r in results.items()),
+
+
+def _python_found(status: str, res: Mapping[str, Any]) -> tuple[str | None, str | None]:
+    """(interpreter path, version) from the probe's output; (None, None) when there is none."""
+    lines = (res.get("stdout") or "").strip().splitlines() if status == "ok" else []
+    path = lines[0].strip() if lines else None
+    version = lines[1].strip() if len(lines) > 1 else None
+    return path, version
+
+
+def _manageable(version: str | None) -> bool:
+    """Python at least MIN_TARGET_PYTHON; a version that could not be read is given the benefit
+    of the doubt (the ping that follows says whether modules run)."""
+    try:
+        major, minor = (int(x) for x in (version or "").split(".")[:2])
+    except ValueError:
+        return True
+    return (major, minor) >= MIN_TARGET_PYTHON
+
+
+def _ansible_core() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("ansible-core")
+    except PackageNotFoundError:
+        return "2.19"
+
+
+def _too_old(path: str, version: str | None) -> str:
+    floor = ".".join(map(str, MIN_TARGET_PYTHON))
+    return (
+        f"Python {version} ({path}) is older than {floor}: the carried ansible-core "
+        f"{_ansible_core()} cannot manage this host"
     )
-    return list(results.values())
+
+
+def refuse_unmanageable(
+    data_dir: Path,
+    hosts: Sequence[Mapping[str, Any]],
+    site_vars: Mapping[str, Any],
+    load_secrets: Callable[[], RunnerSecrets],
+) -> dict[str, str | None]:
+    """Before a run starts: the site's remote hosts' Python, probed as the check does; raises
+    Unprocessable (nothing started) when one is older than the carried Ansible manages. A host
+    that cannot be reached or read, or credentials that cannot be loaded, are left to the run,
+    which reports them as it always did. Returns host -> Python version found (None: not read)."""
+    remote = [h for h in hosts if not is_local(h, site_vars)]
+    if not remote:
+        return {}  # hosts on this machine run the appliance's own Python
+    try:
+        secrets = load_secrets()
+    except ApplianceError:
+        return {}
+    with _scratch(Path(data_dir), remote, site_vars) as (private, env):
+        found = _adhoc(private, env, secrets, "raw", PYTHON_PROBE, None)
+    too_old, versions = [], {}
+    for host in remote:
+        path, version = _python_found(*found.get(host["name"], ("unreachable", {})))
+        versions[host["name"]] = version
+        if path and not _manageable(version):
+            too_old.append(f"{host['name']}: {_too_old(path, version)}")
+    if too_old:
+        raise Unprocessable("cannot manage " + "; ".join(too_old), WAY_OUT)
+    return versions
+
+
+def refuse_unmanageable_site(
+    ctx: Context, site_id: int, site_vars: Mapping[str, Any]
+) -> dict[str, str | None]:
+    """:func:`refuse_unmanageable` for a stored site (the run manager calls it before a run),
+    with the credentials as the run loads them (a key unlocked from the window included)."""
+    root = ctx.paths.root
+    unlocked = ctx.services.get("credential_key")
+    return refuse_unmanageable(
+        root,
+        sites.site_hosts(site_id),
+        site_vars,
+        lambda: runner_secrets(credentials.load_credentials(root, site_id, key=unlocked)),
+    )
 
 
 def _check_sudo(
@@ -225,4 +341,7 @@ def _check_sudo(
 
 
 def summary_ok(results: Sequence[Mapping[str, Any]]) -> bool:
-    return all(r["reachable"] and r["python"] and r["modules"] for r in results)
+    return all(
+        r["reachable"] and r["python"] and r.get("manageable") is not False and r["modules"]
+        for r in results
+    )
