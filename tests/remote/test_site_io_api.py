@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from appliance.jobs.sites import inventory_io
 from tests.support.cli import run_cli
 from tests.support.client import Api
 
@@ -53,7 +54,8 @@ def test_http_import_export_and_credentials(api: Api, key_file: Path) -> None:
         ({"name": "bad", "format": "yaml", "text": "all: {hosts: {h1: [x]}}"}, "mapping"),
         ({"name": "bad", "format": "xml", "text": "<a/>"}, "unknown inventory format"),
         ({"name": "b a d", "format": "ini", "text": "h1\n"}, "not a valid name"),
-        ({"name": "bad", "text": "h1\n"}, "format is required"),
+        # no format: the content decides (a group header: INI), then INI's own refusal
+        ({"name": "bad", "text": "[a:children]\nb\n"}, "not defined"),
     ],
 )
 def test_http_bad_imports_store_nothing(api: Api, body: dict, message: str) -> None:
@@ -121,3 +123,26 @@ def test_cli_refuses_missing_stdin(data_dir: Path) -> None:
     run_cli(data_dir, "site", "add", "s", "--host", "h1=10.0.0.1")
     r = run_cli(data_dir, "site", "credentials", "s", "--password-stdin", input="")
     assert r.returncode == 2 and "stdin" in r.stderr
+
+
+def test_http_import_format_from_the_content(api: Api) -> None:
+    """Without a format (or with "auto"), the content says INI or YAML."""
+    texts = {
+        "bare": ("db1\napp1 ansible_port=2222\n", "ini"),
+        "hostport": ("# comment\ndb1:2222\n", "ini"),
+        "groups": ("[db]\ndb1\n", "ini"),
+        "yml": ("---\nall:\n  hosts:\n    db1: {ansible_port: 2222}\n", "yaml"),
+        "yml2": ("all:\n  children:\n    db: {hosts: {db1: {}}}\n", "yaml"),
+    }
+    for name, (text, fmt) in texts.items():
+        assert inventory_io.guess_format("", text) == fmt, name
+        body = {"name": name, "text": text}
+        if name == "yml2":
+            body["format"] = "auto"
+        reply = api.post("/api/sites/import", body)
+        assert reply.status == 201, (name, reply.body)
+        hosts = {h["name"]: h for h in reply.json()["hosts"]}
+        assert "db1" in hosts, (name, hosts)
+    assert {h["name"]: h["port"] for h in api.get("/api/sites/hostport").json()["hosts"]} == {
+        "db1": 2222
+    }

@@ -14,7 +14,7 @@ from appliance.validate import Field, expect_object
 UNLOCK_FIELDS = {"passphrase": Field(str, required=True)}
 IMPORT_FIELDS = {
     "name": Field(str, required=True),
-    "format": Field(str, required=True),
+    "format": Field(str),  # ini | yaml | auto (default: from the content)
     "text": Field(str, required=True, max_chars=inventory_io.MAX_TEXT),
 }
 
@@ -26,7 +26,8 @@ def register(app: Bottle, ctx: Context) -> None:
     def import_site() -> dict:
         # the inventory's text is one string as large as the body may be
         body = expect_object(json_body(request, limit, max_string=limit), "import", IMPORT_FIELDS)
-        created = remote_sites.import_site(ctx, body["name"], body["format"], body["text"])
+        fmt = body.get("format") or "auto"
+        created = remote_sites.import_site(ctx, body["name"], fmt, body["text"])
         response.status = 201
         return created
 

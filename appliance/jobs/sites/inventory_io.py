@@ -150,8 +150,10 @@ def to_site(inv: Inventory, name: str) -> dict[str, Any]:
 
 def import_inventory(name: str, fmt: str, text: str) -> dict[str, Any]:
     """Parse ``text`` as an inventory; returns a site description for sites.parse_site."""
+    if fmt == "auto":
+        fmt = guess_format("", text if isinstance(text, str) else "")
     if fmt not in FORMATS:
-        raise BadRequest(f"unknown inventory format {fmt!r}", 'Use "ini" or "yaml".')
+        raise BadRequest(f"unknown inventory format {fmt!r}", 'Use "ini", "yaml" or "auto".')
     if not isinstance(text, str) or not text.strip():
         raise bad("the file is empty", "Give an Ansible inventory file.")
     if len(text) > MAX_TEXT:
@@ -162,15 +164,23 @@ def import_inventory(name: str, fmt: str, text: str) -> dict[str, Any]:
     return to_site(inv, name)
 
 
+_YAML_KEY = re.compile(r"^[^\s=\[\]:]+:(\s|$)")  # "all:", "plant: {hosts: ...}", not "db1:2222"
+
+
 def guess_format(filename: str, text: str) -> str:
+    """``yaml`` or ``ini``: from the file name when it says, else from the content's first
+    meaningful line (a group header or a host line is INI; a document start or a mapping key is
+    YAML). An INI file of bare host names, or of ``host:port`` lines, stays INI."""
     if filename.endswith((".yml", ".yaml")):
         return "yaml"
     if filename.endswith(".ini"):
         return "ini"
     first = next(
-        (ln.strip() for ln in text.splitlines() if ln.strip() and ln.strip()[0] != "#"), ""
+        (ln.strip() for ln in text.splitlines() if ln.strip() and ln.strip()[0] not in "#;"), ""
     )
-    return "ini" if first.startswith("[") or "=" in first else "yaml"
+    if first.startswith("---") or _YAML_KEY.match(first):
+        return "yaml"
+    return "ini"
 
 
 # -- export -------------------------------------------------------------------------------------
