@@ -25,6 +25,7 @@ from appliance.context import Context, open_context
 from appliance.jobs.retention import prune
 from appliance.settings import load_settings
 from appliance.store import events, runs
+from appliance.store.migrations import LATEST
 
 RUNS = int(os.environ.get("APPLIANCE_BENCH_RUNS", "10000"))
 EVENTS_PER_RUN = int(os.environ.get("APPLIANCE_BENCH_EVENTS_PER_RUN", "500"))
@@ -87,7 +88,8 @@ def _generate(db_dir: Path) -> None:
 
 
 def _history(folder: Path) -> Path:
-    cached = CACHE / f"history-{RUNS}x{EVENTS_PER_RUN}"
+    # named by the schema it was made with: a newer schema makes it again
+    cached = CACHE / f"history-{RUNS}x{EVENTS_PER_RUN}-schema{LATEST}"
     if not (cached / "done").exists():
         shutil.rmtree(cached, ignore_errors=True)
         cached.mkdir(parents=True)
