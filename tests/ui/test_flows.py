@@ -223,6 +223,20 @@ def test_install_live_log_reload_failed_run_and_report(
     expect(page.locator(".log-row.log-hit.log-err")).to_have_count(1)
     shot(page, "ui-run-failed")
 
+    # recovery offers what can work: the failed upgrade backed up, so it rolls back; once the
+    # rollback ran, the upgrade no longer offers to resume (the site moved on)
+    failed_url = page.url
+    expect(page.locator("#rollback-run")).to_be_visible()
+    page.once("dialog", lambda d: d.accept())
+    page.click("#rollback-run")
+    page.wait_for_url(lambda url: url != failed_url)
+    assert wait_state(page, {"succeeded", "failed"}) == "succeeded"
+    expect(page.locator("#rollback-run")).to_have_count(0)  # a rollback rolls nothing back
+    page.goto(failed_url)
+    page.wait_for_selector(".run-head h2 .state-failed")
+    expect(page.locator("#report-link")).to_be_visible()  # the buttons are drawn
+    expect(page.locator("#resume-run")).to_have_count(0)
+
 
 def test_cancel_a_slow_run(
     page, serve: ServerProcess, bundles: dict[str, Path], install_root: Path

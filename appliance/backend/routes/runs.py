@@ -9,6 +9,7 @@ from bottle import Bottle, request, response
 from appliance.backend.http import json_body, query_int
 from appliance.context import Context
 from appliance.errors import BadRequest, ServiceUnavailable
+from appliance.jobs.runs.actions import run_actions
 from appliance.jobs.runs.plan import ACTIONS
 from appliance.states import RunState
 from appliance.store import runs as rows
@@ -68,7 +69,7 @@ def register(app: Bottle, ctx: Context) -> None:
 
     @app.get("/api/runs/<run_id>")
     def get_run(run_id: str) -> dict:
-        return rows.get_run(run_id)
+        return {**rows.get_run(run_id), **run_actions(run_id)}
 
     @app.post("/api/runs/<run_id>/cancel")
     def cancel_run(run_id: str) -> dict:

@@ -1,10 +1,9 @@
 // Pieces every screen shares: error boxes (message + hint), state badges, times, notices.
 import { h } from "./dom.js";
 import { t } from "./i18n.js";
-import { RESUMABLE as RESUMABLE_LIST, TERMINAL as TERMINAL_LIST } from "./states.js";
+import { TERMINAL as TERMINAL_LIST } from "./states.js";
 
 export const TERMINAL = new Set(TERMINAL_LIST);
-export const RESUMABLE = new Set(RESUMABLE_LIST);
 
 export function errorBox(err) {
   const message = err && err.message ? err.message : String(err);

@@ -5,7 +5,6 @@ import { h } from "../dom.js";
 import { t } from "../i18n.js";
 import { RunLog } from "./runlog.js";
 import {
-  RESUMABLE,
   TERMINAL,
   busy,
   elapsed,
@@ -172,11 +171,12 @@ function renderHead(run, id, head, errSlot) {
   else errSlot.replaceChildren();
 }
 
-// The buttons a run in its state offers: cancel, resume, rollback, report.
+// The buttons of the actions the server says the run allows now (GET /api/runs/<id>
+// "actions"; a refused one has its reason in "refused" and no button).
 function actionButtons(run, id, actionSlot, { refresh, restart }) {
-  const terminal = TERMINAL.has(run.state);
+  const allowed = new Set(run.actions || []);
   const buttons = [];
-  if (!terminal) {
+  if (allowed.has("cancel")) {
     const b = h("button", { type: "button", class: "danger", id: "cancel-run" }, t("run.cancel"));
     b.addEventListener("click", () => {
       if (!confirm(t("run.cancelConfirm"))) return;
@@ -187,7 +187,7 @@ function actionButtons(run, id, actionSlot, { refresh, restart }) {
     });
     buttons.push(b);
   }
-  if (RESUMABLE.has(run.state)) {
+  if (allowed.has("resume")) {
     const b = h("button", { type: "button", class: "primary", id: "resume-run" }, t("run.resume"));
     b.addEventListener("click", () =>
       busy(b, actionSlot, async () => {
@@ -201,7 +201,7 @@ function actionButtons(run, id, actionSlot, { refresh, restart }) {
     );
     buttons.push(b);
   }
-  if (terminal && (run.action === "upgrade" || run.action === "install")) {
+  if (allowed.has("rollback")) {
     const b = h("button", { type: "button", id: "rollback-run" }, t("run.rollback"));
     b.addEventListener("click", () => {
       if (!confirm(t("run.rollbackConfirm"))) return;
@@ -213,7 +213,7 @@ function actionButtons(run, id, actionSlot, { refresh, restart }) {
     });
     buttons.push(b);
   }
-  if (terminal) {
+  if (allowed.has("report")) {
     buttons.push(h("a", { class: "button", id: "report-link", href: `/api/runs/${id}/report`, download: `run-${id}-report.html` }, t("run.report")));
   }
   return buttons;
