@@ -65,9 +65,9 @@ def make_site(ctx: Context, name: str) -> int:
     return sites.create_site(ctx.store, spec)["id"]
 
 
-def make_run(ctx: Context, site_id: int, bundle_id: int, clock: SetClock, days_ago: int) -> int:
-    clock.moment = START + timedelta(days=200 - days_ago)
-    run_id = runs.create_run(
+def create(ctx: Context, site_id: int, bundle_id: int) -> int:
+    """A queued run, as the run engine creates one."""
+    return runs.create_run(
         ctx.store,
         site_id=site_id,
         bundle_id=bundle_id,
@@ -79,6 +79,11 @@ def make_run(ctx: Context, site_id: int, bundle_id: int, clock: SetClock, days_a
         owner_pid=os.getpid(),
         owner_start=None,
     )
+
+
+def make_run(ctx: Context, site_id: int, bundle_id: int, clock: SetClock, days_ago: int) -> int:
+    clock.moment = START + timedelta(days=200 - days_ago)
+    run_id = create(ctx, site_id, bundle_id)
     runs.set_run_state(ctx.store, run_id, RunState.RUNNING, started_at=ctx.store.now())
     step_ids = [s.id for s in runs.run_steps(run_id)]
     batch = [
@@ -178,18 +183,7 @@ def test_active_runs_and_young_runs_are_never_pruned(hctx: Context, clock: SetCl
     site_id = make_site(hctx, "c")
     old = [make_run(hctx, site_id, bundle["id"], clock, d) for d in (300, 250, 200)]
     clock.moment = START - timedelta(days=100)  # an active run created long ago
-    active = runs.create_run(
-        hctx.store,
-        site_id=site_id,
-        bundle_id=bundle["id"],
-        action="install",
-        plan=PLAN,
-        trigger="manual",
-        installed_before={},
-        backup_run_id=None,
-        owner_pid=os.getpid(),
-        owner_start=None,
-    )
+    active = create(hctx, site_id, bundle["id"])
     clock.moment = START + timedelta(days=200)
     assert prune(hctx)["runs"] == old[:1]  # the newest two finished ones stay
     assert runs.pruned_at(active) is None

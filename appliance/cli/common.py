@@ -4,6 +4,7 @@ helpers and the one NAME@VERSION parser."""
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
@@ -99,3 +100,17 @@ def parse_ref(text: str) -> tuple[str, str]:
             "(appliance bundle list shows them).",
         )
     return name, version
+
+
+def typed_secret(label: str, confirm: bool = False, other_way: str = "") -> str:
+    """A passphrase typed on the terminal (getpass reads /dev/tty), twice with ``confirm``."""
+    try:
+        first = getpass.getpass(f"{label}: ")
+        if confirm and getpass.getpass("Again: ") != first:
+            raise BadRequest("the passphrases differ", "Type the same passphrase twice.")
+    except (EOFError, OSError) as e:
+        raise BadRequest(
+            f"the {label.lower()} must be typed on a terminal",
+            f"Run the command in a terminal{other_way}.",
+        ) from e
+    return first

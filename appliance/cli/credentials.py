@@ -8,11 +8,10 @@ the credentials passphrase typed on the terminal.
 from __future__ import annotations
 
 import argparse
-import getpass
 from pathlib import Path
 from typing import TextIO
 
-from appliance.cli.common import Command
+from appliance.cli.common import Command, typed_secret
 from appliance.errors import BadRequest
 from appliance.jobs.sites import service as remote_sites
 from appliance.store import credential_key
@@ -51,17 +50,8 @@ def register_site_commands(cmds: argparse._SubParsersAction) -> None:
 
 
 def passphrase_prompt(confirm: bool = False) -> str:
-    """The credentials passphrase, typed on the terminal (getpass reads /dev/tty)."""
-    try:
-        first = getpass.getpass("Credentials passphrase: ")
-        if confirm and getpass.getpass("Again: ") != first:
-            raise BadRequest("the passphrases differ", "Type the same passphrase twice.")
-    except (EOFError, OSError) as e:
-        raise BadRequest(
-            "the credentials passphrase must be typed on a terminal",
-            "Run the command in a terminal.",
-        ) from e
-    return first
+    """The credentials passphrase, typed on the terminal."""
+    return typed_secret("Credentials passphrase", confirm)
 
 
 def key_passphrase(root: Path, source: str = "auto") -> str | None:

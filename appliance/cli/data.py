@@ -5,10 +5,9 @@ credentials key) comes from stdin with --passphrase-stdin, else it is typed on t
 from __future__ import annotations
 
 import argparse
-import getpass
 from pathlib import Path
 
-from appliance.cli.common import Command
+from appliance.cli.common import Command, typed_secret
 from appliance.errors import BadRequest
 
 
@@ -43,16 +42,7 @@ def _passphrase(cmd: Command, confirm: bool) -> str:
         if not line.strip():
             raise BadRequest("no passphrase on stdin", "Give the passphrase as one line.")
         return line.rstrip("\r\n")
-    try:
-        first = getpass.getpass("Backup passphrase: ")
-        if confirm and getpass.getpass("Again: ") != first:
-            raise BadRequest("the passphrases differ", "Type the same passphrase twice.")
-    except (EOFError, OSError) as e:
-        raise BadRequest(
-            "the backup passphrase must be typed on a terminal",
-            "Run the command in a terminal, or give it with --passphrase-stdin.",
-        ) from e
-    return first
+    return typed_secret("Backup passphrase", confirm, ", or give it with --passphrase-stdin")
 
 
 def backup_command(cmd: Command) -> int:

@@ -23,12 +23,9 @@ def serve(data_dir: Path) -> Iterator[ServerProcess]:
         server.terminate()
 
 
-@pytest.fixture
-def page(browser, serve: ServerProcess, request: pytest.FixtureRequest) -> Iterator[object]:
+def logged_in(browser, serve: ServerProcess, viewport: dict[str, int]) -> Iterator[object]:
     """A fresh context (English UI) logged in through /?token=; console errors fail the test."""
-    context = browser.new_context(
-        locale="en-US", viewport={"width": 1366, "height": 900}, accept_downloads=True
-    )
+    context = browser.new_context(locale="en-US", viewport=viewport, accept_downloads=True)
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
@@ -45,6 +42,11 @@ def page(browser, serve: ServerProcess, request: pytest.FixtureRequest) -> Itera
     yield pg
     context.close()
     assert not errors, errors
+
+
+@pytest.fixture
+def page(browser, serve: ServerProcess) -> Iterator[object]:
+    yield from logged_in(browser, serve, {"width": 1366, "height": 900})
 
 
 def _expected_console(text: str) -> bool:

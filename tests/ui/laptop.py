@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.processes import REPO, ServerProcess, run_cli
-from tests.ui.conftest import _expected_console
+from tests.ui.conftest import logged_in
 
 LAPTOP = {"width": 1366, "height": 768}
 DEMO_KEY = REPO / "bundles" / "DEMO-ONLY-signing.key"
@@ -33,23 +33,7 @@ def build_demo(folder: Path, version: str = "1.0.0") -> Path:
 @pytest.fixture
 def laptop(browser, serve: ServerProcess) -> Iterator[object]:
     """A logged-in page at 1366x768 (English); console errors fail the test."""
-    context = browser.new_context(locale="en-US", viewport=LAPTOP, accept_downloads=True)
-    pg = context.new_page()
-    errors: list[str] = []
-    pg.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
-    pg.on(
-        "console",
-        lambda m: (
-            errors.append(f"console.{m.type}: {m.text}")
-            if m.type == "error" and not _expected_console(m.text)
-            else None
-        ),
-    )
-    pg.goto(f"{serve.url}?token={serve.info['token']}")
-    pg.wait_for_selector("#app-header nav")
-    yield pg
-    context.close()
-    assert not errors, errors
+    yield from logged_in(browser, serve, LAPTOP)
 
 
 def assert_fits(page, where: str) -> None:
