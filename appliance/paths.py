@@ -69,6 +69,11 @@ class Paths:
         return self.root / "reports"
 
     @property
+    def snapshots(self) -> Path:
+        """Copies of the sites' small tables taken before each run that changes a site."""
+        return self.root / "snapshots"
+
+    @property
     def logs(self) -> Path:
         return self.root / "logs"
 

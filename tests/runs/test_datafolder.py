@@ -53,6 +53,12 @@ def test_backup_restore_into_a_new_folder(
     done = manager.wait(run["id"], timeout=300)
     assert done["state"] == "succeeded", done
     report = write_report(ctx, run["id"]).read_text()
+    from appliance.store import site_snapshots
+
+    [taken] = site_snapshots.list_snapshots(ctx.paths.snapshots)  # before the run changed it
+    assert taken["reason"] == f"before run {run['id']}: install on lab" and taken["sites"] == [
+        "lab"
+    ]
     set_site_credentials(
         ctx, "lab", {"become_password": "s3cret-become", "ssh_key": SSH_KEY}, key_source="file"
     )
@@ -257,3 +263,73 @@ def test_import_killed_midway_leaves_nothing_after_the_next_start(tmp_path: Path
     left = [p for p in (data / "tmp").iterdir() if p.name != str(os.getpid())]
     assert left == []
     assert not any((data / "bundles").rglob("*.bin"))
+
+
+def test_snapshot_of_the_sites_records_and_its_restore(ctx: Context, data_dir: Path) -> None:
+    """A snapshot keeps sites, hosts, credentials and installed versions; restoring puts them
+    back in place while the site's runs stay; a busy site or an unknown snapshot is refused."""
+    from appliance.errors import NotFound
+    from appliance.store import site_snapshots
+    from tests.support.planned import fake_bundle, installed
+
+    spec = {
+        "name": "plant",
+        "vars": {"install_root": "/opt/a"},
+        "hosts": [{"name": "db1", "address": "10.0.0.5"}, {"name": "app1", "address": "10.0.0.6"}],
+    }
+    site_id = sites.create_site(ctx.store, sites.parse_site(spec))["id"]
+    fake_bundle(ctx, "1.0.0")
+    installed(ctx, "plant", "1.0.0")
+    set_site_credentials(ctx, "plant", {"become_password": "before-pw"}, key_source="file")
+    before = sites.get_site("plant")
+    number = site_snapshots.take(ctx.paths.db, ctx.paths.snapshots, "before run 1", 20)
+    assert number == 1
+
+    # the site changes afterwards: renamed, other hosts, another version, new credentials,
+    # and a run of its own
+    changed = {"name": "plant2", "vars": {}, "hosts": [{"name": "x", "address": "10.9.9.9"}]}
+    sites.update_site(ctx.store, site_id, sites.parse_site(changed))
+    installed(ctx, "plant2", "1.1.0")
+    set_site_credentials(ctx, "plant2", {"become_password": "after-pw"})
+    run_id = runs.create_run(
+        ctx.store,
+        site_id=site_id,
+        bundle_id=1,
+        action="install",
+        plan=[],
+        trigger="manual",
+        installed_before={},
+        backup_run_id=None,
+        owner_pid=os.getpid(),
+        owner_start=None,
+    )
+    with pytest.raises(Conflict, match=f"run {run_id} is active"):
+        site_snapshots.restore(ctx.store, ctx.paths.snapshots, 1)
+    runs.finish_run(ctx.store, run_id, "cancelled")
+    with pytest.raises(NotFound):
+        site_snapshots.restore(ctx.store, ctx.paths.snapshots, 7)
+
+    done = site_snapshots.restore(ctx.store, ctx.paths.snapshots, 1)
+    assert done == {"snapshot": 1, "sites": ["plant"]}
+    assert sites.get_site("plant") == before
+    assert credentials.load_credentials(data_dir, site_id).become_password == "before-pw"
+    assert runs.get_run(run_id)["site"] == "plant"  # the run stayed, with its site
+
+    listed = site_snapshots.list_snapshots(ctx.paths.snapshots)
+    assert [(s["id"], s["reason"], s["sites"]) for s in listed] == [(1, "before run 1", ["plant"])]
+    for n in range(2, 25):
+        site_snapshots.take(ctx.paths.db, ctx.paths.snapshots, f"before run {n}", 20)
+    assert [s["id"] for s in site_snapshots.list_snapshots(ctx.paths.snapshots)][-1] == 5
+
+
+def test_cli_snapshots_and_restore(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    assert run_cli(data, "site", "add", "plant", "--host", "db1=10.0.0.5").returncode == 0
+    none = run_cli(data, "data", "snapshots")
+    assert none.returncode == 0 and "no snapshots yet" in none.stdout
+    neither = run_cli(data, "data", "restore")
+    assert neither.returncode == 2 and "FILE or --snapshot N" in neither.stderr
+    missing = run_cli(data, "data", "restore", "--snapshot", "3")
+    assert missing.returncode == 2 and "no snapshot 3" in missing.stderr
+    bad = run_cli(data, "data", "restore", "--snapshot", "x")
+    assert bad.returncode == 2 and "not an id" in bad.stderr

@@ -37,12 +37,14 @@ from appliance.jobs.runs.runner import StepSpec, event_row, run_step
 from appliance.jobs.runs.workspace import prepare
 from appliance.jobs.sites.check import refuse_unmanageable_site
 from appliance.states import RESUMABLE, TERMINAL, RunState, StepState
+from appliance.store import DATABASE_ERRORS, site_snapshots
 from appliance.store import bundles as bundle_rows
 from appliance.store import runs as rows
 from appliance.store.rows import Run
 
 logger = logging.getLogger(__name__)
 
+KEEP_SNAPSHOTS = 20  # snapshots of the sites' records kept (the newest)
 CANCEL_CHECK_SECONDS = 0.2  # how often a supervisor reads cancel_requested from the database
 Listener = Callable[[dict[str, Any]], None]
 
@@ -134,8 +136,24 @@ class RunManager:
                 f"run {run_id}: {plan.action} {manifest.name} {manifest.version} on site "
                 f"{site_row.name} (installed: {before}), {len(plan.steps)} step(s)"
             )
+            if plan.action != "check":  # the site's records as they were, to restore by hand
+                self._snapshot(
+                    run_id, f"before run {run_id}: {plan.action} on {site_row.name}", log
+                )
         self._launch(run_id, 1)
         return rows.get_run(run_id)
+
+    def _snapshot(self, run_id: int, reason: str, log: RunLog) -> None:
+        """A snapshot of the sites' records (``appliance data restore --snapshot N``); one that
+        cannot be written is said in the log, and the run goes on."""
+        paths = self.ctx.paths
+        try:
+            number = site_snapshots.take(paths.db, paths.snapshots, reason, KEEP_SNAPSHOTS)
+        except (OSError, *DATABASE_ERRORS) as e:
+            logger.warning("run %d: no snapshot of the sites' records: %s", run_id, e)
+            log.line(f"appliance: no snapshot of the sites' records was written ({e})")
+            return
+        log.line(f"appliance: snapshot {number} of the sites' records taken before this run")
 
     def cancel(self, run_id: int | str) -> dict[str, Any]:
         """Cancel a run (of this process or another); returns the run once it ended (or after
