@@ -118,6 +118,13 @@ SETTINGS: tuple[Setting, ...] = (
     ),
     Setting("open_browser", True, _bool, "Open the default browser when no window can start."),
     Setting(
+        "allow_remote",
+        False,
+        _bool,
+        "Let the server bind to an address other than loopback (others on that network reach "
+        "its login page; the token still guards every call). Prefer an SSH tunnel.",
+    ),
+    Setting(
         "keep_runs_per_site",
         100,
         int,

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from appliance.backend.security import check_bind_address
+from tests.support.cli import run_cli
 from tests.support.processes import ServerProcess
 
 
@@ -146,3 +148,25 @@ def test_under_wsl_the_windows_browser_opens_the_url_itself() -> None:
     assert hint == "On Windows, open http://127.0.0.1:8123/?token=tok in the browser\n"
     ssh_into_wsl = {"WSL_DISTRO_NAME": "Debian", "SSH_CONNECTION": "1.2.3.4 5 6.7.8.9 22"}
     assert "ssh -N -L" in tunnel_hint(ssh_into_wsl, "127.0.0.1", 8123, "tok")
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "::", "10.0.0.5", "appliance.example"])
+def test_serving_beyond_this_machine_is_refused_without_allow_remote(
+    data_dir: Path, host: str
+) -> None:
+    done = run_cli(data_dir, "serve", "--host", host, "--port", "0")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.count("\n") == 1 and f"refusing to serve on {host}" in done.stderr
+    assert "--allow-remote" in done.stderr and "SSH tunnel" in done.stderr
+    assert not (data_dir / "server.json").exists()
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "[::1]", "localhost"])
+def test_loopback_needs_no_permission(host: str) -> None:
+    assert check_bind_address(host, allow_remote=False) is None
+
+
+def test_allowed_remote_says_so_loudly() -> None:
+    # checked without binding: a test listens on loopback only
+    warning = check_bind_address("0.0.0.0", allow_remote=True)
+    assert warning and warning.startswith("WARNING: serving on 0.0.0.0")

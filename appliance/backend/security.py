@@ -4,12 +4,15 @@ per-launch token on /api/*, and security headers on every response."""
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
 import logging
 from collections.abc import Callable, Iterable
 from http.cookies import SimpleCookie
 from typing import Any
 from urllib.parse import parse_qs
+
+from appliance.errors import ConfigError
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +34,27 @@ PUBLIC_API = {"/api/health"}
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "[::1]")
 
 StartResponse = Callable[..., Any]
+
+
+def check_bind_address(host: str, allow_remote: bool) -> str | None:
+    """Refuse to listen beyond this machine unless asked (ConfigError with the way out); when
+    asked, the warning to print and log."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        loopback = False  # a name: it may resolve anywhere
+    if loopback:
+        return None
+    if not allow_remote:
+        raise ConfigError(
+            f"refusing to serve on {host}: only this machine's loopback addresses are served",
+            "Serve on 127.0.0.1 and reach it through an SSH tunnel (docs/field-guide.md), or "
+            "add --allow-remote (setting allow_remote) to let the network reach it.",
+        )
+    return (
+        f"WARNING: serving on {host}, beyond this machine: anyone on that network reaches the "
+        "login page (every call still needs the token)"
+    )
 
 
 class Origins:

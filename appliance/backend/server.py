@@ -12,6 +12,7 @@ from pathlib import Path
 from cheroot import wsgi
 
 from appliance.backend.app import WebApp, create_app
+from appliance.backend.security import check_bind_address
 from appliance.context import Context
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,9 @@ class LocalServer:
     def __init__(self, ctx: Context, host: str | None = None, port: int | None = None) -> None:
         self.ctx = ctx
         self.host = host or ctx.settings.host
+        self.warning = check_bind_address(self.host, ctx.settings.allow_remote)
+        if self.warning:
+            logger.warning("%s", self.warning)
         self.requested_port = ctx.settings.port if port is None else port
         self.token = secrets.token_urlsafe(32)
         self.app: WebApp = create_app(ctx, self.token)

@@ -10,6 +10,7 @@ import socket
 import threading
 from collections.abc import Mapping
 
+from appliance.backend.security import check_bind_address
 from appliance.backend.server import LocalServer
 from appliance.cli.common import Command
 from appliance.context import Context
@@ -23,11 +24,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="run the local server headless (unattended mode)")
     serve.add_argument("--host", help="address to bind (default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default 0: a free port)")
+    serve.add_argument(
+        "--allow-remote",
+        action="store_true",
+        default=None,
+        help="let --host be an address beyond this machine (prefer an SSH tunnel)",
+    )
     serve.set_defaults(handler=serve_command)
 
 
 def start_server(ctx: Context, host: str | None = None, port: int | None = None) -> LocalServer:
     """Start everything a running appliance needs, then the HTTP server last."""
+    check_bind_address(host or ctx.settings.host, ctx.settings.allow_remote)  # before anything
     from appliance.jobs.bundles import import_carried
 
     import_carried(ctx)  # the signed bundles inside the appliance; idempotent
@@ -53,7 +61,12 @@ def serve_command(cmd: Command) -> int:
     out = cmd.env.stdout
     with StopSignals(threading.Event()) as signals:
         try:
-            server = start_server(cmd.context(host=cmd.args.host, port=cmd.args.port))
+            ctx = cmd.context(
+                host=cmd.args.host, port=cmd.args.port, allow_remote=cmd.args.allow_remote
+            )
+            server = start_server(ctx)
+            if server.warning:
+                cmd.env.stderr.write(server.warning + "\n")
             out.write(f"Appliance serving at {server.login_url}\n")
             hint = tunnel_hint(cmd.env.environ, server.host, server.port, server.token)
             if hint:
