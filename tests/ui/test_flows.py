@@ -236,6 +236,15 @@ def test_install_live_log_reload_failed_run_and_report(
     page.wait_for_selector(".run-head h2 .state-failed")
     expect(page.locator("#report-link")).to_be_visible()  # the buttons are drawn
     expect(page.locator("#resume-run")).to_have_count(0)
+    # history: how each run came about; the rollback links the run whose backup it restored
+    upgrade_id = failed_url.rsplit("/", 1)[1]
+    page.goto(failed_url.split("#")[0] + "#/history")
+    undone = page.locator("#history-table td.trigger a.rollback-of")
+    expect(undone).to_have_text(f"rollback of #{upgrade_id}")
+    expect(undone).to_have_attribute("href", f"#/runs/{upgrade_id}")
+    expect(page.locator(f'#history-table tr[data-run="{upgrade_id}"] td.trigger')).to_have_text(
+        "manual"
+    )
 
 
 def test_cancel_a_slow_run(

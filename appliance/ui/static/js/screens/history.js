@@ -1,4 +1,5 @@
-// History: every run with state, duration, site and bundle; filter by site and state.
+// History: every run with state, trigger, duration, site and bundle (a rollback links the run
+// whose backup it restored); filter by site and state.
 import { get } from "../api.js";
 import { h, table } from "../dom.js";
 import { t } from "../i18n.js";
@@ -47,7 +48,7 @@ export async function render(root, { query, signal }) {
   }
   listSlot.replaceChildren(
     table(
-      ["#", t("common.state"), t("common.action"), t("common.site"), t("common.bundle"), t("run.started"), t("run.duration")],
+      ["#", t("common.state"), t("common.action"), t("run.trigger"), t("common.site"), t("common.bundle"), t("run.started"), t("run.duration")],
       runs.map((r) =>
         h(
           "tr",
@@ -55,6 +56,7 @@ export async function render(root, { query, signal }) {
           h("td", {}, h("a", { href: `#/runs/${r.id}` }, `#${r.id}`)),
           h("td", {}, stateBadge(r.state)),
           h("td", {}, t(`action.${r.action}`)),
+          h("td", { class: "trigger" }, triggerCell(r)),
           h("td", {}, siteName(r.site)),
           h("td", {}, `${r.bundle} ${r.version}`),
           h("td", {}, fmtTime(r.started_at || r.created_at)),
@@ -64,4 +66,12 @@ export async function render(root, { query, signal }) {
       { class: "grid", id: "history-table" },
     ),
   );
+}
+
+// How the run came about: by hand or by a schedule, and for a rollback the run it undid.
+function triggerCell(run) {
+  const how = t(`trigger.${run.trigger}`);
+  if (run.action !== "rollback" || !run.backup_run) return how;
+  const undone = h("a", { href: `#/runs/${run.backup_run}`, class: "rollback-of" }, t("history.rollbackOf", { id: run.backup_run }));
+  return h("span", {}, `${how} · `, undone);
 }
