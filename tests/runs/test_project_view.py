@@ -20,7 +20,7 @@ from appliance.jobs.runs import project
 from appliance.jobs.runs.manager import RunManager
 from appliance.store import sites
 from tests.runs.conftest import DEMO_KEY, LocalSite, site_spec
-from tests.support.local import free_port, kill_everything_under
+from tests.support.local import free_port, kill_everything_under, write_tree
 from tests.support.processes import run_cli
 
 MANIFEST = """\
@@ -83,13 +83,14 @@ PREFLIGHT = """\
 def scribble_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("scribble")
     src = folder / "src"
-    for rel, text in {
-        "bundle.yml": MANIFEST,
-        "playbooks/site.yml": SITE,
-        "playbooks/preflight.yml": PREFLIGHT,
-    }.items():
-        (src / rel).parent.mkdir(parents=True, exist_ok=True)
-        (src / rel).write_text(text)
+    write_tree(
+        src,
+        {
+            "bundle.yml": MANIFEST,
+            "playbooks/site.yml": SITE,
+            "playbooks/preflight.yml": PREFLIGHT,
+        },
+    )
     (src / "files").mkdir()
     (src / "files/big.bin").write_bytes(os.urandom(2 * 1024 * 1024))  # above SMALL_FILE
     key = folder / "demo.key"

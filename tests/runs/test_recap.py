@@ -23,7 +23,7 @@ from appliance.jobs.runs.manager import RunManager
 from appliance.store import sites
 from appliance.store.events import COUNTS
 from tests.runs.conftest import DEMO_KEY
-from tests.support.local import free_port
+from tests.support.local import free_port, write_tree
 
 MANIFEST = """\
 format: 1
@@ -102,13 +102,14 @@ def expected_shape(recap: dict[str, dict[str, int]]) -> dict[str, dict[str, int]
 def outcomes_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     folder = tmp_path_factory.mktemp("outcomes")
     src = folder / "src"
-    for rel, text in {
-        "bundle.yml": MANIFEST,
-        "playbooks/all.yml": PLAYBOOK,
-        "tasks/more.yml": MORE,
-    }.items():
-        (src / rel).parent.mkdir(parents=True, exist_ok=True)
-        (src / rel).write_text(text)
+    write_tree(
+        src,
+        {
+            "bundle.yml": MANIFEST,
+            "playbooks/all.yml": PLAYBOOK,
+            "tasks/more.yml": MORE,
+        },
+    )
     key = folder / "demo.key"
     shutil.copyfile(DEMO_KEY, key)
     key.chmod(stat.S_IRUSR | stat.S_IWUSR)

@@ -29,18 +29,23 @@ def display_of(pid: int) -> dict[str, str]:
     return {k: env[k] for k in ("DISPLAY", "XAUTHORITY") if k in env}
 
 
-def test_window_shows_the_ui_and_closes_cleanly(data_dir: Path) -> None:
-    for tool in ("xvfb-run", "import", "identify", "convert"):
-        if shutil.which(tool) is None:
-            pytest.skip(f"{tool} is missing: apt-get install xvfb xauth imagemagick")
+def start_window(data_dir: Path, screen: str) -> subprocess.Popen:
+    """The real window (`appliance` with no command) on a virtual X screen of that size."""
     extra = {"QTWEBENGINE_DISABLE_SANDBOX": "1"} if os.geteuid() == 0 else {}
-    proc = subprocess.Popen(
-        ["xvfb-run", "-a", "-s", "-screen 0 1280x900x24", *appliance_cmd()],
+    return subprocess.Popen(
+        ["xvfb-run", "-a", "-s", f"-screen 0 {screen}", *appliance_cmd()],
         env=child_env(data_dir, APPLIANCE_OPEN_BROWSER="0", **extra),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def test_window_shows_the_ui_and_closes_cleanly(data_dir: Path) -> None:
+    for tool in ("xvfb-run", "import", "identify", "convert"):
+        if shutil.which(tool) is None:
+            pytest.skip(f"{tool} is missing: apt-get install xvfb xauth imagemagick")
+    proc = start_window(data_dir, "1280x900x24")
     server_json = data_dir / "server.json"
     shot = ARTIFACTS / "window-xvfb.png"
     ARTIFACTS.mkdir(exist_ok=True)
@@ -124,14 +129,7 @@ def test_window_fits_a_laptop_screen(data_dir: Path) -> None:
     for tool in ("xvfb-run", "xwininfo", "import", "convert"):
         if shutil.which(tool) is None:
             pytest.skip(f"{tool} is missing: apt-get install xvfb xauth x11-utils imagemagick")
-    extra = {"QTWEBENGINE_DISABLE_SANDBOX": "1"} if os.geteuid() == 0 else {}
-    proc = subprocess.Popen(
-        ["xvfb-run", "-a", "-s", "-screen 0 1366x768x24", *appliance_cmd()],
-        env=child_env(data_dir, APPLIANCE_OPEN_BROWSER="0", **extra),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    proc = start_window(data_dir, "1366x768x24")
     log = data_dir / "logs" / "appliance.log"
     try:
         deadline = time.monotonic() + 90
