@@ -87,6 +87,8 @@ class StepOutcome:
     # {host: {ok, changed, ...}} from the step's playbook_on_stats; None: the playbook never
     # reached its recap (cancelled, killed, or it did not start)
     stats: dict[str, dict[str, int]] | None = None
+    # the run-wide custom stats (set_stats, per_host: false) of the recap; {} without one
+    custom: dict[str, Any] = field(default_factory=dict)
 
 
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -280,7 +282,10 @@ def run_step(
         name = event.get("event")
         failures.event(name, event)
         if name == "playbook_on_stats":
-            outcome.stats = step_stats(event.get("event_data") or {})
+            data = event.get("event_data") or {}
+            outcome.stats = step_stats(data)
+            custom = data.get("artifact_data")
+            outcome.custom = custom if isinstance(custom, dict) else {}
         if outcome.pid is None and event.get("pid") and cancel.pgid is None:
             # Ansible's main process is the child ansible-runner started (launchers exec).
             pid = int(event["pid"])
