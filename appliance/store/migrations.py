@@ -124,6 +124,15 @@ CREATE INDEX run_site_finished ON run (site_id, finished_at);
 """
 MIGRATIONS.append(_sql_script(V_RETENTION))
 
+# Time zones (issue 18): a site's own zone (NULL: not chosen, the laptop's zone is used), for
+# its reports and as the default zone of its schedules; when a schedule was last edited (its
+# fire times are counted from then, so an edit never makes earlier fire times "missed").
+V_TIMEZONES = """
+ALTER TABLE site ADD COLUMN timezone TEXT;
+ALTER TABLE schedule ADD COLUMN edited_at TEXT;
+"""
+MIGRATIONS.append(_sql_script(V_TIMEZONES))
+
 LATEST = len(MIGRATIONS)
 
 

@@ -42,6 +42,7 @@ class Site(BaseModel):
     name = CharField(unique=True)
     vars = JSONField(default=dict)
     created_at = CharField()
+    timezone = CharField(null=True)  # None: not chosen (the laptop's zone)
 
 
 class Host(BaseModel):
@@ -157,6 +158,7 @@ class Schedule(BaseModel):
     window_minutes = IntegerField()
     enabled = BooleanField(default=True)
     created_at = CharField()
+    edited_at = CharField(null=True)
 
 
 class Occurrence(BaseModel):

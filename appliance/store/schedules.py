@@ -52,6 +52,61 @@ def create_schedule(store: Store, spec: dict[str, Any]) -> int:
     return store.write(write)
 
 
+EDITED_REASON = "the schedule was edited while this fire time waited; the new times apply"
+
+
+def update_schedule(store: Store, ref: int | str, spec: dict[str, Any]) -> int:
+    """Replace a schedule's fields with a parsed spec (one unit); fire times still waiting for a
+    busy site are closed as skipped, and later fire times count from now (``edited_at``)."""
+
+    def write() -> int:
+        schedule = find_schedule(ref)
+        site = find_site(spec["site"])
+        bundle = find_bundle(spec["bundle"], spec["version"])
+        now = store.now()
+        Schedule.update(
+            site=site,
+            bundle=bundle,
+            action=spec["action"],
+            trigger=spec["trigger"],
+            at=spec["at"],
+            cron=spec["cron"],
+            timezone=spec["timezone"],
+            window_minutes=spec["window_minutes"],
+            enabled=spec["enabled"],
+            edited_at=now,
+        ).where(Schedule.id == schedule.id).execute()
+        Occurrence.update(state=Occ.SKIPPED, detail=EDITED_REASON, recorded_at=now).where(
+            (Occurrence.schedule == schedule.id) & (Occurrence.state == Occ.WAITING)
+        ).execute()
+        return schedule.id
+
+    return store.write(write)
+
+
+def spec_of(schedule: Schedule) -> dict[str, Any]:
+    """A stored schedule as the request body that would create it (an edit starts from it)."""
+    out: dict[str, Any] = {
+        "site": schedule.site_id,
+        "bundle": schedule.bundle.name,
+        "version": schedule.bundle.version,
+        "action": schedule.action,
+        "timezone": schedule.timezone,
+        "window_minutes": schedule.window_minutes,
+        "enabled": bool(schedule.enabled),
+    }
+    if schedule.trigger == "once":
+        out["at"] = _local(to_datetime(schedule.at), schedule.timezone)
+    else:
+        out["cron"] = schedule.cron
+    return out
+
+
+def start_of(schedule: Schedule) -> datetime:
+    """From when the schedule's fire times count: its creation or its last edit."""
+    return to_datetime(max(schedule.created_at, schedule.edited_at or ""))
+
+
 def find_schedule(ref: int | str) -> Schedule:
     number = as_id(ref)
     schedule = Schedule.get_or_none(Schedule.id == number) if number is not None else None
@@ -251,6 +306,7 @@ def schedule_to_json(
         "window_minutes": schedule.window_minutes,
         "enabled": bool(schedule.enabled),
         "created_at": schedule.created_at,
+        "edited_at": schedule.edited_at,
         "occurrences": occurrences,
     }
 

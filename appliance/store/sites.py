@@ -6,6 +6,7 @@ from typing import Any
 
 from peewee import IntegrityError
 
+from appliance.clock import check_zone, local_zone_name
 from appliance.errors import BadRequest, Conflict, NotFound
 from appliance.states import ACTIVE
 from appliance.store import Store
@@ -27,6 +28,7 @@ SITE_FIELDS = {
     "name": Field(str, required=True, check=check_name),
     "vars": Field(dict, check=check_vars),
     "hosts": Field(list),
+    "timezone": Field(str, check=check_zone),
 }
 HOST_FIELDS = {
     "name": Field(str, required=True, check=check_name),
@@ -68,7 +70,12 @@ def parse_site(data: Any) -> dict[str, Any]:
             )
         seen.add(host["name"])
         hosts.append({"port": 22, "user": None, "groups": [], "vars": {}, **host})
-    return {"name": site["name"], "vars": site.get("vars", {}), "hosts": hosts}
+    return {
+        "name": site["name"],
+        "vars": site.get("vars", {}),
+        "hosts": hosts,
+        "timezone": site.get("timezone"),  # None: the laptop's (create) or unchanged (update)
+    }
 
 
 def create_site(store: Store, spec: dict[str, Any]) -> dict[str, Any]:
@@ -76,7 +83,12 @@ def create_site(store: Store, spec: dict[str, Any]) -> dict[str, Any]:
 
     def write() -> int:
         try:
-            site = Site.create(name=spec["name"], vars=spec["vars"], created_at=store.now())
+            site = Site.create(
+                name=spec["name"],
+                vars=spec["vars"],
+                created_at=store.now(),
+                timezone=spec.get("timezone") or local_zone_name(),
+            )
         except IntegrityError as e:
             raise Conflict(
                 f"a site named {spec['name']!r} exists already",
@@ -106,6 +118,7 @@ def site_to_json(site: Site, hosts: list[Host], installed: list[InstalledCompone
         "name": site.name,
         "vars": site.vars,
         "created_at": site.created_at,
+        "timezone": site_zone(site),
         "hosts": [host_to_json(h) for h in hosts],
         "installed": {
             c.component: {
@@ -118,6 +131,28 @@ def site_to_json(site: Site, hosts: list[Host], installed: list[InstalledCompone
             for c in installed
         },
     }
+
+
+def site_zone(site: Site) -> str:
+    """The site's time zone: the one chosen for it, else the laptop's."""
+    return site.timezone or local_zone_name()
+
+
+def set_site_timezone(store: Store, ref: int | str, zone: str) -> dict[str, Any]:
+    """Set a site's time zone (BadRequest when the tz database does not know it)."""
+    problem = check_zone(zone)
+    if problem:
+        raise BadRequest(
+            f"site.timezone {problem}",
+            "List the zones with GET /api/timezones; the Sites screen offers them to pick.",
+        )
+
+    def write() -> int:
+        site = find_site(ref)
+        Site.update(timezone=zone).where(Site.id == site.id).execute()
+        return site.id
+
+    return get_site(store.write(write))
 
 
 def find_site(ref: int | str) -> Site:
@@ -179,7 +214,10 @@ def update_site(store: Store, site_id: int, spec: dict[str, Any]) -> dict[str, A
                 f"a site named {spec['name']!r} exists already",
                 "Pick another name, or edit the existing site.",
             )
-        Site.update(name=spec["name"], vars=spec["vars"]).where(Site.id == site_id).execute()
+        changes = {"name": spec["name"], "vars": spec["vars"]}
+        if spec.get("timezone"):
+            changes["timezone"] = spec["timezone"]
+        Site.update(**changes).where(Site.id == site_id).execute()
         Host.delete().where(Host.site == site_id).execute()
         for host in spec["hosts"]:
             Host.create(site=site_id, **host)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bottle import Bottle, request, response
 
 from appliance.backend.http import json_body
+from appliance.clock import available_zones, local_zone_name
 from appliance.context import Context
 from appliance.errors import BadRequest
 from appliance.jobs.schedules.service import Scheduler
@@ -37,6 +38,15 @@ def register(app: Bottle, ctx: Context) -> None:
     @app.get("/api/schedules/<schedule_id:int>")
     def get_schedule(schedule_id: int) -> dict:
         return _scheduler(ctx).get(schedule_id)
+
+    @app.put("/api/schedules/<schedule_id:int>")
+    def edit_schedule(schedule_id: int) -> dict:
+        return _scheduler(ctx).edit(schedule_id, json_body(request, limit))
+
+    @app.get("/api/timezones")
+    def timezones() -> dict:
+        """The tz database's zone names (for the pickers) and this computer's zone."""
+        return {"zones": list(available_zones()), "local": local_zone_name()}
 
     @app.route("/api/schedules/<schedule_id:int>", method="PATCH")
     def change_schedule(schedule_id: int) -> dict:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from appliance.clock import iso
+from appliance.clock import check_zone, iso
 from appliance.errors import BadRequest
 from appliance.jobs.schedules.triggers import (
     ScheduleSpecError,
@@ -61,8 +61,9 @@ def parse_time(text: str) -> datetime:
     return moment.astimezone(UTC)
 
 
-def parse_schedule(data: Any, now: datetime) -> dict[str, Any]:
-    """Validate a schedule description (not yet its site and bundle); returns a clean dict."""
+def parse_schedule(data: Any, now: datetime, default_zone: str | None = None) -> dict[str, Any]:
+    """Validate a schedule description (not yet its site and bundle); returns a clean dict.
+    ``default_zone`` (the site's) is the zone when the description names none."""
     spec = expect_object(data, "schedule", SCHEDULE_FIELDS)
     has_at, has_cron = "at" in spec, "cron" in spec
     if has_at == has_cron:
@@ -70,18 +71,21 @@ def parse_schedule(data: Any, now: datetime) -> dict[str, Any]:
             "schedule needs exactly one of 'at' (once) or 'cron' (repeating)",
             'Send "at": "2026-12-01T02:00:00+01:00", or "cron": "0 2 * * 6" with "timezone".',
         )
-    if has_cron and "timezone" not in spec:
+    if has_cron and "timezone" not in spec and default_zone is None:
         raise BadRequest(
             "a cron schedule needs 'timezone' (an IANA name such as Europe/Berlin)",
             'Cron times are wall-clock times; say in which zone, e.g. "timezone": "UTC".',
         )
-    zone_name = spec.get("timezone", "UTC")
+    zone_name = spec.get("timezone") or default_zone or "UTC"
     try:
         load_zone(zone_name)
+        if check_zone(zone_name):  # loadable, yet no zone of the database (e.g. "localtime")
+            raise ScheduleSpecError(f"unknown time zone {zone_name!r} (not in the tz database)")
     except ScheduleSpecError as e:
         raise BadRequest(
             f"schedule.timezone: {e}",
-            "Use an IANA zone name such as Europe/Berlin, America/New_York or UTC.",
+            "Use an IANA zone name such as Europe/Berlin, America/New_York or UTC "
+            "(GET /api/timezones lists them).",
         ) from e
     at = parse_time(spec["at"]) if has_at else None
     view = ScheduleView(

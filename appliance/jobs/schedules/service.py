@@ -21,7 +21,7 @@ from apscheduler.triggers.date import DateTrigger
 
 from appliance.clock import iso
 from appliance.context import Context
-from appliance.errors import ApplianceError, Conflict
+from appliance.errors import ApplianceError, BadRequest, Conflict, NotFound
 from appliance.jobs.runs.planning import plan_run
 from appliance.jobs.schedules import decisions as logic
 from appliance.jobs.schedules import requests, triggers
@@ -29,10 +29,12 @@ from appliance.jobs.schedules.notify import RunNotifier
 from appliance.states import OccurrenceState as Occ
 from appliance.store import schedules as rows
 from appliance.store.rows import Bundle, Schedule, Site
+from appliance.store.sites import find_site, site_zone
 
 logger = logging.getLogger(__name__)
 
 DISABLED_REASON = "the schedule was disabled at that time"
+PLAN_REFUSED = "not started, the run was refused"
 
 
 class RunStarter(Protocol):
@@ -56,7 +58,7 @@ def view_of(schedule: Schedule, bundle: Bundle) -> triggers.ScheduleView:
         trigger=schedule.trigger,
         timezone=schedule.timezone,
         window_minutes=schedule.window_minutes,
-        created_at=rows.to_datetime(schedule.created_at),
+        created_at=rows.start_of(schedule),
         at=rows.to_datetime(schedule.at) if schedule.at else None,
         cron=schedule.cron,
         enabled=bool(schedule.enabled),
@@ -162,19 +164,7 @@ class Scheduler:
             return None  # a process without a run engine (a CLI command) leaves it to the server
         if not rows.record(store, schedule.id, fire, Occ.STARTING):
             return None  # deleted meanwhile, or already taken
-        state, detail, run_id = Occ.STARTED, None, None
-        try:
-            run = self.runs.start_run(
-                site.id, bundle.name, bundle.version, schedule.action, trigger="schedule"
-            )
-            run_id = int(run["id"])
-        except Conflict as e:
-            state, detail = Occ.WAITING, f"{e.message}; retrying while the window is open"
-        except ApplianceError as e:
-            state, detail = Occ.FAILED, f"{e.message} (hint: {e.hint})"
-        except Exception as e:  # the job boundary: record it, keep scheduling the others
-            logger.exception("starting the run of schedule %s failed", schedule.id)
-            state, detail = Occ.FAILED, f"internal error: {e}"
+        state, detail, run_id = self._start(self.runs, schedule, site, bundle)
         rows.record(store, schedule.id, fire, state, detail, run_id, only_from=(Occ.STARTING,))
         logger.info(
             "schedule %s fire time %s: %s%s%s",
@@ -185,6 +175,27 @@ class Scheduler:
             f" ({detail})" if detail else "",
         )
         return self._result(schedule, fire, state, detail, run_id)
+
+    @staticmethod
+    def _start(
+        runs: RunStarter, schedule: Schedule, site: Site, bundle: Bundle
+    ) -> tuple[str, str | None, int | None]:
+        """Start the run of a claimed fire time: (occurrence state, detail, run id)."""
+        try:
+            # The plan check of a run, again now that it fires (the site may have changed since
+            # the schedule was made): a refusal is this occurrence's recorded reason, no run.
+            plan_run(site.id, bundle.name, bundle.version, schedule.action)
+            run = runs.start_run(
+                site.id, bundle.name, bundle.version, schedule.action, trigger="schedule"
+            )
+            return Occ.STARTED, None, int(run["id"])
+        except Conflict as e:
+            return Occ.WAITING, f"{e.message}; retrying while the window is open", None
+        except ApplianceError as e:
+            return Occ.FAILED, f"{PLAN_REFUSED}: {e.message} (hint: {e.hint})", None
+        except Exception as e:  # the job boundary: record it, keep scheduling the others
+            logger.exception("starting the run of schedule %s failed", schedule.id)
+            return Occ.FAILED, f"internal error: {e}", None
 
     @staticmethod
     def _result(
@@ -254,15 +265,48 @@ class Scheduler:
     # -- changes -------------------------------------------------------------------------------
     def add(self, spec: Any) -> dict[str, Any]:
         """Validate and store a schedule (HTTP body shape); returns it as listed."""
-        parsed = requests.parse_schedule(spec, self.ctx.clock.now())
-        # The plan check a run gets, now (and again when it fires): a schedule the site cannot
-        # take is refused with the reason the run would get, not found failed at 2 AM.
-        plan_run(parsed["site"], parsed["bundle"], parsed["version"], parsed["action"])
+        parsed = self._parse(spec)
         with self._lock:
             schedule_id = rows.create_schedule(self.ctx.store, parsed)
             self.tick()
         logger.info("schedule %s added: %s", schedule_id, parsed)
         return self.get(schedule_id)
+
+    def edit(self, schedule_id: int | str, changes: Any) -> dict[str, Any]:
+        """Change a schedule: the fields given replace the stored ones (``at`` replaces ``cron``
+        and the other way round); checked like a new one, plan check included."""
+        current = rows.find_schedule(schedule_id)
+        if not isinstance(changes, dict):
+            raise BadRequest("schedule must be a JSON object", "Send the fields to change.")
+        merged = rows.spec_of(current)
+        if "at" in changes or "cron" in changes:
+            merged.pop("at", None)
+            merged.pop("cron", None)
+        merged.update(changes)
+        parsed = self._parse(merged)
+        with self._lock:
+            rows.update_schedule(self.ctx.store, current.id, parsed)
+            self.tick()
+        logger.info("schedule %s edited: %s", current.id, parsed)
+        return self.get(current.id)
+
+    def _parse(self, spec: Any) -> dict[str, Any]:
+        parsed = requests.parse_schedule(spec, self.ctx.clock.now(), self._site_zone(spec))
+        # The plan check a run gets, now (and again when it fires): a schedule the site cannot
+        # take is refused with the reason the run would get, not found failed at 2 AM.
+        plan_run(parsed["site"], parsed["bundle"], parsed["version"], parsed["action"])
+        return parsed
+
+    @staticmethod
+    def _site_zone(spec: Any) -> str | None:
+        """The zone of the site a description names (its schedules' default zone), if any."""
+        ref = spec.get("site") if isinstance(spec, dict) else None
+        if not isinstance(ref, str | int) or isinstance(ref, bool):
+            return None
+        try:
+            return site_zone(find_site(ref))
+        except NotFound:
+            return None  # said by the plan check, after the description itself
 
     def delete(self, schedule_id: int | str) -> dict[str, Any]:
         with self._lock:
@@ -308,13 +352,21 @@ class Scheduler:
         for item in found:
             view = views.get(item["id"])
             upcoming = triggers.next_fire_times(view, now, 3) if view and view.enabled else []
+            zone = triggers.load_zone(item["timezone"])
             item["next"] = [
-                {
-                    "local": t.astimezone(triggers.load_zone(view.timezone)).isoformat(),
-                    "utc": iso(t),
-                }
-                for t in upcoming
+                {"local": t.astimezone(zone).isoformat(), "utc": iso(t)} for t in upcoming
             ]
+            # The next fire time in the schedule's zone, named (the page adds the viewer's).
+            item["next_fire"] = (
+                {
+                    "utc": iso(upcoming[0]),
+                    "local": upcoming[0].astimezone(zone).isoformat(),
+                    "zone": item["timezone"],
+                    "abbreviation": upcoming[0].astimezone(zone).tzname(),
+                }
+                if upcoming
+                else None
+            )
         return found
 
     def get(self, schedule_id: int | str) -> dict[str, Any]:
