@@ -1,4 +1,4 @@
-"""appliance schedule add|list|rm|enable|disable|ack
+"""appliance schedule add|edit|list|rm|enable|disable|ack
 
 The command works on the database directly; a running `appliance serve` picks the change up
 within a minute (its scheduler re-reads the schedules at least that often) and starts the runs.
@@ -11,10 +11,12 @@ from datetime import datetime
 from typing import Any
 
 from appliance.cli.common import Command, parse_ref
-from appliance.errors import BadRequest
+from appliance.clock import local_zone_name
+from appliance.errors import BadRequest, NotFound
 from appliance.jobs.schedules.requests import ACTIONS
 from appliance.jobs.schedules.service import Scheduler
 from appliance.jobs.schedules.triggers import ScheduleSpecError, load_zone
+from appliance.store.sites import find_site, site_zone
 from appliance.validate import id_arg
 
 
@@ -37,7 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument(
         "--tz",
         metavar="ZONE",
-        help="IANA time zone of --at/--cron, e.g. Asia/Shanghai (default: this system's zone)",
+        help="IANA time zone of --at/--cron, e.g. Asia/Shanghai (default: the site's zone)",
     )
     add.add_argument(
         "--window",
@@ -50,6 +52,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     add.add_argument("--disabled", action="store_true", help="store it disabled")
     add.add_argument("--json", action="store_true", help="print the schedule as JSON")
     add.set_defaults(handler=add_schedule)
+
+    edit = cmds.add_parser(
+        "edit", help="change a schedule (the options given; checked like a new one)"
+    )
+    edit.add_argument("id", type=id_arg)
+    edit.add_argument("--site", help="another site (name or id)")
+    edit.add_argument("--bundle", metavar="BUNDLE@VERSION", help="another bundle version")
+    when = edit.add_mutually_exclusive_group()
+    when.add_argument("--at", metavar="TIME", help="once, at a local time in --tz (or ISO)")
+    when.add_argument("--cron", metavar="EXPR", help="repeating, crontab fields in --tz")
+    edit.add_argument("--tz", metavar="ZONE", help="IANA time zone (default: unchanged)")
+    edit.add_argument("--window", type=int, metavar="MINUTES")
+    edit.add_argument("--action", choices=ACTIONS)
+    edit.add_argument("--json", action="store_true", help="print the schedule as JSON")
+    edit.set_defaults(handler=edit_schedule)
 
     lst = cmds.add_parser("list", help="list schedules, their next fire times and misses")
     lst.add_argument("--json", action="store_true")
@@ -69,14 +86,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     ack.set_defaults(handler=acknowledge)
 
 
-def system_zone() -> str:
+def site_zone_of(ref: str) -> str:
+    """The zone a site's schedules default to (this system's when the site is unknown: the plan
+    check then says so)."""
     try:
-        from tzlocal import get_localzone_name
-
-        name = get_localzone_name()
-    except Exception:  # no zone configured: say UTC rather than guess
-        name = None
-    return name or "UTC"
+        return site_zone(find_site(ref))
+    except NotFound:
+        return local_zone_name()
 
 
 def at_to_iso(text: str, zone_name: str) -> str:
@@ -132,13 +148,18 @@ def _when(item: dict[str, Any]) -> str:
 
 def add_schedule(cmd: Command) -> int:
     args, out = cmd.args, cmd.env.stdout
-    zone_name = args.tz or system_zone()
+    cmd.context()  # the store the site is read from
+    zone_name = args.tz or site_zone_of(args.site)
     spec = build_spec(args, zone_name)
     created = Scheduler(cmd.ctx, None).add(spec)
     if args.json:
         cmd.env.print_json(created)
         return 0
-    zone_note = "" if args.tz else f" (time zone {zone_name}: this system's; set --tz to change)"
+    zone_note = (
+        ""
+        if args.tz
+        else f" (time zone {zone_name}: the site's, by default this system's; set --tz to change)"
+    )
     nxt = created["next"][0] if created["next"] else None
     out.write(
         f"schedule {created['id']} added: {created['action']} {created['site']['name']} to "
@@ -157,6 +178,46 @@ def add_schedule(cmd: Command) -> int:
         out.write(f"next run: {nxt['local']} ({nxt['utc']} UTC)\n")
     if not created["enabled"]:
         out.write(f"disabled; enable it with `appliance schedule enable {created['id']}`\n")
+    return 0
+
+
+def edit_schedule(cmd: Command) -> int:
+    args = cmd.args
+    scheduler = Scheduler(cmd.ctx, None)
+    current = scheduler.get(args.id)
+    changes: dict[str, Any] = {}
+    if args.site is not None:
+        changes["site"] = args.site
+    if args.bundle is not None:
+        changes["bundle"], changes["version"] = parse_ref(args.bundle)
+    if args.tz is not None:
+        changes["timezone"] = args.tz
+    zone_name = args.tz or current["timezone"]
+    if args.at is not None:
+        changes["at"] = at_to_iso(args.at, zone_name)
+    if args.cron is not None:
+        changes["cron"] = args.cron
+    if args.window is not None:
+        changes["window_minutes"] = args.window
+    if args.action is not None:
+        changes["action"] = args.action
+    if not changes:
+        raise BadRequest(
+            "nothing to change",
+            "Give what changes, e.g. `appliance schedule edit ID --cron '0 3 * * 6'`.",
+        )
+    edited = scheduler.edit(args.id, changes)
+    if args.json:
+        cmd.env.print_json(edited)
+        return 0
+    nxt = edited["next_fire"]
+    cmd.env.stdout.write(
+        f"schedule {edited['id']} changed: {edited['action']} {edited['site']['name']} to "
+        f"{edited['bundle']['name']} {edited['bundle']['version']}, {_when(edited)}, "
+        f"window {edited['window_minutes']} min\n"
+    )
+    if nxt:
+        cmd.env.stdout.write(f"next run: {nxt['local']} {nxt['zone']} ({nxt['utc']} UTC)\n")
     return 0
 
 
@@ -179,7 +240,7 @@ def list_schedules(cmd: Command) -> int:
                 _when(s),
                 s["window_minutes"],
                 "yes" if s["enabled"] else "no",
-                s["next"][0]["local"] if s["next"] else "-",
+                f"{s['next_fire']['local']} {s['timezone']}" if s["next_fire"] else "-",
                 s["occurrences"][0]["state"] if s["occurrences"] else "-",
             ]
             for s in found

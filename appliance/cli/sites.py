@@ -42,8 +42,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="FILE",
         help="create the site from an Ansible inventory (INI or YAML) instead of --host",
     )
+    add.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        help="the site's IANA time zone, e.g. Asia/Shanghai (default: this system's zone)",
+    )
     add.add_argument("--json", action="store_true", help="print the site as JSON")
     add.set_defaults(handler=add_site)
+
+    edit = cmds.add_parser("edit", help="change a site's settings")
+    edit.add_argument("name")
+    edit.add_argument(
+        "--timezone",
+        metavar="ZONE",
+        required=True,
+        help="the site's IANA time zone (its reports and the default of its schedules)",
+    )
+    edit.add_argument("--json", action="store_true", help="print the site as JSON")
+    edit.set_defaults(handler=edit_site)
 
     lst = cmds.add_parser("list", help="list sites")
     lst.add_argument("--json", action="store_true")
@@ -108,9 +124,20 @@ def add_site(cmd: Command) -> int:
             "name": args.name,
             "vars": dict(_split(v, "=", "--var", "KEY=VALUE") for v in args.var),
             "hosts": [parse_host(h, args.user, args.group) for h in args.host],
+            "timezone": args.timezone,
         }
     )
     return _create(cmd, spec)
+
+
+def edit_site(cmd: Command) -> int:
+    cmd.context()  # the store the change goes to
+    site = sites.set_site_timezone(cmd.ctx.store, cmd.args.name, cmd.args.timezone)
+    if cmd.args.json:
+        cmd.env.print_json(site)
+    else:
+        cmd.env.stdout.write(f"site {site['name']}: time zone {site['timezone']}\n")
+    return 0
 
 
 def _create(cmd: Command, spec: dict[str, Any], origin: str = "", how: str = "") -> int:
@@ -158,7 +185,7 @@ def show_site(cmd: Command) -> int:
     if cmd.args.json:
         env.print_json(site)
         return 0
-    env.stdout.write(f"site {site['name']} (id {site['id']})\n")
+    env.stdout.write(f"site {site['name']} (id {site['id']}, time zone {site['timezone']})\n")
     env.print_table(
         [
             [h["name"], h["address"], h["port"], h["user"] or "-", ",".join(h["groups"]) or "-"]
@@ -183,7 +210,8 @@ def _add_from_inventory(cmd: Command) -> int:
         )
     text = read_text_file(args.inventory, "--inventory", inventory_io.MAX_TEXT)
     fmt = inventory_io.guess_format(args.inventory, text)
-    spec = sites.parse_site(inventory_io.import_inventory(args.name, fmt, text))
+    imported = inventory_io.import_inventory(args.name, fmt, text)
+    spec = sites.parse_site({**imported, "timezone": args.timezone})
     return _create(cmd, spec, f" from {args.inventory}", f"{fmt}; ")
 
 

@@ -12,10 +12,11 @@ import os
 import re
 import socket
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from html import escape
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
 from markupsafe import Markup
@@ -54,13 +55,22 @@ def _template() -> jinja2.Template:
     return env.get_template(TEMPLATE)
 
 
-def _time(value: str | None) -> str:
+def _time(value: str | None, zone: tzinfo) -> str:
+    """A stored time in the site's zone, with the zone's abbreviation (the zone's name is said
+    once, in the summary)."""
     if not value:
         return "—"
     try:
-        return datetime.fromisoformat(value).astimezone().strftime("%Y-%m-%d %H:%M:%S %Z")
+        return datetime.fromisoformat(value).astimezone(zone).strftime("%Y-%m-%d %H:%M:%S %Z")
     except ValueError:
         return value
+
+
+def _zone(name: str) -> tzinfo:
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):  # validated when set; a zone gone since
+        return UTC
 
 
 def _duration(start: str | None, end: str | None) -> str:
@@ -139,13 +149,15 @@ def render_report(ctx: Context, run_id: int | str) -> str:
             "Wait until the run has finished; the report is written for finished runs.",
         )
     site = site_rows.get_site(run["site_id"])
+    zone = _zone(site["timezone"])
     steps = run["steps"]
     verify = [s for s in steps if s["kind"] == "verify"]
     return _template().render(
         run=run,
         site=site,
-        facts=_facts(run, site),
-        steps=[_step_row(s) for s in steps],
+        facts=_facts(run, site, zone),
+        steps=[_step_row(s, zone) for s in steps],
+        zone_name=getattr(zone, "key", "UTC"),
         host_headers=["Host", *RESULT_KEYS],
         hosts=[
             [host, *(counts.get(k, 0) for k in RESULT_KEYS)]
@@ -157,19 +169,19 @@ def render_report(ctx: Context, run_id: int | str) -> str:
                 v["version"],
                 f"{v['bundle']} {v['bundle_version']}",
                 v["run"] or "—",
-                _time(v["updated_at"]),
+                _time(v["updated_at"], zone),
             ]
             for c, v in site["installed"].items()
         ],
         verify_steps=verify,
         verify_results=list(_verify_results(run["id"], verify)) if verify else [],
         errors=_errors(ctx, run),
-        generated=_time(iso(ctx.clock.now())),
+        generated=_time(iso(ctx.clock.now()), zone),
         version=__version__,
     )
 
 
-def _facts(run: dict[str, Any], site: dict[str, Any]) -> list[tuple[str, Any]]:
+def _facts(run: dict[str, Any], site: dict[str, Any], zone: tzinfo) -> list[tuple[str, Any]]:
     return [
         ("Site", site["name"]),
         ("Action", run["action"]),
@@ -177,16 +189,17 @@ def _facts(run: dict[str, Any], site: dict[str, Any]) -> list[tuple[str, Any]]:
         ("Installed before", _versions(run.get("installed_before") or {})),
         ("Installed after", _versions(site["installed"])),
         ("Trigger", run["trigger"]),
-        ("Created", _time(run["created_at"])),
-        ("Started", _time(run["started_at"])),
-        ("Finished", _time(run["finished_at"])),
+        ("Time zone", f"{getattr(zone, 'key', 'UTC')} (the site's; all times in this report)"),
+        ("Created", _time(run["created_at"], zone)),
+        ("Started", _time(run["started_at"], zone)),
+        ("Finished", _time(run["finished_at"], zone)),
         ("Duration", _duration(run["started_at"], run["finished_at"])),
         ("Operator (OS user @ host)", operator()),
         ("Hosts", ", ".join(f"{h['name']} ({h['address']})" for h in site["hosts"]) or "—"),
     ]
 
 
-def _step_row(s: dict[str, Any]) -> list[Any]:
+def _step_row(s: dict[str, Any], zone: tzinfo) -> list[Any]:
     return [
         s["idx"],
         s["name"],
@@ -195,7 +208,7 @@ def _step_row(s: dict[str, Any]) -> list[Any]:
         s["from_version"] or "—",
         s["to_version"] or "—",
         s["state"],
-        _time(s["started_at"]),
+        _time(s["started_at"], zone),
         _duration(s["started_at"], s["finished_at"]),
         "—" if s["rc"] is None else s["rc"],
     ]
