@@ -5,6 +5,7 @@ import { t } from "../i18n.js";
 import { busy, errorBox, field, fmtTime, notice, showError } from "../ui.js";
 import { checkPanel, credentialsPanel, deletePanel, exportPanel, importPanel } from "./site_tools.js";
 import { textToVars, varsToText } from "./vars.js";
+import { loadZones, zonePicker } from "../zones.js";
 
 function installedList(installed) {
   const entries = Object.entries(installed || {});
@@ -106,6 +107,13 @@ export async function edit(root, { params, query, signal }) {
       return;
     }
   }
+  let zones = { zones: [], local: "UTC" };
+  try {
+    zones = await loadZones(signal);
+  } catch (err) {
+    showError(status, err);
+  }
+  const zone = zonePicker(zones.zones, site.timezone || zones.local, "site-timezone");
   const tbody = h("tbody", {});
   const remove = (row) => row.remove();
   for (const host of site.hosts) tbody.append(hostRow(host, remove));
@@ -117,6 +125,7 @@ export async function edit(root, { params, query, signal }) {
     { class: "site-form", novalidate: true },
     field(t("sites.name"), name),
     field(t("sites.vars"), vars, t("vars.help")),
+    field(t("sites.timezone"), zone.el, t("sites.timezoneHelp")),
     h("h3", {}, t("sites.hosts")),
     h(
       "table",
@@ -154,6 +163,7 @@ export async function edit(root, { params, query, signal }) {
           name: name.value.trim(),
           vars: textToVars(vars.value, t("sites.vars")),
           hosts: [...tbody.querySelectorAll(".host-row")].map(readHost),
+          timezone: zone.value,
         };
       } catch (err) {
         status.replaceChildren(errorBox(err));
