@@ -195,6 +195,7 @@ def test_edit_from_the_window_is_plan_checked(screen, ctx: Context, api: Api) ->
     expect(row.locator(".next-site-zone")).to_contain_text("03:30")
     expect(row.locator(".next-viewer-zone")).to_have_count(0)  # the viewer's zone too
     expect(page.locator("#schedule-form-title")).to_have_text("Add schedule")
+    expect(page.locator("#cancel-edit")).to_have_count(0)
 
 
 def test_site_zone_is_picked_on_the_sites_screen(screen, ctx: Context, api: Api) -> None:

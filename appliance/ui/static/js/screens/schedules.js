@@ -197,7 +197,8 @@ export async function render(root, { signal }) {
     if (!editing) tz.value = siteZone(siteSel.value); // a new schedule follows its site's zone
   });
   const submit = h("button", { type: "submit", class: "primary", id: "add-schedule" }, t("schedules.add"));
-  const cancel = h("button", { type: "button", id: "cancel-edit", hidden: true }, t("common.cancel"));
+  const cancel = h("button", { type: "button", id: "cancel-edit" }, t("common.cancel"));
+  const actions = h("div", { class: "form-actions" }, submit);
   const form = h(
     "form",
     { class: "schedule-form" },
@@ -209,14 +210,14 @@ export async function render(root, { signal }) {
     cronFields,
     field(t("schedules.timezone"), tz.el, t("schedules.timezoneHelp")),
     field(t("schedules.window"), windowMin, t("schedules.windowHelp")),
-    h("div", { class: "form-actions" }, submit, cancel),
+    actions,
   );
 
   function setMode(schedule) {
     editing = schedule;
     formTitle.textContent = schedule ? t("schedules.editTitle", { id: schedule.id }) : t("schedules.add");
     submit.textContent = schedule ? t("schedules.save") : t("schedules.add");
-    cancel.hidden = !schedule;
+    actions.replaceChildren(submit, schedule ? cancel : "");
   }
   startEdit = (s) => {
     setMode(s);
