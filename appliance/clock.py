@@ -39,9 +39,14 @@ def available_zones() -> tuple[str, ...]:
     return tuple(sorted(zoneinfo.available_timezones()))
 
 
+@functools.cache
+def _zone_set() -> frozenset[str]:
+    return frozenset(available_zones())
+
+
 def check_zone(name: str) -> str | None:
     """None when ``name`` is a zone of the tz database, else what is wrong with it."""
-    if name in available_zones():
+    if name in _zone_set():
         return None
     return (
         f"is an unknown time zone {name[:60]!r}: use a tz database name such as "

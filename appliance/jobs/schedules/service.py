@@ -352,21 +352,7 @@ class Scheduler:
         for item in found:
             view = views.get(item["id"])
             upcoming = triggers.next_fire_times(view, now, 3) if view and view.enabled else []
-            zone = triggers.load_zone(item["timezone"])
-            item["next"] = [
-                {"local": t.astimezone(zone).isoformat(), "utc": iso(t)} for t in upcoming
-            ]
-            # The next fire time in the schedule's zone, named (the page adds the viewer's).
-            item["next_fire"] = (
-                {
-                    "utc": iso(upcoming[0]),
-                    "local": upcoming[0].astimezone(zone).isoformat(),
-                    "zone": item["timezone"],
-                    "abbreviation": upcoming[0].astimezone(zone).tzname(),
-                }
-                if upcoming
-                else None
-            )
+            item.update(triggers.upcoming_json(upcoming, item["timezone"]))
         return found
 
     def get(self, schedule_id: int | str) -> dict[str, Any]:

@@ -15,11 +15,14 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, tzinfo
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.date import DateTrigger
+
+from appliance.clock import iso
 
 _DAYS = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]  # crontab numbering, 0 = Sunday
 _APS_DAYS = {"mon": 0, "tue": 1, "wed": 2, "thu": 3, "fri": 4, "sat": 5, "sun": 6}
@@ -168,3 +171,22 @@ def next_fire_times(schedule: ScheduleView, after: datetime, n: int = 3) -> list
         if len(out) >= n:
             break
     return out
+
+
+def upcoming_json(upcoming: list[datetime], zone_name: str) -> dict[str, Any]:
+    """A schedule's answer fields for its next fire times: ``next`` (each in UTC and in the
+    schedule's zone) and ``next_fire``, the first with the zone's name and abbreviation (the
+    page adds the viewer's own zone)."""
+    zone = load_zone(zone_name)
+    first = upcoming[0].astimezone(zone) if upcoming else None
+    return {
+        "next": [{"local": t.astimezone(zone).isoformat(), "utc": iso(t)} for t in upcoming],
+        "next_fire": None
+        if first is None
+        else {
+            "utc": iso(first),
+            "local": first.isoformat(),
+            "zone": zone_name,
+            "abbreviation": first.tzname(),
+        },
+    }
