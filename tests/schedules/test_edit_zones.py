@@ -14,6 +14,7 @@ from appliance.clock import available_zones, local_zone_name
 from appliance.context import Context
 from appliance.errors import Unprocessable
 from appliance.jobs.runs.planning import plan_run
+from appliance.store import schedules as rows
 from appliance.store import sites
 from appliance.store.models import Run, Schedule, Site
 from tests.schedules.conftest import FakeClock, World, spec, utc
@@ -250,3 +251,22 @@ def test_report_times_in_the_sites_zone_named(ctx: Context):
     started = Run.get_by_id(run_id).started_at
     local = datetime.fromisoformat(started).astimezone(UTC) + timedelta(hours=8)
     assert local.strftime("%Y-%m-%d %H:%M:%S CST") in html
+
+
+def test_edit_closes_a_fire_time_waiting_for_a_busy_site(world: World, clock: FakeClock):
+    created = world.scheduler.add(spec(**ONCE))
+    world.runs.busy = True
+    clock.set(T)
+    assert world.scheduler.tick()[0]["state"] == "waiting"
+    world.scheduler.edit(created["id"], {"at": "2026-02-02T02:00:00+00:00"})
+    old = [
+        o
+        for o in world.scheduler.get(created["id"])["occurrences"]
+        if o["fire_time"] < "2026-02-02"
+    ]
+    assert [(o["state"], o["detail"]) for o in old] == [("skipped", rows.EDITED_REASON)]
+    world.runs.busy = False
+    clock.advance(minutes=1)
+    assert world.scheduler.tick() == [] and world.runs.calls == []  # the old time never starts
+    clock.set(utc(2026, 2, 2, 2, 0))
+    assert world.scheduler.tick()[0]["state"] == "started"
