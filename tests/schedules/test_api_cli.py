@@ -23,7 +23,10 @@ from tests.support.planned import fake_bundle, installed
 def seed(ctx: Context) -> None:
     sites.create_site(
         ctx.store,
-        sites.parse_site({"name": "plant", "hosts": [{"name": "h1", "address": "127.0.0.1"}]}),
+        sites.parse_site(
+            # a zone of its own: schedules without one take it (not this computer's, which varies)
+            {"name": "plant", "hosts": [{"name": "h1", "address": "127.0.0.1"}], "timezone": "UTC"}
+        ),
     )
     fake_bundle(ctx, "1.1.0", 20)
     installed(ctx, "plant", "1.0.0")  # so the schedules' upgrades pass the plan check
