@@ -209,3 +209,20 @@ def test_site_zone_is_picked_on_the_sites_screen(screen, ctx: Context, api: Api)
     page.click("#save-site")
     expect(page.locator(".notice")).to_be_visible()
     assert api.get("/api/sites/plant").json()["timezone"] == "Europe/Berlin"
+
+
+def test_schedules_screen_in_chinese(screen, ctx: Context, api: Api) -> None:
+    page = screen
+    seed(ctx)
+    created = weekly(api)
+    base = page.url.split("#")[0]
+    page.evaluate("localStorage.setItem('appliance.lang', 'zh')")
+    page.goto(f"{base}#/schedules")
+    page.reload()
+    row = page.locator(f'tr[data-schedule="{created["id"]}"]')
+    expect(row.locator(".next-viewer-zone")).to_contain_text("你的时间")
+    expect(row.locator(".next-site-zone")).to_contain_text("(Asia/Shanghai)")
+    expect(page.locator("#sched-tz-search")).to_have_attribute("placeholder", "搜索时区")
+    row.locator(".edit-schedule").click()
+    expect(page.locator("#schedule-form-title")).to_have_text(f"编辑计划 {created['id']}")
+    shot(page, "schedules-zh")
