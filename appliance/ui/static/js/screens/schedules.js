@@ -62,7 +62,10 @@ export async function render(root, { signal }) {
   const formTitle = h("h3", { id: "schedule-form-title" }, t("schedules.add"));
   const formSlot = h("div", {});
   root.append(h("h2", {}, t("schedules.title")), slot, missedSlot, listSlot, formTitle, formSlot);
-  let startEdit = () => {};
+  let startEdit = (s) => {
+    pendingEdit = s; // clicked before the form is ready: opened in it once it is
+  };
+  let pendingEdit = null;
 
   function missedBox(missed) {
     const ack = h("button", { type: "button", id: "ack-missed" }, t("schedules.acknowledge"));
@@ -266,5 +269,6 @@ export async function render(root, { signal }) {
     });
   });
   formSlot.replaceChildren(form);
+  if (pendingEdit) startEdit(pendingEdit);
   return stop;
 }
