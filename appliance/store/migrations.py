@@ -124,6 +124,19 @@ CREATE INDEX run_site_finished ON run (site_id, finished_at);
 """
 MIGRATIONS.append(_sql_script(V_RETENTION))
 
+# Checks a step reported as data (issue 14, set_stats key ``appliance_checks``): one row per
+# host and check, in the order reported; replaced when the step runs again.
+V_RUN_CHECK = """
+CREATE TABLE run_check (
+  id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+  step_id INTEGER NOT NULL REFERENCES run_step(id) ON DELETE CASCADE,
+  host TEXT NOT NULL, name TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pass', 'warn', 'fail')),
+  message TEXT NOT NULL DEFAULT '');
+CREATE INDEX run_check_run ON run_check (run_id, step_id);
+"""
+MIGRATIONS.append(_sql_script(V_RUN_CHECK))
+
 LATEST = len(MIGRATIONS)
 
 
