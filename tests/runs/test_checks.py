@@ -215,6 +215,14 @@ def test_demo_preflight_failure_stops_the_run_before_anything_changes(
     assert not root.exists()  # nothing was installed
 
 
+LICENSE_EXPIRED = {
+    "local": [
+        {"name": "license", "status": "fail", "message": "the license expired on 2026-01-01"},
+        {"name": "memory", "status": "warn", "message": "2 GB, 4 GB recommended"},
+    ]
+}
+
+
 @pytest.mark.slow
 def test_a_failed_check_fails_its_step_though_the_playbook_passed(
     ctx: Context, manager: RunManager, checked_bundle: Path, tmp_path: Path
@@ -222,13 +230,7 @@ def test_a_failed_check_fails_its_step_though_the_playbook_passed(
     bundle_jobs.import_file(ctx, checked_bundle)
     root = tmp_path / "root"
     root.mkdir()
-    report = {
-        "local": [
-            {"name": "license", "status": "fail", "message": "the license expired on 2026-01-01"},
-            {"name": "memory", "status": "warn", "message": "2 GB, 4 GB recommended"},
-        ]
-    }
-    _site(ctx, "gated", root, report_checks=report)
+    _site(ctx, "gated", root, report_checks=LICENSE_EXPIRED)
     run = manager.wait(manager.start_run("gated", "checked", "1.0.0")["id"], 300)
     log = ctx.paths.run_log(run["id"]).read_text()
     assert run["state"] == "failed", log[-3000:]
@@ -252,6 +254,32 @@ def test_a_failed_check_fails_its_step_though_the_playbook_passed(
     assert resumed["state"] == "succeeded", resumed["error"]
     assert [(c["name"], c["status"]) for c in resumed["checks"]] == [("license", "pass")]
     assert (root / "thing-ran").exists()
+
+
+@pytest.mark.slow
+def test_appliance_run_prints_the_check_table_after_the_log(
+    ctx: Context, checked_bundle: Path, data_dir: Path, tmp_path: Path
+) -> None:
+    bundle_jobs.import_file(ctx, checked_bundle)
+    root = tmp_path / "root"
+    root.mkdir()
+    _site(ctx, "gated", root, report_checks=LICENSE_EXPIRED)
+    done = run_cli(data_dir, "run", "gated", "checked@1.0.0")
+    assert done.returncode == 1, done.stdout[-3000:]
+    table = done.stdout.split("PLAY RECAP")[1]
+    assert "license" in table and "FAIL" in table and "WARN" in table
+    assert "checks: 0 passed, 1 warning(s), 1 failed" in table
+    assert "FAILED: local: license: the license expired on 2026-01-01" in table
+    assert "WARNING: local: memory: 2 GB, 4 GB recommended" in table
+    assert "check 'license' failed" in done.stderr
+    assert not (root / "thing-ran").exists()
+
+
+def test_checks_command_refuses_an_unknown_run(ctx: Context, data_dir: Path) -> None:
+    for ref in ("4242", "abc"):
+        done = run_cli(data_dir, "checks", ref)
+        assert done.returncode != 0 and ref in done.stderr
+        assert len(done.stderr.strip().splitlines()) <= 2, done.stderr  # error and hint
 
 
 @pytest.mark.slow
