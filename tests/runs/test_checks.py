@@ -26,6 +26,7 @@ from appliance.jobs.schedules.notify import message_for
 from appliance.store import sites
 from tests.runs.conftest import DEMO_KEY, site_spec
 from tests.support.cli import run_cli
+from tests.support.client import Api
 from tests.support.local import free_port, kill_everything_under, write_tree
 
 HUGE_MB = 10**9  # more free space than any disk has
@@ -164,7 +165,7 @@ def _site(ctx: Context, name: str, root: Path, **site_vars) -> None:
 
 @pytest.mark.slow
 def test_demo_preflight_warning_is_shown_and_the_install_goes_on(
-    ctx: Context, manager: RunManager, import_bundle, data_dir: Path, tmp_path: Path
+    ctx: Context, manager: RunManager, api: Api, import_bundle, data_dir: Path, tmp_path: Path
 ) -> None:
     import_bundle("demo-platform@1.1.0")
     root = tmp_path / "root"
@@ -182,6 +183,9 @@ def test_demo_preflight_warning_is_shown_and_the_install_goes_on(
     assert f"({HUGE_MB} MB recommended)" in checks["disk space"]["message"]
     assert {c["status"] for n, c in checks.items() if n != "disk space"} == {"pass"}
     assert "1.1.0" in checks["bundle versions"]["message"]
+
+    reply = api.get(f"/api/runs/{run['id']}")
+    assert reply.status == 200 and reply.json()["checks"] == run["checks"]
 
     shown = run_cli(data_dir, "checks", str(run["id"]))
     assert shown.returncode == 0, shown.stderr
