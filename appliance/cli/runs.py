@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
+from appliance.cli import checks
 from appliance.cli.common import Command, parse_ref
 from appliance.errors import BadRequest
 from appliance.jobs.runs import processes
@@ -51,6 +52,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     resume = sub.add_parser("resume", help="resume a failed, cancelled or interrupted run")
     resume.add_argument("run", help="run id")
     resume.set_defaults(handler=resume_command)
+    checks.register(sub)
 
 
 class LogCopy:
@@ -113,6 +115,7 @@ def _follow_run(cmd: Command, manager, run_id: int) -> int:
         manager.cancel(run_id)
         log.copy(_state(run_id))
     run = manager.wait(run_id, 30)
+    checks.write_checks(env, run.get("checks") or [])
     if run["state"] == RunState.SUCCEEDED:
         return 0
     env.fail_line(f"run {run_id} {run['state']}: {run['error']}", run["hint"] or "see the log")

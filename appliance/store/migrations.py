@@ -132,6 +132,18 @@ ALTER TABLE site ADD COLUMN timezone TEXT;
 ALTER TABLE schedule ADD COLUMN edited_at TEXT;
 """
 MIGRATIONS.append(_sql_script(V_TIMEZONES))
+# Checks a step reported as data (issue 14, set_stats key ``appliance_checks``): one row per
+# host and check, in the order reported; replaced when the step runs again.
+V_RUN_CHECK = """
+CREATE TABLE run_check (
+  id INTEGER PRIMARY KEY, run_id INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,
+  step_id INTEGER NOT NULL REFERENCES run_step(id) ON DELETE CASCADE,
+  host TEXT NOT NULL, name TEXT NOT NULL,
+  status TEXT NOT NULL CHECK (status IN ('pass', 'warn', 'fail')),
+  message TEXT NOT NULL DEFAULT '');
+CREATE INDEX run_check_run ON run_check (run_id, step_id);
+"""
+MIGRATIONS.append(_sql_script(V_RUN_CHECK))
 
 LATEST = len(MIGRATIONS)
 

@@ -147,6 +147,20 @@ class RunEvent(BaseModel):
         table_name = "run_event"
 
 
+class RunCheck(BaseModel):
+    """One check a step reported for one host (pass | warn | fail; store/checks.py)."""
+
+    run = ForeignKeyField(Run, on_delete="CASCADE")
+    step = ForeignKeyField(RunStep, backref="checks", on_delete="CASCADE")
+    host = CharField()
+    name = TextField()
+    status = CharField()
+    message = TextField(default="")
+
+    class Meta:
+        table_name = "run_check"
+
+
 class Schedule(BaseModel):
     site = ForeignKeyField(Site, backref="schedules", on_delete="CASCADE")
     bundle = ForeignKeyField(Bundle, backref="schedules")

@@ -15,6 +15,7 @@ from peewee import JOIN, IntegrityError
 from appliance.errors import Conflict, NotFound
 from appliance.states import ACTIVE, RunState, allowed
 from appliance.store import Store
+from appliance.store.checks import run_checks
 from appliance.store.events import host_counts
 from appliance.store.models import Bundle, InstalledComponent, Run, RunStep, Site
 from appliance.validate import as_id
@@ -358,6 +359,7 @@ def get_run(run_id: int | str) -> dict[str, Any]:
         detail["hosts"], detail["partial_steps"] = host_counts(run.id)
     # Ansible's own per-host recap of each finished step's last attempt (by step idx)
     detail["step_hosts"] = {str(s.idx): s.stats for s in run_steps(run.id) if s.stats}
+    detail["checks"] = run_checks(run.id)  # what steps reported as pass | warn | fail
     return detail
 
 

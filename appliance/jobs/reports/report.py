@@ -173,6 +173,7 @@ def render_report(ctx: Context, run_id: int | str) -> str:
             ]
             for c, v in site["installed"].items()
         ],
+        checks=run.get("checks") or [],
         verify_steps=verify,
         verify_results=list(_verify_results(run["id"], verify)) if verify else [],
         errors=_errors(ctx, run),

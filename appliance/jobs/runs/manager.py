@@ -23,6 +23,7 @@ from appliance.context import Context
 from appliance.errors import ApplianceError, Conflict, ServiceUnavailable, Unprocessable
 from appliance.jobs.ansible.secrets import redact_row
 from appliance.jobs.runs import processes, project, recovery
+from appliance.jobs.runs.checks import apply_checks, read_checks
 from appliance.jobs.runs.log import RunLog
 from appliance.jobs.runs.outcomes import (
     EventBatch,
@@ -39,6 +40,7 @@ from appliance.jobs.sites.check import refuse_unmanageable_site
 from appliance.states import RESUMABLE, TERMINAL, RunState, StepState
 from appliance.store import DATABASE_ERRORS, site_snapshots
 from appliance.store import bundles as bundle_rows
+from appliance.store import checks as check_rows
 from appliance.store import runs as rows
 from appliance.store.rows import Run
 
@@ -340,6 +342,9 @@ class RunManager:
                 )
             finally:
                 batch.flush()
+            checks = read_checks(outcome.custom, secrets.redact)  # a failed check fails the step
+            apply_checks(outcome, checks)
+            store.write(check_rows.replace_step_checks, run.id, step.id, checks)
             step_state = outcome_state(outcome, active.stop_reason)
             rows.set_step(
                 store,

@@ -36,6 +36,15 @@ def message_for(run: dict[str, Any]) -> tuple[str, str]:
         bundle = f"{bundle.get('name')} {bundle.get('version')}"
     title = f"Scheduled {run.get('action') or 'run'} {state}"
     body = f"Run {run.get('id')} on site {site_name or '?'} ({bundle or 'bundle'}): {state}."
+    warnings = [c for c in run.get("checks") or [] if c.get("status") == "warn"]
+    if warnings:
+        first = warnings[0]
+        more = f" (and {len(warnings) - 1} more)" if len(warnings) > 1 else ""
+        title += f", {len(warnings)} warning(s)"
+        body += (
+            f" {len(warnings)} check warning(s): {first.get('host')}: {first.get('name')}: "
+            f"{str(first.get('message'))[:200]}{more}."
+        )
     if state != "succeeded":
         body += " Open the appliance to see the log."
     return title, body

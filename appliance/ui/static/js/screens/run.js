@@ -3,6 +3,7 @@
 import { get, post } from "../api.js";
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
+import { checksView } from "./checks.js";
 import { RunLog } from "./runlog.js";
 import {
   TERMINAL,
@@ -230,6 +231,7 @@ export async function render(root, { params, signal }) {
   const actionSlot = h("div", { class: "slot" });
   const actions = h("div", { class: "run-actions" });
   const stepsSlot = h("div", {});
+  const checksSlot = h("div", { id: "run-checks" }); // pass / warn / fail the steps reported
   const grid = new HostGrid();
   const log = new RunLog(id, { streamLog, onEnd: () => refresh() });
 
@@ -238,6 +240,7 @@ export async function render(root, { params, signal }) {
     errSlot,
     actions,
     actionSlot,
+    checksSlot,
     h("h3", {}, t("run.steps")),
     stepsSlot,
     h("h3", {}, t("run.progress")),
@@ -254,6 +257,7 @@ export async function render(root, { params, signal }) {
       renderHead(run, id, head, errSlot);
       actions.replaceChildren(...actionButtons(run, id, actionSlot, { refresh, restart: startStreams }));
       stepsSlot.replaceChildren(stepsTable(run));
+      checksSlot.replaceChildren(...checksView(run));
       grid.render(run);
     } catch (err) {
       showError(actionSlot, err);

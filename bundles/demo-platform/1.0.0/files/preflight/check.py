@@ -1,8 +1,10 @@
 #!/usr/bin/env python3
 """demo-platform preflight: read-only checks of one host, printed as one JSON object.
 
-Stdlib only, Python 3.8+; writes nothing. Output: {"problems": [...], "notes": [...]}; each
-problem says what to do. The playbook fails when there is any problem.
+Stdlib only, Python 3.8+; writes nothing. Output: {"checks": [{name, status, message}], "problems":
+[...], "notes": [...]}: every check is pass, warn or fail (the playbook reports them to the
+appliance); problems are the messages of the failed ones (each says what to do), notes the
+others. The playbook fails when there is any problem.
 """
 
 import argparse
@@ -16,6 +18,19 @@ import urllib.request
 MB = 1024 * 1024
 
 
+class Checks:
+    def __init__(self):
+        self.items = []
+
+    def add(self, name, status, message):
+        self.items.append({"name": name, "status": status, "message": message})
+
+    def result(self):
+        problems = [c["message"] for c in self.items if c["status"] == "fail"]
+        notes = [c["message"] for c in self.items if c["status"] != "fail"]
+        return {"checks": self.items, "problems": problems, "notes": notes}
+
+
 def existing_ancestor(path):
     path = os.path.abspath(path)
     while not os.path.exists(path):
@@ -26,23 +41,40 @@ def existing_ancestor(path):
     return path
 
 
-def check_root(root, min_free_mb, problems, notes):
+def check_python(checks):
+    version = sys.version.split()[0]
+    if sys.version_info < (3, 8):
+        checks.add("python", "fail", "Python %s at %s is too old, need 3.8+: install a newer "
+                   "python3 and set ansible_python_interpreter" % (version, sys.executable))
+    else:
+        checks.add("python", "pass", "Python %s at %s" % (version, sys.executable))
+
+
+def check_root(root, min_free_mb, warn_free_mb, checks):
     base = existing_ancestor(root)
     if os.path.exists(root) and not os.path.isdir(root):
-        problems.append("install_root %s exists but is not a directory: move it away or choose "
-                        "another install_root" % root)
+        checks.add("install_root", "fail", "install_root %s exists but is not a directory: move "
+                   "it away or choose another install_root" % root)
         return
     if not os.access(base, os.W_OK | os.X_OK):
-        problems.append("%s is not writable by this user (uid %d): create %s and give it to that "
-                        "user, or choose another install_root" % (base, os.getuid(), root))
+        checks.add("install_root", "fail", "%s is not writable by this user (uid %d): create %s "
+                   "and give it to that user, or choose another install_root"
+                   % (base, os.getuid(), root))
     elif base != os.path.abspath(root):
-        notes.append("install_root %s will be created under %s" % (root, base))
+        checks.add("install_root", "pass", "install_root %s will be created under %s"
+                   % (root, base))
+    else:
+        checks.add("install_root", "pass", "install_root %s is writable" % root)
     free_mb = os.statvfs(base).f_bavail * os.statvfs(base).f_frsize // MB
     if free_mb < min_free_mb:
-        problems.append("only %d MB free under %s, need %d MB: free some space or choose another "
-                        "install_root" % (free_mb, base, min_free_mb))
+        checks.add("disk space", "fail", "only %d MB free under %s, need %d MB: free some space "
+                   "or choose another install_root" % (free_mb, base, min_free_mb))
+    elif free_mb < warn_free_mb:
+        checks.add("disk space", "warn", "only %d MB free under %s (%d MB recommended): enough "
+                   "for now, but free some space before the next upgrade"
+                   % (free_mb, base, warn_free_mb))
     else:
-        notes.append("%d MB free under %s" % (free_mb, base))
+        checks.add("disk space", "pass", "%d MB free under %s" % (free_mb, base))
 
 
 def read_pid(pidfile):
@@ -67,18 +99,18 @@ def health(host, port):
         return None
 
 
-def check_port(bind, port, pidfile, problems, notes):
+def check_port(bind, port, pidfile, checks):
     family = socket.AF_INET6 if ":" in bind else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as the app binds
     try:
         sock.bind((bind, port))
-        notes.append("port %d on %s is free" % (port, bind))
+        checks.add("port", "pass", "port %d on %s is free" % (port, bind))
         return
     except OSError as exc:
         if exc.errno != errno.EADDRINUSE:
-            problems.append("cannot bind %s:%d (%s): set app_bind/app_port for this host or site"
-                            % (bind, port, exc.strerror))
+            checks.add("port", "fail", "cannot bind %s:%d (%s): set app_bind/app_port for this "
+                       "host or site" % (bind, port, exc.strerror))
             return
     finally:
         sock.close()
@@ -86,12 +118,12 @@ def check_port(bind, port, pidfile, problems, notes):
     answer = health(host, port) or {}
     pid = read_pid(pidfile)
     if answer.get("app") == "demo-app" and pid is not None and answer.get("pid") == pid:
-        notes.append("port %d is held by our app %s (pid %d); it will be restarted if needed"
-                     % (port, answer.get("version"), pid))
+        checks.add("port", "pass", "port %d is held by our app %s (pid %d); it will be "
+                   "restarted if needed" % (port, answer.get("version"), pid))
     else:
-        problems.append("port %d on %s is in use by another process (not the demo app of %s): "
-                        "stop that process or set app_port for this host or site"
-                        % (port, bind, pidfile))
+        checks.add("port", "fail", "port %d on %s is in use by another process (not the demo "
+                   "app of %s): stop that process or set app_port for this host or site"
+                   % (port, bind, pidfile))
 
 
 def main(argv=None):
@@ -101,14 +133,13 @@ def main(argv=None):
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--pidfile", required=True)
     parser.add_argument("--min-free-mb", type=int, default=100)
+    parser.add_argument("--warn-free-mb", type=int, default=1024)
     args = parser.parse_args(argv)
-    problems, notes = [], []
-    if sys.version_info < (3, 8):
-        problems.append("Python %s at %s is too old, need 3.8+: install a newer python3 and set "
-                        "ansible_python_interpreter" % (sys.version.split()[0], sys.executable))
-    check_root(args.root, args.min_free_mb, problems, notes)
-    check_port(args.bind, args.port, args.pidfile, problems, notes)
-    print(json.dumps({"problems": problems, "notes": notes}))
+    checks = Checks()
+    check_python(checks)
+    check_root(args.root, args.min_free_mb, args.warn_free_mb, checks)
+    check_port(args.bind, args.port, args.pidfile, checks)
+    print(json.dumps(checks.result()))
     return 0
 
 
