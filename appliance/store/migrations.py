@@ -124,6 +124,19 @@ CREATE INDEX run_site_finished ON run (site_id, finished_at);
 """
 MIGRATIONS.append(_sql_script(V_RETENTION))
 
+# Day two (issue 15): each site's last status (one row, the whole result as JSON), and the
+# acknowledgements of a failed run that marked the site as needing attention (kept: history).
+V_DAYTWO = """
+CREATE TABLE site_status (
+  site_id INTEGER PRIMARY KEY REFERENCES site(id) ON DELETE CASCADE,
+  checked_at TEXT NOT NULL, result TEXT NOT NULL);
+CREATE TABLE attention_ack (
+  id INTEGER PRIMARY KEY, site_id INTEGER NOT NULL REFERENCES site(id) ON DELETE CASCADE,
+  run_id INTEGER NOT NULL, reason TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE INDEX attention_ack_site ON attention_ack (site_id, run_id);
+"""
+MIGRATIONS.append(_sql_script(V_DAYTWO))
+
 LATEST = len(MIGRATIONS)
 
 
