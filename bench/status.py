@@ -49,7 +49,7 @@ STATUS_PLAYBOOK = """\
 """
 
 
-def _bundle(folder: Path) -> Path:
+def _bundle(folder: Path) -> tuple[Path, Path]:
     src = folder / "bench-status"
     (src / "playbooks").mkdir(parents=True)
     (src / "bundle.yml").write_text(
@@ -61,8 +61,8 @@ def _bundle(folder: Path) -> Path:
         "- name: svc\n  hosts: all\n  gather_facts: false\n  tasks: []\n"
     )
     (src / "playbooks" / "svc-status.yml").write_text(STATUS_PLAYBOOK)
-    key, _pub = generate_keypair(folder / "bench")
-    return build_bundle(src, key, folder)
+    key, pub = generate_keypair(folder / "bench")
+    return build_bundle(src, key, folder), pub
 
 
 def _plain(private: Path) -> float:
@@ -93,7 +93,9 @@ def main() -> None:
         settings = load_settings(cli={"data_dir": str(folder / "data")}, env={})
         ctx = open_context(settings)
         try:
-            bundle_jobs.import_file(ctx, _bundle(folder))
+            archive, pub = _bundle(folder)
+            bundle_jobs.add_key(ctx, pub)
+            bundle_jobs.import_file(ctx, archive)
             hosts = [
                 {
                     "name": f"h{i:02d}",

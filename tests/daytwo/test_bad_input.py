@@ -91,3 +91,18 @@ def test_refresh_and_operation_during_a_run(ctx: Context, api: Api, lab: dict, t
     finally:
         api.post(f"/api/runs/{run['id']}/cancel")
         poll(lambda: api.get(f"/api/runs/{run['id']}").json()["state"] == "cancelled", 60, "cancel")
+
+
+def test_a_locked_credentials_key_answers_423(ctx: Context, api: Api, lab: dict) -> None:
+    from appliance.store import credential_key
+
+    credential_key.create_key(ctx.paths.root, "passphrase", "correct horse battery staple")
+    assert api.post("/api/credentials/unlock", {"passphrase": "correct horse battery staple"})
+    path = f"/api/sites/{lab['id']}/credentials"
+    assert api.request("PUT", path, {"password": "s3cret-Pa55"}).status == 200
+    assert api.post("/api/credentials/lock").json()["locked"] is True
+    record(ctx, lab["id"], "demo-platform", "1.1.0", {"db": "2", "config": "1.0.0", "app": "1.1.0"})
+    locked = api.post("/api/sites/lab/status")
+    assert locked.status == 423, locked.json()
+    assert "Unlock the credentials" in locked.json()["hint"]
+    assert api.get("/api/sites/lab/status").json()["checked_at"] is None

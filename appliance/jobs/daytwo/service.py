@@ -28,13 +28,16 @@ class StatusService:
         self._lock = threading.Lock()
         self._loop_thread: threading.Thread | None = None
 
-    def start(self) -> StatusService:
+    def start(self, every: float | None = None) -> StatusService:
+        """Listen to the run manager; refresh every ``every`` seconds (default: the setting
+        status_refresh_minutes; 0: never)."""
         if self.runs is not None:
             self.runs.add_listener(self._after_run)
-        minutes = int(self.ctx.settings.status_refresh_minutes)
-        if minutes > 0:
+        if every is None:
+            every = int(self.ctx.settings.status_refresh_minutes) * 60.0
+        if every > 0:
             self._loop_thread = threading.Thread(
-                target=self._loop, args=(minutes * 60.0,), name="status", daemon=True
+                target=self._loop, args=(every,), name="status", daemon=True
             )
             self._loop_thread.start()
         return self

@@ -100,6 +100,7 @@ export const MESSAGES = {
     "inv.import": "Import site",
     // day two: status board
     "status.title": "Status of {site}",
+    "status.driftWarning": "The site's last status differs from its records:",
     "status.open": "Status",
     "status.overall": "Status",
     "status.refresh": "Refresh status",
@@ -375,6 +376,7 @@ export const MESSAGES = {
     "inv.import": "导入站点",
     // day two: status board
     "status.title": "{site} 的状态",
+    "status.driftWarning": "站点最近一次状态与记录不一致：",
     "status.open": "状态",
     "status.overall": "状态",
     "status.refresh": "刷新状态",
