@@ -102,6 +102,12 @@ def _scenario(
     assert [(s["kind"], s["name"]) for s in started["plan"]] == [("operation", "restart")]
     done = manager.wait(started["id"], 300)
     assert done["state"] == "succeeded", done["error"]
+    assert [(s["kind"], s["name"], s["state"]) for s in done["steps"]] == [
+        ("operation", "restart", "succeeded")
+    ]
+    assert "restart app" in ctx.paths.run_log(started["id"]).read_text()
+    report = api.get(f"/api/runs/{started['id']}/report")
+    assert report.status == 200, report.body[:300]
     assert service.wait_idle(180)
     assert site.health()["version"] == "1.1.0"
     status = api.get("/api/sites/lab/status").json()
