@@ -84,3 +84,14 @@ def hosts(*states: str) -> list[dict]:
 )
 def test_overall(states: tuple[str, ...], expected: str) -> None:
     assert overall(hosts(*states)) == expected
+
+
+def test_a_deleted_site_takes_its_status_and_acknowledgements(ctx: Context) -> None:
+    from appliance.store import sites
+
+    (failed,) = runs(ctx, ("install", "failed"))
+    site = Run.get_by_id(failed).site_id
+    rows.save_status(ctx.store, site, {"checked_at": ctx.store.now(), "components": []})
+    rows.acknowledge(ctx.store, site, failed, "fine")
+    sites.delete_site(ctx.store, site)
+    assert rows.last_status(site) is None and rows.acknowledgements(site) == []
