@@ -44,6 +44,7 @@ LAYERS = [
         "appliance.jobs.removal",
         "appliance.jobs.keys",
     },
+    {"appliance.jobs.daytwo"},  # status runs steps (runs/runner); it listens to the run manager
     {"appliance.jobs.schedules"},
     {"appliance.backend"},
     {"appliance.desktop"},

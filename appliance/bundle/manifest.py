@@ -43,6 +43,8 @@ _TOP_KEYS = (
     "files",
 )
 _COMPONENT_KEYS = ("name", "version", "playbook")
+_COMPONENT_OPTIONAL = ("status", "operations")  # day two (docs/bundle-format.md)
+OPERATIONS = ("start", "stop", "restart")
 _HINT = "Fix bundle.yml (see docs/bundle-format.md) and build the bundle again."
 
 
@@ -51,6 +53,25 @@ class Component:
     name: str
     version: str
     playbook: str
+    # day two: the status playbook (reports state, detail, version per host through set_stats)
+    status: str | None = None
+    # day two: operation (start | stop | restart) -> playbook
+    operations: Mapping[str, str] = field(default_factory=dict)
+
+    def day_two_playbooks(self) -> list[str]:
+        found = [self.status] if self.status else []
+        return found + [self.operations[op] for op in OPERATIONS if op in self.operations]
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "version": self.version}
+        data["playbook"] = self.playbook
+        if self.status:
+            data["status"] = self.status
+        if self.operations:
+            data["operations"] = {
+                op: self.operations[op] for op in OPERATIONS if op in self.operations
+            }
+        return data
 
 
 @dataclass(frozen=True)
@@ -75,6 +96,9 @@ class Manifest:
         for stage in STAGES:
             if stage in self.stages:
                 seen.setdefault(self.stages[stage])
+        for component in self.components:
+            for playbook in component.day_two_playbooks():
+                seen.setdefault(playbook)
         return list(seen)
 
     def to_json(self) -> dict[str, Any]:
@@ -86,10 +110,7 @@ class Manifest:
             "description": self.description,
             "upgrade_from": list(self.upgrade_from),
             "expected_minutes": self.expected_minutes,
-            "components": [
-                {"name": c.name, "version": c.version, "playbook": c.playbook}
-                for c in self.components
-            ],
+            "components": [c.to_json() for c in self.components],
             "stages": {stage: self.stages[stage] for stage in STAGES if stage in self.stages},
             "files": {path: "sha256:" + digest for path, digest in sorted(self.files.items())},
         }
@@ -191,6 +212,11 @@ def check_playbooks_listed(manifest: Manifest) -> None:
             raise BundleError(
                 f"components[{i}].playbook {component.playbook} is not in files", _HINT
             )
+        for playbook in component.day_two_playbooks():
+            if playbook not in manifest.files:
+                raise BundleError(
+                    f"components[{i}] day-two playbook {playbook} is not in files", _HINT
+                )
     for stage, playbook in manifest.stages.items():
         if playbook not in manifest.files:
             raise BundleError(f"stages.{stage} {playbook} is not in files", _HINT)
@@ -227,7 +253,7 @@ def _components(value: Any) -> tuple[Component, ...]:
         where = f"components[{i}]"
         if not isinstance(item, dict):
             raise BundleError(f"{where} must be a mapping with name, version, playbook", _HINT)
-        unknown = [key for key in item if key not in _COMPONENT_KEYS]
+        unknown = [key for key in item if key not in (*_COMPONENT_KEYS, *_COMPONENT_OPTIONAL)]
         if unknown:
             raise BundleError(f"{where} has unknown key {show_value(unknown[0])}", _HINT)
         for key in _COMPONENT_KEYS:
@@ -241,8 +267,29 @@ def _components(value: Any) -> tuple[Component, ...]:
         playbook = check_relpath(
             _string(item["playbook"], f"{where}.playbook"), f"{where}.playbook"
         )
-        out.append(Component(name=name, version=version, playbook=playbook))
+        status = item.get("status")
+        if status is not None:
+            status = check_relpath(_string(status, f"{where}.status"), f"{where}.status")
+        operations = _operations(item.get("operations"), f"{where}.operations")
+        out.append(Component(name, version, playbook, status, operations))
     return tuple(out)
+
+
+def _operations(value: Any, where: str) -> dict[str, str]:
+    """``{start|stop|restart: playbook}``; absent or empty: no operations."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BundleError(f"{where} must be a mapping of operation to playbook", _HINT)
+    out: dict[str, str] = {}
+    for key, playbook in value.items():
+        if key not in OPERATIONS:
+            raise BundleError(
+                f"{where} has unknown operation {show_value(key)}",
+                f"Operations are {', '.join(OPERATIONS)}. {_HINT}",
+            )
+        out[key] = check_relpath(_string(playbook, f"{where}.{key}"), f"{where}.{key}")
+    return {op: out[op] for op in OPERATIONS if op in out}
 
 
 def _stages(value: Any) -> dict[str, str]:

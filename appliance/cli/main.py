@@ -15,6 +15,7 @@ from appliance import __version__
 from appliance.cli import (
     bundles,
     data,
+    daytwo,
     export,
     history,
     reports,
@@ -30,7 +31,18 @@ from appliance.store import DATABASE_ERRORS
 logger = logging.getLogger(__name__)
 
 # Each module adds its subcommands with register(subparsers); handlers are (Command) -> int.
-COMMAND_MODULES = (serve, sites, bundles, runs, export, reports, history, schedules, data)
+COMMAND_MODULES = (
+    serve,
+    sites,
+    bundles,
+    runs,
+    export,
+    reports,
+    history,
+    schedules,
+    data,
+    daytwo,
+)
 
 
 class ExitStatus(IntEnum):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from appliance.cli import credentials
+from appliance.cli import credentials, daytwo
 from appliance.cli.common import Command
 from appliance.errors import BadRequest
 from appliance.jobs import removal
@@ -88,6 +88,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     rm.set_defaults(handler=remove_site)
 
     credentials.register_site_commands(cmds)
+    daytwo.register_site_commands(cmds)
 
 
 def _split(text: str, sep: str, what: str, example: str) -> tuple[str, str]:

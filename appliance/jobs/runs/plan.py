@@ -16,6 +16,7 @@ from typing import Any
 
 from appliance.bundle import Manifest, upgrade_allowed
 from appliance.errors import BadRequest, Unprocessable
+from appliance.jobs.runs.operate import OPERATE, Operation, operate_steps
 
 ACTIONS = ("install", "upgrade", "check", "rollback")
 
@@ -50,12 +51,16 @@ class PlannedStep:
     from_version: str | None = None
     to_version: str | None = None
     check: bool = False  # run with --check --diff
+    limit: tuple[str, ...] = ()  # operate: only these hosts (empty: all)
 
     def title(self, total: int) -> str:
         """``[3/6] component app 1.0.0 -> 1.1.0 (playbooks/app.yml)``"""
         what = self.kind if self.kind != "component" else f"component {self.name}"
         if self.kind == "component":
             what += f" {self.from_version or 'none'} -> {self.to_version}"
+        if self.kind == "operation":
+            what = f"{self.name} {self.component}"
+            what += f" on {', '.join(self.limit)}" if self.limit else ""
         if self.check:
             what += " --check --diff"
         return f"[{self.idx}/{total}] {what} ({self.playbook})"
@@ -70,11 +75,15 @@ class PlannedStep:
             "from_version": self.from_version,
             "to_version": self.to_version,
             "check": self.check,
+            **({"limit": list(self.limit)} if self.limit else {}),
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PlannedStep:
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data})
+        fields = {k: data.get(k) for k in cls.__dataclass_fields__ if k in data}
+        if "limit" in fields:
+            fields["limit"] = tuple(fields["limit"] or ())
+        return cls(**fields)
 
 
 @dataclass(frozen=True)
@@ -121,6 +130,7 @@ def make_plan(
     action: str | None = None,
     *,
     restore: Mapping[str, Installed] | None = None,
+    operation: Operation | None = None,
 ) -> Plan:
     """The steps of a run of ``manifest`` on a site with ``installed`` components.
 
@@ -130,9 +140,11 @@ def make_plan(
     current = installed_bundle_version(installed, manifest.name)
     if action is None:
         action = "install" if current is None else "upgrade"
-    if action not in ACTIONS:
+    if action not in ACTIONS and action != OPERATE:
         raise BadRequest(f"unknown action {action!r}", f"Use one of: {', '.join(ACTIONS)}.")
-    if action in ("install", "upgrade"):
+    if action == OPERATE:
+        steps = operate_steps(manifest, installed, operation)
+    elif action in ("install", "upgrade"):
         _check_allowed(manifest, action, current)
         steps = _change_steps(manifest, installed, action)
     elif action == "check":

@@ -74,6 +74,7 @@ class StepSpec:
     # The site's credentials: handed over through ansible-runner's ssh_key / passwords (never
     # in a file of the private_data_dir), and redacted from what the step reports.
     secrets: RunnerSecrets = field(default_factory=RunnerSecrets)
+    limit: tuple[str, ...] = ()  # only these hosts (an operation asked for some); empty: all
 
 
 @dataclass
@@ -308,6 +309,7 @@ def run_step(
             cancel_callback=cancel,
             quiet=True,
             cmdline=spec.secrets.cmdline("--check --diff" if spec.check else ""),
+            limit=",".join(spec.limit) or None,
             **spec.secrets.run_kwargs(),
         )
         outcome.rc = result.rc

@@ -8,12 +8,14 @@ import * as newRun from "./screens/newrun.js";
 import * as run from "./screens/run.js";
 import * as schedules from "./screens/schedules.js";
 import * as sites from "./screens/sites.js";
+import * as siteStatus from "./screens/status.js";
 
 const ROUTES = [
   [/^\/?$/, sites.list, "sites"],
   [/^\/sites$/, sites.list, "sites"],
   [/^\/sites\/new$/, sites.edit, "sites"],
   [/^\/sites\/([^/]+)$/, sites.edit, "sites"],
+  [/^\/sites\/([^/]+)\/status$/, siteStatus.render, "sites"],
   [/^\/bundles$/, bundles.list, "bundles"],
   [/^\/bundles\/([^/]+)\/([^/]+)$/, bundles.detail, "bundles"],
   [/^\/runs\/new$/, newRun.render, "new-run"],

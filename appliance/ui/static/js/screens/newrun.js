@@ -81,6 +81,10 @@ export async function render(root, { query, signal }) {
       invalidate();
       const answer = await post("/api/runs", { ...body(), dry_run: true }, { signal });
       planSlot.replaceChildren(h("h3", {}, t("newRun.plan")), planTable(answer.plan || []));
+      // day two: what the site's last status says differs from its records
+      for (const warning of answer.warnings || []) {
+        planSlot.append(h("div", { class: "notice notice-warn plan-warning", role: "status" }, t("status.driftWarning"), " ", warning));
+      }
       startBtn.disabled = false;
     }),
   );

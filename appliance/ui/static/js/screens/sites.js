@@ -4,6 +4,7 @@ import { h, table } from "../dom.js";
 import { t } from "../i18n.js";
 import { busy, errorBox, field, fmtTime, notice, showError } from "../ui.js";
 import { checkPanel, credentialsPanel, deletePanel, exportPanel, importPanel } from "./site_tools.js";
+import { healthBadge } from "./status.js";
 import { textToVars, varsToText } from "./vars.js";
 import { loadZones, zonePicker } from "../zones.js";
 
@@ -42,14 +43,31 @@ export async function list(root, { signal }) {
     notice(status, t("sites.empty"), "info");
     return;
   }
+  // day two: each site's overall state (a failure here leaves the column empty)
+  const health = new Map();
+  try {
+    for (const s of await get("/api/status", { signal })) health.set(s.site_id, s);
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+  }
+  const healthCell = (s) => {
+    const found = health.get(s.id);
+    return h(
+      "td",
+      { class: "site-health" },
+      h("a", { href: `#/sites/${s.id}/status`, title: t("status.open") }, healthBadge(found ? found.overall : "unknown")),
+      found && found.attention ? h("span", { class: "badge health-down attention-flag" }, t("status.attentionShort")) : null,
+    );
+  };
   root.append(
     table(
-      [t("sites.name"), t("sites.hosts"), t("sites.installed"), t("sites.created"), ""],
+      [t("sites.name"), t("status.overall"), t("sites.hosts"), t("sites.installed"), t("sites.created"), ""],
       sites.map((s) =>
         h(
           "tr",
           { dataset: { site: s.name } },
           h("td", {}, h("a", { href: `#/sites/${s.id}` }, s.name)),
+          healthCell(s),
           h("td", {}, s.hosts.map((x) => x.name).join(", ") || "—"),
           h("td", {}, installedList(s.installed)),
           h("td", {}, fmtTime(s.created_at)),
@@ -57,6 +75,7 @@ export async function list(root, { signal }) {
             "td",
             { class: "actions" },
             h("a", { class: "button", href: `#/sites/${s.id}` }, t("common.edit")),
+            h("a", { class: "button", href: `#/sites/${s.id}/status` }, t("status.open")),
             h("a", { class: "button", href: `#/runs/new?site=${encodeURIComponent(s.name)}` }, t("nav.newRun")),
             h("a", { class: "button", href: `#/history?site=${encodeURIComponent(s.name)}` }, t("nav.history")),
           ),
