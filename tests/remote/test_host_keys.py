@@ -12,12 +12,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import expect
 
 from appliance.bundle.build import build_bundle
 from appliance.jobs.ansible import hostkeys
 from tests.remote.conftest import site_spec, trust_lab
 from tests.support.cli import run_cli
 from tests.support.sshhosts import SshHost, SshLab
+from tests.ui.conftest import shot
+from tests.ui.laptop import LAPTOP, assert_fits
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[2]
@@ -218,3 +221,61 @@ def test_http_accept_with_the_fingerprint_seen(api, lab: SshLab) -> None:
     for body in ({"hosts": "h1"}, {"hosts": ["h9"]}, {"replace": "yes"}, {"other": 1}):
         reply = api.post("/api/sites/http-keys/host-keys", body)
         assert reply.status == 400 and reply.json()["hint"], (body, reply.body)
+
+
+def test_the_window_accepts_and_replaces_keys_in_the_host_check(
+    browser, server, api, ctx, lab: SshLab, changed_key: SshHost
+) -> None:
+    """At 1366x768: the host check shows every key; Accept trusts a new one, Replace (after a
+    confirmation naming both fingerprints) a changed one; the check then finds every host."""
+    site = api.post("/api/sites", site_spec(lab, "window")).json()
+    assert api.request("PUT", "/api/sites/window/credentials", {"ssh_key": lab.key_text}).status
+    known_hosts = trust_lab(ctx.paths.root, site["id"], lab)  # h3's is its old key now
+    entries = hostkeys.read(known_hosts)
+    del entries[lab.hosts[0].address]  # h1 never seen
+    hostkeys.write(known_hosts, entries)
+    old_print = entries[changed_key.address][0].fingerprint
+    prints = {h.name: fingerprint(h) for h in lab.hosts}
+
+    context = browser.new_context(locale="en-US", viewport=LAPTOP)
+    try:
+        page = context.new_page()
+        errors: list[str] = []
+        page.on("pageerror", lambda e: errors.append(str(e)))
+        page.goto(server.login_url)
+        page.wait_for_selector("#app-header nav")
+        page.goto(f"{server.url}#/sites/{site['id']}")
+        page.click("#check-hosts")
+        page.wait_for_selector("#check-table", timeout=120_000)
+        rows = {h.name: page.locator(f"#check-table tr[data-host='{h.name}']") for h in lab.hosts}
+        expect(rows["h1"]).to_contain_text(prints["h1"])
+        expect(rows["h1"]).to_contain_text("new: not trusted yet")
+        expect(rows["h2"]).to_contain_text("trusted")
+        expect(rows["h3"]).to_contain_text("CHANGED since it was trusted")
+        assert rows["h2"].locator("button").count() == 0
+        assert_fits(page, "host check with host keys")
+        shot(page, "laptop-host-keys")
+
+        page.click("[data-accept='h1']")
+        expect(page.locator("#host-key-result")).to_contain_text("h1 is trusted now")
+        expect(rows["h1"]).to_contain_text("ED25519", timeout=120_000)
+        expect(page.locator("#check-table tr[data-host='h1'] td").nth(2)).to_have_text(
+            "Yes", timeout=120_000
+        )
+
+        seen: list[str] = []
+
+        def confirm(dialog) -> None:
+            seen.append(dialog.message)
+            dialog.accept()
+
+        page.on("dialog", confirm)
+        page.click("[data-accept='h3']")
+        expect(page.locator("#check-verdict")).to_have_text("All hosts are ready.", timeout=120_000)
+        assert old_print in seen[0] and prints["h3"] in seen[0], seen
+        assert not errors, errors
+    finally:
+        context.close()
+    trusted = hostkeys.read(known_hosts)
+    assert [k.fingerprint for k in trusted[changed_key.address]] == [prints["h3"]]
+    assert [k.fingerprint for k in trusted[lab.hosts[0].address]] == [prints["h1"]]

@@ -2,6 +2,7 @@
 
 from appliance.backend.routes import (
     bundles,
+    data,
     health,
     keys,
     reports,
@@ -13,4 +14,16 @@ from appliance.backend.routes import (
     ui,
 )
 
-ROUTE_MODULES = (health, sites, site_extras, bundles, keys, runs, reports, streams, schedules, ui)
+ROUTE_MODULES = (
+    health,
+    sites,
+    site_extras,
+    bundles,
+    keys,
+    runs,
+    reports,
+    streams,
+    schedules,
+    data,
+    ui,
+)
