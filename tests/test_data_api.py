@@ -60,6 +60,15 @@ def test_backup_download_then_restore_into_a_new_folder(
     archive = tmp_path / "backup.tar"
     archive.write_bytes(reply.body)
 
+    # or written on this computer: an absolute path outside the data folder, never over a file
+    written = tmp_path / "usb" / "b.tar"
+    for path, status in (("rel.tar", 400), (str(data_dir / "b.tar"), 409), (str(archive), 409)):
+        reply = api.post("/api/data/backup", {"passphrase": PASSPHRASE, "path": path})
+        assert reply.status == status and reply.json()["hint"], (path, reply.body)
+    reply = api.post("/api/data/backup", {"passphrase": PASSPHRASE, "path": str(written)})
+    assert reply.status == 201 and reply.json()["path"] == str(written), reply.body
+    assert written.stat().st_mode & 0o777 == 0o600 and not (data_dir / "b.tar").exists()
+
     def restore(folder: str, passphrase: str | None):
         headers = {"Content-Type": "application/octet-stream"}
         if passphrase is not None:

@@ -251,6 +251,7 @@ def data_info(ctx: Context) -> dict[str, Any]:
         "needs_passphrase": needs_passphrase(ctx),
         "min_passphrase": MIN_PASSPHRASE,
         "restore_folder": str(ctx.paths.root.with_name(f"{ctx.paths.root.name}-restored-{stamp}")),
+        "backup_file": str(Path.home() / f"appliance-backup-{stamp}.tar"),
         "snapshots": site_snapshots.list_snapshots(ctx.paths.snapshots),
     }
 
@@ -269,6 +270,25 @@ def backup_download(ctx: Context, passphrase: str | None) -> tuple[BinaryIO, str
     finally:
         path.unlink(missing_ok=True)
     return stream, name, done["bytes"]
+
+
+def backup_to_file(ctx: Context, path: str, passphrase: str | None) -> dict[str, Any]:
+    """A backup the window writes on this computer (where the appliance runs): an absolute
+    path outside the data folder (a backup inside it would go into the next one)."""
+    target = Path(path or "").expanduser()
+    if not path or not target.is_absolute():
+        raise BadRequest(
+            "the backup file must be an absolute path", "Name a file, e.g. the one suggested."
+        )
+    target = Path(os.path.abspath(target))
+    if target.is_relative_to(ctx.paths.root.resolve()):
+        raise Conflict(
+            f"{target} is inside the data folder",
+            "Save the backup outside it, best on a disk that leaves with you.",
+        )
+    if target.exists():
+        raise Conflict(f"{target} exists", "Name a new file: a backup never overwrites one.")
+    return backup(ctx, target, passphrase)
 
 
 def restore_upload(

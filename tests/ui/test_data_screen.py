@@ -57,6 +57,19 @@ def test_backup_snapshot_and_restore(laptop, serve: ServerProcess, tmp_path: Pat
     expect(page.locator("#backup-result")).to_contain_text("downloaded")
     assert page.input_value("#backup-passphrase") == ""
 
+    # or saved on this computer, as the appliance's own window does it (no download there)
+    saved = tmp_path / "saved" / "backup.tar"
+    page.fill("#backup-path", str(serve.data_dir / "inside.tar"))
+    page.fill("#backup-passphrase", PASSPHRASE)
+    page.fill("#backup-passphrase-again", PASSPHRASE)
+    page.click("#save-backup")
+    expect(page.locator("#backup-result .error-box")).to_contain_text("inside the data folder")
+    page.fill("#backup-path", str(saved))
+    page.click("#save-backup")
+    expect(page.locator("#backup-result")).to_contain_text(f"Backup written to {saved}")
+    assert saved.stat().st_mode & 0o777 == 0o600
+    assert page.input_value("#backup-passphrase-again") == ""
+
     # the snapshot puts the site's hosts back, in place
     page.once("dialog", lambda d: d.accept())
     page.click("#snapshots-table [data-snapshot='1']")

@@ -15,7 +15,7 @@ from appliance.jobs import datafolder
 from appliance.store import site_snapshots
 from appliance.validate import Field, expect_object
 
-BACKUP_FIELDS = {"passphrase": Field(str)}
+BACKUP_FIELDS = {"passphrase": Field(str), "path": Field(str)}
 PASSPHRASE_HEADER = "X-Appliance-Passphrase"
 
 
@@ -27,8 +27,11 @@ def register(app: Bottle, ctx: Context) -> None:
         return datafolder.data_info(ctx)
 
     @app.post("/api/data/backup")
-    def backup() -> HTTPResponse:
+    def backup() -> HTTPResponse | dict:
         body = expect_object(json_body(request, limit), "backup", BACKUP_FIELDS)
+        if "path" in body:  # written on this computer (the window's own)
+            response.status = 201
+            return datafolder.backup_to_file(ctx, body["path"], body.get("passphrase"))
         stream, name, size = datafolder.backup_download(ctx, body.get("passphrase"))
         return HTTPResponse(
             stream,

@@ -10,29 +10,40 @@ function backupPanel(info, { signal }) {
   const slot = h("div", { class: "slot", id: "backup-result" });
   const pass = h("input", { type: "password", id: "backup-passphrase", autocomplete: "new-password" });
   const again = h("input", { type: "password", id: "backup-passphrase-again", autocomplete: "new-password" });
-  const go = h("button", { type: "submit", class: "primary", id: "make-backup" }, t("data.backupGo"));
+  const path = h("input", { id: "backup-path", value: info.backup_file, spellcheck: "false" });
+  const save = h("button", { type: "submit", class: "primary", id: "save-backup" }, t("data.saveGo"));
+  const go = h("button", { type: "button", id: "make-backup" }, t("data.backupGo"));
   const form = h(
     "form",
     { class: "backup-form", autocomplete: "off" },
     info.needs_passphrase
       ? h("div", { class: "field-row" }, field(t("data.passphrase"), pass, t("data.passphraseHelp", { min: info.min_passphrase })), field(t("data.again"), again))
       : h("p", { class: "muted" }, t(`data.key.${info.key}`)),
-    h("div", { class: "form-actions" }, go),
+    field(t("data.path"), path, t("data.pathHelp")),
+    h("div", { class: "form-actions" }, save, go),
   );
-  form.addEventListener("submit", (e) => {
-    e.preventDefault();
+  // saved on this computer (works in the appliance's own window), or downloaded (a browser)
+  function run(button, action) {
     if (info.needs_passphrase && pass.value !== again.value) {
       notice(slot, t("data.differ"), "info");
       return;
     }
-    busy(go, slot, async () => {
+    busy(button, slot, async () => {
       notice(slot, t("data.writing"), "info");
       const body = info.needs_passphrase ? { passphrase: pass.value } : {};
-      const name = await download("/api/data/backup", body, { signal });
+      const text = await action(body);
       pass.value = again.value = ""; // never kept
-      notice(slot, t("data.saved", { name }));
+      notice(slot, text);
+    });
+  }
+  form.addEventListener("submit", (e) => {
+    e.preventDefault();
+    run(save, async (body) => {
+      const done = await post("/api/data/backup", { ...body, path: path.value.trim() }, { signal });
+      return t("data.written", { path: done.path, files: done.files, bytes: done.bytes });
     });
   });
+  go.addEventListener("click", () => run(go, async (body) => t("data.saved", { name: await download("/api/data/backup", body, { signal }) })));
   return h("section", { class: "panel", id: "data-backup" }, h("h3", {}, t("data.backup")), h("p", { class: "muted" }, t("data.backupHelp")), form, slot);
 }
 
