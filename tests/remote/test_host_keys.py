@@ -76,7 +76,8 @@ def cli_site(data: Path, lab: SshLab, name: str, tmp_path: Path) -> None:
     """The site added from an inventory file, its credentials set (all by the command line)."""
     spec = site_spec(lab, name)
     hosts = {
-        h["name"]: {"ansible_host": h["address"], "ansible_user": h["user"]} for h in spec["hosts"]
+        h["name"]: {**h["vars"], "ansible_host": h["address"], "ansible_user": h["user"]}
+        for h in spec["hosts"]
     }
     inv = tmp_path / f"{name}.yml"
     inv.write_text(json.dumps({"all": {"vars": spec["vars"], "hosts": hosts}}))
@@ -196,8 +197,21 @@ def test_a_changed_key_is_refused_until_deliberately_replaced(
     assert r.returncode == 0, r.stderr
     trusted = hostkeys.read(known_hosts)[changed_key.address]
     assert [k.fingerprint for k in trusted] == [new_print]
+    # reached with the site's file, although the lab's known_hosts that the site's own
+    # ansible_ssh_common_args names still holds h3's old key: the site's file comes first
+    assert old_print in {
+        k.fingerprint for keys in hostkeys.read(lab.known_hosts).values() for k in keys
+    }
     code, result = check(data, "changed")
     assert code == 0 and result["ok"], result
+    # and a real run over SSH (the bundle's preflight checks, as --action check runs them)
+    r = run_cli(data, "run", "changed", "demo-platform@1.0.0", "--action", "check")
+    assert r.returncode == 0, (r.stdout[-3000:], r.stderr)
+    envvars = list((data / "runs").rglob("env/envvars"))  # what the run's Ansible got
+    assert envvars, list((data / "runs").rglob("*"))
+    for path in envvars:
+        text = path.read_text()
+        assert str(known_hosts) in text and "StrictHostKeyChecking=yes" in text, text
 
 
 def test_http_accept_with_the_fingerprint_seen(api, lab: SshLab) -> None:

@@ -109,7 +109,7 @@ def target(host: Mapping[str, Any], site_vars: Mapping[str, Any]) -> tuple[str, 
         return None
     own = host.get("vars") or {}
     address = str(own.get("ansible_host") or host["address"])
-    port = own.get("ansible_port") or host.get("port") or site_vars.get("ansible_port") or 22
+    port = own.get("ansible_port") or host.get("port") or 22  # as build_inventory writes it
     return address, int(port)
 
 
