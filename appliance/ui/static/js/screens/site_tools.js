@@ -137,6 +137,22 @@ function acceptButton(site, host, key, slot, again, signal) {
   return b;
 }
 
+// Every new key at once (trust on first use for the site); changed keys stay one by one.
+function acceptAll(site, hosts, slot, again, signal) {
+  const fresh = hosts.filter((x) => x.host_key && x.host_key.status === "unknown" && x.host_key.fingerprint);
+  if (!fresh.length) return [];
+  const b = h("button", { type: "button", id: "accept-all-keys" }, t("hostkey.acceptAll", { count: fresh.length }));
+  b.addEventListener("click", () =>
+    busy(b, slot, async () => {
+      const fingerprints = Object.fromEntries(fresh.map((x) => [x.host, x.host_key.fingerprint]));
+      await post(`/api/sites/${site.id}/host-keys`, { hosts: Object.keys(fingerprints), fingerprints }, { signal });
+      notice(slot, t("hostkey.accepted", { host: Object.keys(fingerprints).join(", ") }));
+      again();
+    }),
+  );
+  return h("p", {}, b);
+}
+
 export function checkPanel(site, { signal }) {
   const slot = h("div", { class: "slot table-wrap", id: "check-result" });
   const keySlot = h("div", { class: "slot", id: "host-key-result" });
@@ -148,6 +164,7 @@ export function checkPanel(site, { signal }) {
       const r = await post(`/api/sites/${site.id}/check`, {}, { signal });
       slot.replaceChildren(
         h("div", { class: `notice ${r.ok ? "notice-ok" : "error-box"}`, id: "check-verdict" }, r.ok ? t("check.ready") : t("check.notReady")),
+        acceptAll(site, r.hosts, keySlot, again, signal),
         table(
           [t("check.host"), t("check.target"), t("check.login"), t("check.python"), t("check.modules"), t("check.sudo"), t("check.hostKey"), t("check.problem")],
           r.hosts.map((x) =>
