@@ -20,7 +20,7 @@ from appliance.jobs.daytwo import operations, status
 from appliance.jobs.runs.manager import RunManager
 from appliance.jobs.sites import service as remote_sites
 from appliance.store import sites
-from tests.remote.conftest import site_spec
+from tests.remote.conftest import site_spec, trust_lab
 from tests.support.cli import run_cli
 from tests.support.sshhosts import SshLab
 
@@ -59,6 +59,7 @@ def test_install_status_stop_start(
         shutil.rmtree(host.root, ignore_errors=True)
         host.root.mkdir()
     site = sites.create_site(ctx.store, sites.parse_site(site_spec(lab, "dt")))
+    trust_lab(remote_data_dir, site["id"], lab)
     remote_sites.set_site_credentials(
         ctx,
         site["id"],

@@ -2,6 +2,7 @@
 
 from appliance.backend.routes import (
     bundles,
+    data,
     daytwo,
     health,
     keys,
@@ -25,5 +26,6 @@ ROUTE_MODULES = (
     reports,
     streams,
     schedules,
+    data,
     ui,
 )

@@ -150,7 +150,7 @@ def _run_target(
         project=view,
         playbook=target.playbook,
         inventory=work.inventory,
-        envvars=step_env(ctx, site, view, timeout),
+        envvars=step_env(ctx, site, view, timeout, work.known_hosts),
         extravars=extravars(target.manifest),
         secrets=work.secrets,
     )

@@ -12,6 +12,7 @@ from appliance.ansible_env import local_remote_temp
 from appliance.bundle import Manifest
 from appliance.context import Context
 from appliance.errors import ApplianceError
+from appliance.jobs.ansible import hostkeys
 from appliance.jobs.ansible.inventory import inventory_yaml
 from appliance.jobs.ansible.secrets import RunnerSecrets, runner_secrets
 from appliance.jobs.runs import processes, project
@@ -37,6 +38,7 @@ class Target:
 class Shared:
     inventory: str
     secrets: RunnerSecrets
+    known_hosts: Path  # the site's accepted host keys (checked strictly, as for a run)
     envvars: dict[str, str] = field(default_factory=dict)
     hosts: list[str] = field(default_factory=list)
 
@@ -76,12 +78,13 @@ def status_targets(site_id: int) -> list[Target]:
 
 def shared(ctx: Context, site: Site, timeout: int) -> Shared:
     """Inventory, credentials (a locked key raises as it does for a run) and environment."""
-    hosts = sites.site_hosts(site.id)
+    known_hosts = hostkeys.known_hosts_file(ctx.paths.root, site.id)
+    hosts, site_vars = hostkeys.enforce_vars(sites.site_hosts(site.id), site.vars, known_hosts)
     local = {"ansible_remote_tmp": local_remote_temp(ctx.paths.root)}
-    inventory = inventory_yaml(hosts, site.vars, local)
+    inventory = inventory_yaml(hosts, site_vars, local)
     unlocked = ctx.services.get("credential_key")
     secrets = runner_secrets(credentials.load_credentials(ctx.paths.root, site.id, key=unlocked))
-    return Shared(inventory, secrets, hosts=[h["name"] for h in hosts])
+    return Shared(inventory, secrets, known_hosts, hosts=[h["name"] for h in hosts])
 
 
 _views_lock = threading.Lock()
@@ -94,8 +97,10 @@ def view_of(ctx: Context, bundle: Bundle) -> Path:
         return project.make_view(Path(bundle.path), ctx.paths.root / "status" / "views" / key)
 
 
-def step_env(ctx: Context, site: Site, view: Path, timeout: int) -> dict[str, str]:
-    env = envvars(ctx, 0, view)
+def step_env(
+    ctx: Context, site: Site, view: Path, timeout: int, known_hosts: Path
+) -> dict[str, str]:
+    env = envvars(ctx, 0, view, known_hosts)
     env[processes.MARKER_VAR] = processes.run_marker(ctx.paths.root, 0) + f"-status-{site.id}"
     env["ANSIBLE_TIMEOUT"] = str(timeout)  # connecting to a host
     env["ANSIBLE_TASK_TIMEOUT"] = str(timeout)  # each task

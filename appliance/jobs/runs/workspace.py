@@ -11,6 +11,7 @@ from typing import Any
 from appliance.ansible_env import content_environment, local_remote_temp, target_environment
 from appliance.compat import launcher_dir
 from appliance.context import Context
+from appliance.jobs.ansible import hostkeys
 from appliance.jobs.ansible.inventory import inventory_yaml
 from appliance.jobs.ansible.secrets import RunnerSecrets, runner_secrets
 from appliance.jobs.runs import processes, project
@@ -42,7 +43,10 @@ def prepare(ctx: Context, run: Run) -> Workspace:
         "backup_dir": str(ctx.paths.backups / site.name / str(backup_run)),
         "ansible_remote_tmp": local_remote_temp(ctx.paths.root),
     }
-    inventory = inventory_yaml(sites.site_hosts(site.id), site.vars, local)
+    # every SSH connection checks the site's own accepted host keys, strictly
+    known_hosts = hostkeys.known_hosts_file(ctx.paths.root, site.id)
+    hosts, site_vars = hostkeys.enforce_vars(sites.site_hosts(site.id), site.vars, known_hosts)
+    inventory = inventory_yaml(hosts, site_vars, local)
     # a key unlocked from the window is held by the server (never stored)
     unlocked = ctx.services.get("credential_key")
     secrets = runner_secrets(credentials.load_credentials(ctx.paths.root, site.id, key=unlocked))
@@ -53,12 +57,14 @@ def prepare(ctx: Context, run: Run) -> Workspace:
         "backup_id": f"run-{backup_run}",
         "component_versions": {c.name: c.version for c in manifest.components},
     }
-    return Workspace(site.id, inventory, secrets, view, envvars(ctx, run.id, view), extravars)
+    env = envvars(ctx, run.id, view, known_hosts)
+    return Workspace(site.id, inventory, secrets, view, env, extravars)
 
 
-def envvars(ctx: Context, run_id: int, view: Path) -> dict[str, str]:
+def envvars(ctx: Context, run_id: int, view: Path, known_hosts: Path) -> dict[str, str]:
     root = ctx.paths.root
     env = target_environment(root)
+    env.update(hostkeys.environment(known_hosts))  # with ANSIBLE_HOST_KEY_CHECKING
     # the bundle's roles/ and collections/ from every playbook; nothing from this machine
     env.update(content_environment(view, ctx.paths.ansible_home / "empty.cfg"))
     path = os.environ.get("PATH", os.defpath)
@@ -66,7 +72,6 @@ def envvars(ctx: Context, run_id: int, view: Path) -> dict[str, str]:
         {
             "PATH": f"{launcher_dir(root / 'bin')}{os.pathsep}{path}",
             "ANSIBLE_FORCE_COLOR": "1",  # the log keeps colours; the UI renders ANSI
-            "ANSIBLE_HOST_KEY_CHECKING": "True",  # ansible-runner turns it off unless told
             "APPLIANCE_DATA_DIR": str(root),
             processes.MARKER_VAR: processes.run_marker(root, run_id),
         }

@@ -48,12 +48,13 @@ export const put = (path, body, opts) => api("PUT", path, body, opts);
 export const del = (path, opts) => api("DELETE", path, undefined, opts);
 
 // Upload raw bytes with progress (fetch() cannot report upload progress; XHR can).
-export function upload(path, file, onProgress) {
+export function upload(path, file, onProgress, headers = {}) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
     xhr.open("POST", path);
     xhr.withCredentials = true;
     xhr.setRequestHeader("Content-Type", "application/octet-stream");
+    for (const [name, value] of Object.entries(headers)) xhr.setRequestHeader(name, value);
     xhr.upload.onprogress = (e) => {
       if (e.lengthComputable) onProgress(e.loaded, e.total);
     };
@@ -75,4 +76,26 @@ export function upload(path, file, onProgress) {
     };
     xhr.send(file);
   });
+}
+
+// POST a JSON body and save the file the server answers with (e.g. a backup archive).
+export async function download(path, body, { signal } = {}) {
+  let response;
+  try {
+    response = await fetch(path, { method: "POST", credentials: "same-origin", signal, headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+    throw new ApiError(0, t("err.network"), t("hint.network"));
+  }
+  if (!response.ok) throw await errorFrom(response);
+  const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") || "")?.[1] || "download";
+  const url = URL.createObjectURL(await response.blob());
+  const link = document.createElement("a");
+  link.href = url;
+  link.download = name;
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  return name;
 }

@@ -3,6 +3,7 @@ import { h } from "./dom.js";
 import { getLang, setLang, t } from "./i18n.js";
 import { showError } from "./ui.js";
 import * as bundles from "./screens/bundles.js";
+import * as data from "./screens/data.js";
 import * as history from "./screens/history.js";
 import * as newRun from "./screens/newrun.js";
 import * as run from "./screens/run.js";
@@ -22,6 +23,7 @@ const ROUTES = [
   [/^\/runs\/(\d+)$/, run.render, "history"],
   [/^\/history$/, history.render, "history"],
   [/^\/schedules$/, schedules.render, "schedules"],
+  [/^\/data$/, data.render, "data"],
 ];
 
 const NAV = [
@@ -30,6 +32,7 @@ const NAV = [
   ["new-run", "#/runs/new", "nav.newRun"],
   ["history", "#/history", "nav.history"],
   ["schedules", "#/schedules", "nav.schedules"],
+  ["data", "#/data", "nav.data"],
 ];
 
 let current = null; // {controller, cleanup}
