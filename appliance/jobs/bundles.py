@@ -32,7 +32,7 @@ from appliance.bundle import (
 from appliance.bundle.manifest import MANIFEST_NAME, RESERVED_NAMES, SIGNATURE_NAME
 from appliance.compat import carried_bundles_dir, shipped_keys_dir
 from appliance.context import Context
-from appliance.errors import BundleError, NotFound, PayloadTooLarge
+from appliance.errors import BundleError, NotFound, PayloadTooLarge, coded
 from appliance.jobs import removal
 from appliance.jobs.ansible.syntax import check_playbooks
 from appliance.store import bundles as rows
@@ -176,6 +176,10 @@ def import_stream(ctx: Context, body: BinaryIO, length: int | None) -> tuple[dic
         if length is not None and total < length:
             raise BundleError("the upload ended early", "Upload the bundle again.")
         return import_file(ctx, path)
+    except BundleError as e:
+        if e.code is None:  # the page words every refusal; the detail stays as written
+            coded(e, "bundle.refused", detail=e.message)
+        raise
     finally:
         path.unlink(missing_ok=True)
 

@@ -20,13 +20,22 @@ from appliance.store.models import Bundle, InstalledComponent, Run, RunStep, Sit
 from appliance.validate import as_id
 
 
-def _busy_hint(site_id: int) -> str:
+def _busy(site_id: int) -> Conflict:
+    """The site has an active run: the CLI's hint names the commands, the page's (code
+    ``site.busy``) its screens."""
     active = Run.select(Run.id).where((Run.site == site_id) & Run.state.in_(ACTIVE)).scalar()
     if active is None:
-        return "Wait for the site's active run to end, or cancel it, then try again."
-    return (
-        f"Run {active} is active on this site: wait for it (appliance log {active} --follow) "
-        f"or cancel it (appliance cancel {active}), then try again."
+        hint = "Wait for the site's active run to end, or cancel it, then try again."
+    else:
+        hint = (
+            f"Run {active} is active on this site: wait for it (appliance log {active} --follow) "
+            f"or cancel it (appliance cancel {active}), then try again."
+        )
+    return Conflict(
+        "the site is busy: another run is active on it",
+        hint,
+        code="site.busy",
+        params={"run": active},
     )
 
 
@@ -61,9 +70,7 @@ def create_run(
                 owner_start=owner_start,
             )
         except IntegrityError as e:  # run_one_active_per_site
-            raise Conflict(
-                "the site is busy: another run is active on it", _busy_hint(site_id)
-            ) from e
+            raise _busy(site_id) from e
         for step in plan:
             RunStep.create(
                 run=run,
@@ -102,9 +109,7 @@ def set_run_state(
         try:
             Run.update(state=target, **fields).where(Run.id == run_id).execute()
         except IntegrityError as e:  # back to an active state while another run is active
-            raise Conflict(
-                "the site is busy: another run is active on it", _busy_hint(run.site_id)
-            ) from e
+            raise _busy(run.site_id) from e
         return True
 
     return store.write(write)
@@ -121,7 +126,12 @@ def request_cancel(store: Store, run_id: int) -> str:
     def write() -> str:
         run = Run.get_or_none(Run.id == run_id)
         if run is None:
-            raise NotFound(f"no run {run_id}", "List runs with `appliance runs`.")
+            raise NotFound(
+                f"no run {run_id}",
+                "List runs with `appliance runs`.",
+                code="not_found.run",
+                params={"id": run_id},
+            )
         if run.state in ACTIVE:
             Run.update(cancel_requested=True).where(Run.id == run_id).execute()
         return run.state
@@ -267,7 +277,12 @@ def find_run(run_id: int | str) -> Run:
     run = Run.get_or_none(Run.id == number) if number is not None else None
     if run is None:
         shown = run_id if not isinstance(run_id, str) or len(run_id) <= 40 else run_id[:40] + "..."
-        raise NotFound(f"no run {shown!r}", "List runs with `appliance runs` or GET /api/runs.")
+        raise NotFound(
+            f"no run {shown!r}",
+            "List runs with `appliance runs` or GET /api/runs.",
+            code="not_found.run",
+            params={"id": shown},
+        )
     return run
 
 

@@ -130,7 +130,10 @@ def find_site(ref: int | str) -> Site:
     if site is None:
         shown = ref if not isinstance(ref, str) or len(ref) <= 60 else ref[:60] + "..."
         raise NotFound(
-            f"no site {shown!r}", "List sites with `appliance site list` or GET /api/sites."
+            f"no site {shown!r}",
+            "List sites with `appliance site list` or GET /api/sites.",
+            code="not_found.site",
+            params={"name": shown},
         )
     return site
 
@@ -172,7 +175,12 @@ def update_site(store: Store, site_id: int, spec: dict[str, Any]) -> dict[str, A
     def write() -> int:
         site = Site.get_or_none(Site.id == site_id)
         if site is None:
-            raise NotFound(f"no site {site_id}", "List sites with GET /api/sites.")
+            raise NotFound(
+                f"no site {site_id}",
+                "List sites with GET /api/sites.",
+                code="not_found.site",
+                params={"name": site_id},
+            )
         clash = Site.get_or_none((Site.name == spec["name"]) & (Site.id != site_id))
         if clash is not None:
             raise Conflict(

@@ -111,6 +111,8 @@ def cancel_run(ctx: Context, run_id: int | str, wait: float = 5.0) -> dict[str, 
         raise Conflict(
             f"run {run.id} has already ended ({run.state})",
             "Only a queued or running run can be cancelled.",
+            code="run.ended",
+            params={"id": run.id, "state": run.state},
         )
     rows.request_cancel(ctx.store, run.id)
     if not processes.is_alive(run.owner_pid, run.owner_start):

@@ -1,19 +1,20 @@
 // Pieces every screen shares: error boxes (message + hint), state badges, times, notices.
 import { h } from "./dom.js";
-import { t } from "./i18n.js";
+import { errorText, locale, t } from "./i18n.js";
 import { TERMINAL as TERMINAL_LIST } from "./states.js";
 
 export const TERMINAL = new Set(TERMINAL_LIST);
 
+// An error in the UI's language when the server coded it (i18n.js errorText), else as sent.
 export function errorBox(err) {
-  const message = err && err.message ? err.message : String(err);
+  const { message, hint } = errorText(err);
   return h(
     "div",
-    { class: "error-box", role: "alert" },
+    { class: "error-box", role: "alert", dataset: err && err.code ? { code: err.code } : {} },
     h("strong", {}, t("err.title")),
     " ",
     h("span", { class: "error-message" }, message),
-    err && err.hint ? h("div", { class: "error-hint" }, t("err.hint"), " ", err.hint) : null,
+    hint ? h("div", { class: "error-hint" }, t("err.hint"), " ", hint) : null,
   );
 }
 
@@ -41,7 +42,7 @@ export function parseTime(value) {
 export function fmtTime(value) {
   const ms = parseTime(value);
   if (ms === null) return "—";
-  return new Date(ms).toLocaleString();
+  return new Date(ms).toLocaleString(locale());
 }
 
 export function fmtDuration(ms) {
