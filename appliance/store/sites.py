@@ -81,6 +81,8 @@ def create_site(store: Store, spec: dict[str, Any]) -> dict[str, Any]:
             raise Conflict(
                 f"a site named {spec['name']!r} exists already",
                 "Pick another name, or open the existing site.",
+                code="site.exists",
+                params={"name": spec["name"]},
             ) from e
         for host in spec["hosts"]:
             Host.create(site=site, **host)
@@ -186,6 +188,8 @@ def update_site(store: Store, site_id: int, spec: dict[str, Any]) -> dict[str, A
             raise Conflict(
                 f"a site named {spec['name']!r} exists already",
                 "Pick another name, or edit the existing site.",
+                code="site.exists",
+                params={"name": spec["name"]},
             )
         Site.update(name=spec["name"], vars=spec["vars"]).where(Site.id == site_id).execute()
         Host.delete().where(Host.site == site_id).execute()

@@ -29,7 +29,8 @@ def dictionaries() -> dict[str, set[str]]:
 # where the server attaches a code to an error: code="...", default_code = "...",
 # coded(e, "..."), and the status table of the route error hook (with its fallback)
 CODE_RE = re.compile(
-    r'(?:\bcode=|default_code = |coded\(\w+, |\d{3}: |get\(status, )"([a-z][a-z_]*(?:\.[a-z][a-z_]*)+)"'
+    r'(?:\bcode=|default_code = |coded\(\w+, |\d{3}: |get\(status, )"'
+    r'([a-z][a-z_]*(?:\.[a-z][a-z_]*)+)"'
 )
 
 
