@@ -63,6 +63,12 @@ export function elapsed(start, end) {
   return (b === null ? Date.now() : b) - a;
 }
 
+// A stage step is named after its kind (preflight, backup...): shown in the UI's words; a
+// component step by its component's name (the bundle's).
+export function stepName(step) {
+  return step.kind !== "component" && step.name === step.kind ? t(`kind.${step.kind}`) : step.name;
+}
+
 export function siteName(value) {
   if (value && typeof value === "object") return value.name || String(value.id);
   return value === null || value === undefined ? "—" : String(value);

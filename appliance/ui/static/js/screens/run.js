@@ -17,6 +17,7 @@ import {
   showError,
   siteName,
   stateBadge,
+  stepName,
 } from "../ui.js";
 
 const RESULT_KEYS = ["ok", "changed", "failed", "unreachable", "skipped"];
@@ -106,12 +107,6 @@ class HostGrid {
     );
     this.el.replaceChildren(h("table", { class: "grid host-grid", id: "host-grid" }, h("thead", {}, head), h("tbody", {}, rows)));
   }
-}
-
-// A stage step is named after its kind (preflight, backup...): shown in the UI's words; a
-// component step by its component's name (the bundle's).
-function stepName(s) {
-  return s.kind !== "component" && s.name === s.kind ? t(`kind.${s.kind}`) : s.name;
 }
 
 function stepsTable(run) {
