@@ -30,6 +30,7 @@ from appliance.bundle import (
     verify_signature,
 )
 from appliance.bundle.manifest import MANIFEST_NAME, RESERVED_NAMES, SIGNATURE_NAME
+from appliance.bundle.upgrade import refusal_code
 from appliance.compat import carried_bundles_dir, shipped_keys_dir
 from appliance.context import Context
 from appliance.errors import BundleError, NotFound, PayloadTooLarge, coded
@@ -192,6 +193,7 @@ def bundle_detail(name: str, version: str) -> dict[str, Any]:
     sites = []
     for site, installed in rows.installed_bundle_versions(name):
         allowed, reason = upgrade_allowed(manifest, installed)
+        code, params = refusal_code(manifest, installed) or (None, {})
         sites.append(
             {
                 "site": site.name,
@@ -200,6 +202,8 @@ def bundle_detail(name: str, version: str) -> dict[str, Any]:
                 "action": "install" if installed is None else "upgrade",
                 "allowed": allowed,
                 "reason": reason,
+                "reason_code": code,  # the page words a refusal in its language
+                "reason_params": params,
             }
         )
     others = [

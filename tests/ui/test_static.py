@@ -100,3 +100,12 @@ def test_modules_are_served_as_javascript(api: Api) -> None:
         assert kind in reply.headers["content-type"], (name, reply.headers["content-type"])
     page = api.get("/", token=False)
     assert "script-src 'self'" in page.headers["content-security-policy"]
+
+
+def test_every_upgrade_refusal_is_worded_in_english_and_chinese() -> None:
+    """The bundle screen words why a site cannot take a bundle from the server's reason code."""
+    source = (STATIC.parent.parent / "bundle" / "upgrade.py").read_text()
+    codes = set(re.findall(r'"(reason\.[a-z_]+)"', source))
+    assert len(codes) == 3, codes
+    for lang, keys in dictionaries().items():
+        assert codes <= keys, (lang, codes - keys)
