@@ -21,22 +21,16 @@ from appliance.validate import as_id
 
 
 def _busy(site_id: int) -> Conflict:
-    """The site has an active run: the CLI's hint names the commands, the page's (code
-    ``site.busy``) its screens."""
+    """The site has an active run: the CLI's hint names commands, the page's (site.busy) screens."""
     active = Run.select(Run.id).where((Run.site == site_id) & Run.state.in_(ACTIVE)).scalar()
-    if active is None:
-        hint = "Wait for the site's active run to end, or cancel it, then try again."
-    else:
-        hint = (
-            f"Run {active} is active on this site: wait for it (appliance log {active} --follow) "
-            f"or cancel it (appliance cancel {active}), then try again."
-        )
-    return Conflict(
-        "the site is busy: another run is active on it",
-        hint,
-        code="site.busy",
-        params={"run": active},
+    hint = (
+        f"Run {active} is active on this site: wait for it (appliance log {active} --follow) "
+        f"or cancel it (appliance cancel {active}), then try again."
+        if active is not None
+        else "Wait for the site's active run to end, or cancel it, then try again."
     )
+    busy = "the site is busy: another run is active on it"
+    return Conflict(busy, hint, code="site.busy", params={"run": active})
 
 
 def create_run(
@@ -126,12 +120,7 @@ def request_cancel(store: Store, run_id: int) -> str:
     def write() -> str:
         run = Run.get_or_none(Run.id == run_id)
         if run is None:
-            raise NotFound(
-                f"no run {run_id}",
-                "List runs with `appliance runs`.",
-                code="not_found.run",
-                params={"id": run_id},
-            )
+            raise NotFound(f"no run {run_id}", "List runs with `appliance runs`.")
         if run.state in ACTIVE:
             Run.update(cancel_requested=True).where(Run.id == run_id).execute()
         return run.state

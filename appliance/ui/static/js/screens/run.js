@@ -6,6 +6,7 @@ import { get, post } from "../api.js";
 import { connectionState, onConnection } from "../connection.js";
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
+import { relatedRuns } from "./history.js";
 import { RunLog } from "./runlog.js";
 import {
   TERMINAL,
@@ -165,6 +166,7 @@ function renderHead(run, id, head, errSlot) {
       h("dd", {}, t(`action.${run.action}`)),
       h("dt", {}, t("run.trigger")),
       h("dd", {}, run.trigger ? t(`trigger.${run.trigger}`) : "—"),
+      ...related(run),
       h("dt", {}, t("run.started")),
       h("dd", {}, fmtTime(run.started_at || run.created_at)),
       h("dt", {}, t("run.finished")),
@@ -175,6 +177,12 @@ function renderHead(run, id, head, errSlot) {
   );
   if (run.error) errSlot.replaceChildren(errorBox({ message: run.error, hint: windowHint(run) || run.hint }));
   else errSlot.replaceChildren();
+}
+
+function related(run) {
+  const links = relatedRuns(run);
+  if (!links.length) return [];
+  return [h("dt", {}, t("run.related")), h("dd", { id: "related-runs" }, links.flatMap((a, i) => (i ? [" · ", a] : [a])))];
 }
 
 // The run's state, or "connection lost" while a run that has not ended cannot be followed.
