@@ -12,9 +12,8 @@ from appliance.errors import BadRequest, ServiceUnavailable
 from appliance.jobs.runs.actions import run_actions
 from appliance.jobs.runs.plan import ACTIONS
 from appliance.states import RunState
-from appliance.store import run_links
+from appliance.store import run_links, sites
 from appliance.store import runs as rows
-from appliance.store import sites
 from appliance.validate import Field, expect_object
 
 RUN_FIELDS = {
