@@ -101,6 +101,7 @@ def test_current_task_raw_log_and_connection_lost(
     first.kill()
     expect(page.locator(".run-head h2 .state-lost")).to_have_text("connection lost")
     expect(page.locator("#connection-banner")).to_have_attribute("data-state", "lost")
+    expect(page.locator("#log-status")).to_contain_text("connection lost")
     assert page.locator(".run-head h2 .state-running").count() == 0
     shot(page, "ui-run-connection-lost")
 

@@ -1,8 +1,8 @@
 """Every screen in Chinese shows no untranslated UI string, and a server error in Chinese.
 
 "Untranslated" is checked two ways on every visible text node and every title, placeholder
-and aria-label of the page (the log view and a run's own error message, which are data, left
-out):
+and aria-label of the page (the log view and a run's record of its error, Ansible's words, are
+data and left out):
 - it is not an English catalogue text (i18n.js, with {params} matching anything) whose Chinese
   text differs: a string the page forgot to pass through t();
 - it holds no Latin word (3+ letters) that is neither data the server sent (site, host, bundle,

@@ -9,7 +9,7 @@
     const body = text.replace(/[.*+?^$()|[\]\\]/g, "\\$&").replace(/\{\w+\}/g, ".+?");
     patterns.push([key, new RegExp(`^${body}$`)]);
   }
-  const skip = ".lang-switch, script, style, .log-wrap, .logview, #run-error .error-message, pre, textarea";
+  const skip = ".lang-switch, script, style, .log-wrap, .logview, .error-detail-text, pre, textarea";
   const bad = [];
   const judge = (text, where) => {
     text = text.trim();

@@ -14,6 +14,7 @@ export function errorBox(err) {
     h("strong", {}, t("err.title")),
     " ",
     h("span", { class: "error-message" }, message),
+    err && err.detail ? h("div", { class: "error-detail" }, err.detailLabel || "", " ", h("span", { class: "error-detail-text" }, err.detail)) : null,
     hint ? h("div", { class: "error-hint" }, t("err.hint"), " ", hint) : null,
   );
 }

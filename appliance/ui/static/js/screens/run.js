@@ -6,6 +6,7 @@ import { get, post } from "../api.js";
 import { connectionState, onConnection } from "../connection.js";
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
+import { RESUMABLE } from "../states.js";
 import { relatedRuns } from "./history.js";
 import { RunLog } from "./runlog.js";
 import {
@@ -175,8 +176,18 @@ function renderHead(run, id, head, errSlot) {
       h("dd", { class: "elapsed", id: "run-duration", dataset: TERMINAL.has(run.state) ? {} : { start: run.started_at || "" } }, fmtDuration(elapsed(run.started_at, run.finished_at))),
     ),
   );
-  if (run.error) errSlot.replaceChildren(errorBox({ message: run.error, hint: windowHint(run) || run.hint }));
+  if (run.error) errSlot.replaceChildren(errorBox(runError(run)));
   else errSlot.replaceChildren();
+}
+
+// An ended run's error in the window's words: what happened where (from its state and steps),
+// the appliance's own record of it (Ansible's words: data, as sent), and what to do here.
+function runError(run) {
+  if (!RESUMABLE.includes(run.state)) return { message: run.error, hint: run.hint };
+  const headline = `runError.${run.state}`;
+  const step = (run.steps || []).find((s) => s.state === run.state || (run.state === "failed" && s.state === "failed"));
+  const message = step ? t(headline, { step: `${step.idx} (${stepName(step)})` }) : t(`${headline}Run`);
+  return { message, detail: run.error, detailLabel: t("runError.detail"), hint: windowHint(run) || run.hint };
 }
 
 function related(run) {
@@ -194,10 +205,9 @@ function shownState(run) {
 // What to do about an ended run, in this window's terms: the buttons it offers now (the
 // server's hint names the commands, for the command line).
 function windowHint(run) {
-  const first = { failed: "runHint.failed", cancelled: "runHint.cancelled", interrupted: "runHint.interrupted" }[run.state];
-  if (!first) return "";
+  if (!RESUMABLE.includes(run.state)) return "";
   const allowed = new Set(run.actions || []);
-  const parts = [t(first)];
+  const parts = run.state === "failed" ? [t("runHint.failed")] : [];
   if (allowed.has("resume")) parts.push(t("runHint.resume", { button: t("run.resume") }));
   if (allowed.has("rollback")) parts.push(t("runHint.rollback", { button: t("run.rollback") }));
   if (!allowed.has("resume") && !allowed.has("rollback")) parts.push(t("runHint.newRun"));

@@ -1,6 +1,7 @@
 // The run screen's terminal log: toolbar (follow, search, first error, status) and the view,
 // fed by a LogSource (a window of the log, fetched as the user scrolls, searches or follows).
 import { h } from "../dom.js";
+import { connectionState } from "../connection.js";
 import { locale, t } from "../i18n.js";
 import { LogSource } from "../logsource.js";
 import { LogView } from "../logview.js";
@@ -127,7 +128,8 @@ export class RunLog {
   update() {
     const n = this.view.lineCount.toLocaleString(locale());
     const lines = t("log.lines", { n: this.view.exact ? n : `~${n}` });
-    this.status.textContent = [lines, this.ended ? t("log.ended") : t("log.live"), this.found].filter(Boolean).join(" · ");
+    const live = connectionState() === "ok" ? t("log.live") : t("run.connectionLost");
+    this.status.textContent = [lines, this.ended ? t("log.ended") : live, this.found].filter(Boolean).join(" · ");
   }
 
   destroy() {
