@@ -94,7 +94,10 @@ def recover(ctx: Context, notify: Callable[[dict[str, Any]], None] | None = None
         why = (
             f"the appliance process that ran it (pid {run.owner_pid}) stopped before the run ended"
         )
-        hint = f"Look at the log (appliance log {run.id}); resume the run or start a new one."
+        hint = (
+            f"Look at the log (appliance log {run.id}); resume the run (appliance resume "
+            f"{run.id}) or start a new one."
+        )
         if end_orphan(ctx, run, RunState.INTERRUPTED, why, hint):
             logger.warning("run %d interrupted: owner pid %s is gone", run.id, run.owner_pid)
             ended.append(run.id)
