@@ -67,9 +67,15 @@ def test_every_screen_in_chinese(page, serve: ServerProcess, demo: Path, tmp_pat
         ],
     }
     assert api.post("/api/sites", site).status == 201
+    # a site whose only host refuses SSH: its check run fails at once (error, hint, actions)
+    down = {"name": "down", "hosts": [{"name": "gone", "address": "127.0.0.1", "port": 9}]}
+    assert api.post("/api/sites", down).status == 201
     run = {"site": "lab", "bundle": "demo-platform", "version": "1.0.0", "action": "check"}
     run_id = api.post("/api/runs", run).json()["id"]
-    poll(lambda: api.get(f"/api/runs/{run_id}").json()["finished_at"], 240, "the check run's end")
+    failed_id = api.post("/api/runs", {**run, "site": "down"}).json()["id"]
+    for rid in (run_id, failed_id):
+        poll(lambda rid=rid: api.get(f"/api/runs/{rid}").json()["finished_at"], 240, "runs' end")
+    assert api.get(f"/api/runs/{failed_id}").json()["state"] == "failed"
 
     data: set[str] = set()
     for path in (
@@ -80,6 +86,7 @@ def test_every_screen_in_chinese(page, serve: ServerProcess, demo: Path, tmp_pat
         "/api/keys",
         "/api/runs",
         f"/api/runs/{run_id}",
+        f"/api/runs/{failed_id}",
         "/api/schedules",
     ):
         answer = api.get(path)
@@ -100,6 +107,7 @@ def test_every_screen_in_chinese(page, serve: ServerProcess, demo: Path, tmp_pat
         "#/history",
         "#/schedules",
         f"#/runs/{run_id}",
+        f"#/runs/{failed_id}",
     ]
     found: list[str] = []
     for screen in screens:
@@ -112,6 +120,10 @@ def test_every_screen_in_chinese(page, serve: ServerProcess, demo: Path, tmp_pat
         found += [f"{screen} {x}" for x in page.evaluate(CHECK, [sorted(data), sorted(ALLOWED)])]
         shot(page, f"zh-{screen.strip('#/').replace('/', '-')}")
     assert not found, "\n".join(found)
+    # the failed run: what happened in Chinese, the record as data, a hint about this window
+    expect(page.locator("#run-error .error-message")).to_contain_text("失败")
+    expect(page.locator("#run-error .error-detail-text")).not_to_be_empty()
+    expect(page.locator("#run-error .error-hint")).to_contain_text("从失败步骤继续")
 
     # a server error in Chinese: its code's words, not the server's English
     page.goto(base + "#/sites/new")
