@@ -75,7 +75,8 @@ class RunLog:
 def log_blocks(path: Path, strip: bool, block: int = 1 << 20) -> Iterator[bytes]:
     """The log's bytes as it is now (up to its size when asked), in blocks of about ``block``
     bytes, for a download; with ``strip`` without terminal control sequences. Blocks are cut
-    after a newline, so a control sequence is never split between two of them."""
+    after a newline (a line over 4 blocks: before its last escape), so a control sequence is
+    never split between two of them."""
     with open(path, "rb") as f:
         left = os.fstat(f.fileno()).st_size
         carry = b""
@@ -89,10 +90,12 @@ def log_blocks(path: Path, strip: bool, block: int = 1 << 20) -> Iterator[bytes]
                 continue
             data = carry + data
             cut = data.rfind(b"\n") + 1
-            if cut == 0 and len(data) < 4 * block:
-                carry = data  # no newline yet: wait for one (bounded)
-                continue
-            cut = cut or len(data)
+            if cut == 0:
+                if len(data) < max(4 * block, 4096):
+                    carry = data  # no newline yet: wait for one (bounded)
+                    continue
+                esc = data.rfind(b"\x1b", len(data) - 64)  # a very long line: cut before
+                cut = esc if esc > 0 else len(data)  # its last escape, which may be unfinished
             carry = data[cut:]
             yield strip_ansi(data[:cut])
         if strip and carry:
