@@ -40,6 +40,7 @@ class ApplianceError(Exception):
         self.params = dict(params or {})
 
     MAX_CHARS = 500  # an answer never echoes a whole submitted value back
+    PARAM_CHARS = 80  # a parameter is for a sentence on the page (the message has the rest)
 
     def to_json(self) -> dict[str, Any]:
         message = self.message
@@ -49,7 +50,7 @@ class ApplianceError(Exception):
             "error": message,
             "hint": self.hint[: self.MAX_CHARS],
             "code": self.code,
-            "params": {k: _param(v, self.MAX_CHARS) for k, v in self.params.items()},
+            "params": {k: _param(v, self.PARAM_CHARS) for k, v in self.params.items()},
         }
 
 
