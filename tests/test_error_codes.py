@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from appliance.context import Context
-from appliance.errors import ApplianceError, NotFound
+from appliance.errors import ApplianceError, Conflict, NotFound
 from appliance.jobs.runs.manager import RunManager
+from appliance.store import runs, sites
 from tests.support.client import Api
 from tests.support.planned import fake_bundle, installed
 
@@ -76,3 +77,26 @@ def test_codes_are_checked_and_params_bounded() -> None:
     body = ApplianceError("x", code="internal.bug", params={"long": "y" * 2000, "n": 3}).to_json()
     assert body["params"]["n"] == 3
     assert len(body["params"]["long"]) < 100
+
+
+def test_a_busy_site_names_its_active_run(ctx: Context, api: Api) -> None:
+    """The second run on a site while the first is queued: site.busy with the active run."""
+    assert api.post("/api/sites", SITE).status == 201
+    bundle = fake_bundle(ctx, "1.1.0")
+    fields = {
+        "site_id": sites.find_site("lab").id,
+        "bundle_id": bundle["id"],
+        "action": "install",
+        "plan": [],
+        "trigger": "manual",
+        "installed_before": {},
+        "backup_run_id": None,
+        "owner_pid": 1,
+        "owner_start": None,
+    }
+    first = runs.create_run(ctx.store, **fields)
+    with pytest.raises(Conflict) as refused:
+        runs.create_run(ctx.store, **fields)
+    body = refused.value.to_json()
+    assert body["code"] == "site.busy" and body["params"] == {"run": first}
+    assert f"appliance cancel {first}" in body["hint"]  # the CLI's hint names its commands
