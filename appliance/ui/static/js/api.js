@@ -71,7 +71,10 @@ export function upload(path, file, onProgress) {
     xhr.upload.onprogress = (e) => {
       if (e.lengthComputable) onProgress(e.loaded, e.total);
     };
-    xhr.onerror = () => reject(new ApiError(0, t("err.network"), t("hint.network")));
+    xhr.onerror = () => {
+      reached(false);
+      reject(new ApiError(0, t("err.network"), t("hint.network")));
+    };
     xhr.onload = () => {
       let body = null;
       try {

@@ -92,6 +92,11 @@ function banner() {
   return el;
 }
 
+// The banner is text too: it follows the language switch (i18n.js sets <html lang>).
+new MutationObserver(() => {
+  if (state !== "ok") render();
+}).observe(document.documentElement, { attributes: true, attributeFilter: ["lang"] });
+
 function render() {
   const el = banner();
   el.dataset.state = state;
