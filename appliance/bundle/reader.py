@@ -86,7 +86,11 @@ def scan_archive(
             with tarfile.open(fileobj=guard, mode="r|", bufsize=CHUNK) as tar:  # type: ignore[call-overload]
                 _scan_members(tar, trusted, limits, guard, state, choose_dest)
         except (tarfile.TarError, EOFError, ValueError, UnicodeError, OverflowError) as e:
-            raise BundleError(f"archive is not a valid tar.gz bundle ({e})", _VENDOR_HINT) from None
+            raise BundleError(
+                f"archive is not a valid tar.gz bundle ({e})",
+                _VENDOR_HINT,
+                code="bundle.not_archive",
+            ) from None
         # Read to the end: gzip checks its CRC and length only there, which is what tells a
         # truncated archive from a whole one, and the archive hash must cover every byte.
         while guard.read(CHUNK):
@@ -158,7 +162,11 @@ def _scan_members(
     if state.manifest_bytes is None:
         raise BundleError(f"archive has no {MANIFEST_NAME}", _VENDOR_HINT)
     if state.signature is None:
-        raise BundleError(f"archive has no {SIGNATURE_NAME} (the bundle is unsigned)", _VENDOR_HINT)
+        raise BundleError(
+            f"archive has no {SIGNATURE_NAME} (the bundle is unsigned)",
+            _VENDOR_HINT,
+            code="bundle.unsigned",
+        )
     assert state.manifest is not None
     missing_files = [path for path in state.manifest.files if seen.get(path) != "file"]
     if missing_files:
@@ -243,6 +251,8 @@ def _file(
         raise BundleError(
             f"archive member {show_value(name)} is not listed in bundle.yml",
             "Unlisted files are refused: they are not covered by the signature. " + _VENDOR_HINT,
+            code="bundle.unlisted_file",
+            params={"file": show_value(name)},
         )
     guard.check_announced(name, member.size)
     source = tar.extractfile(member)
@@ -272,6 +282,8 @@ def _file(
             f"file {show_value(name)} does not match its sha256 in bundle.yml (it was altered "
             "or damaged)",
             "Copy the bundle again or ask the vendor for an intact one.",
+            code="bundle.hash_mismatch",
+            params={"file": show_value(name)},
         )
 
 

@@ -78,7 +78,12 @@ def find_bundle(name: str, version: str) -> Bundle:
             if known
             else "Import the bundle first (appliance bundle import FILE, or the Bundles screen)."
         )
-        raise NotFound(f"no bundle {name} {version}", hint)
+        raise NotFound(
+            f"no bundle {name} {version}",
+            hint,
+            code="not_found.bundle",
+            params={"name": name, "version": version},
+        )
     return bundle
 
 

@@ -188,12 +188,16 @@ class RunManager:
                 "Start a new run instead."
                 if run.state in TERMINAL
                 else f"Wait for run {run.id} to end first.",
+                code="run.not_resumable",
+                params={"id": run.id, "state": run.state},
             )
         later = rows.later_runs(run)
         if later:
             raise Conflict(
                 f"run {run.id} cannot resume: the site has had {later} run(s) since",
                 "The site changed after this run; start a new run instead.",
+                code="run.changed_since",
+                params={"id": run.id, "later": later},
             )
         steps = rows.run_steps(run.id)
         first = next((s.idx for s in steps if s.state != StepState.SUCCEEDED), len(steps) + 1)

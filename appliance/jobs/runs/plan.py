@@ -141,7 +141,12 @@ def make_plan(
     if action is None:
         action = "install" if current is None else "upgrade"
     if action not in ACTIONS and action != OPERATE:
-        raise BadRequest(f"unknown action {action!r}", f"Use one of: {', '.join(ACTIONS)}.")
+        raise BadRequest(
+            f"unknown action {action!r}",
+            f"Use one of: {', '.join(ACTIONS)}.",
+            code="plan.unknown_action",
+            params={"action": action, "actions": ", ".join(ACTIONS)},
+        )
     if action == OPERATE:
         steps = operate_steps(manifest, installed, operation)
     elif action in ("install", "upgrade"):
@@ -172,12 +177,16 @@ def _check_allowed(manifest: Manifest, action: str, current: str | None) -> None
             f"{manifest.name} {current} is installed on the site already; install is for a "
             "site without it",
             f"Upgrade instead (action upgrade), or run action check to compare with {target}.",
+            code="plan.installed_already",
+            params={"bundle": manifest.name, "current": current, "target": target},
         )
     if action == "upgrade":
         if current is None:
             raise Unprocessable(
                 f"nothing of {manifest.name} is installed on the site",
                 f"Install {target} instead (action install).",
+                code="plan.nothing_installed",
+                params={"bundle": manifest.name, "target": target},
             )
         ok, reason = upgrade_allowed(manifest, current)
         if not ok:
@@ -186,6 +195,8 @@ def _check_allowed(manifest: Manifest, action: str, current: str | None) -> None
                 f"cannot upgrade the site to {target}: {reason}",
                 f"{target} upgrades from {patterns}; the site has {current}. "
                 "Install a version in between first, or pick another bundle version.",
+                code="plan.upgrade_refused",
+                params={"target": target, "from": patterns, "current": current},
             )
 
 
@@ -227,10 +238,13 @@ def _rollback_steps(manifest: Manifest, restore: Mapping[str, Installed] | None)
         raise Unprocessable(
             f"{manifest.name} {manifest.version} has no rollback stage",
             "Roll back with the bundle version whose upgrade took the backup, or restore by hand.",
+            code="plan.no_rollback_stage",
+            params={"bundle": manifest.name, "version": manifest.version},
         )
     if restore is None:
         raise Unprocessable(
             "no earlier run on this site took a backup to roll back to",
             "Only an upgrade takes a backup; there is nothing to restore.",
+            code="plan.no_backup",
         )
     return _stage(manifest, "rollback")

@@ -1,14 +1,25 @@
 // Talking to the local server. Every failure becomes an ApiError carrying the server's
-// "error" and "hint", so screens can always show what went wrong and what to do.
+// "error" and "hint" (and its "code" and "params", which the page words in its own language),
+// so screens can always show what went wrong and what to do. Every answer also tells
+// connection.js whether the server was reached and whether the page's login still holds.
+import { reached } from "./connection.js";
 import { t } from "./i18n.js";
 
 export class ApiError extends Error {
-  constructor(status, message, hint) {
+  constructor(status, message, hint, code = null, params = null) {
     super(message);
     this.status = status;
     this.hint = hint || "";
+    this.code = code || null;
+    this.params = params || {};
     this.name = "ApiError";
   }
+}
+
+// The ApiError of a JSON error body (null when the body is not one).
+export function fromBody(status, body) {
+  if (!body || typeof body.error !== "string") return null;
+  return new ApiError(status, body.error, body.hint, typeof body.code === "string" ? body.code : null, body.params);
 }
 
 async function errorFrom(response) {
@@ -18,10 +29,7 @@ async function errorFrom(response) {
   } catch {
     body = null;
   }
-  if (body && typeof body.error === "string") {
-    return new ApiError(response.status, body.error, body.hint);
-  }
-  return new ApiError(response.status, t("err.http", { status: response.status }), t("hint.bug"));
+  return fromBody(response.status, body) || new ApiError(response.status, t("err.http", { status: response.status }), t("hint.bug"));
 }
 
 export async function api(method, path, body, { signal } = {}) {
@@ -35,9 +43,15 @@ export async function api(method, path, body, { signal } = {}) {
     response = await fetch(path, init);
   } catch (err) {
     if (err.name === "AbortError") throw err;
+    reached(false);
     throw new ApiError(0, t("err.network"), t("hint.network"));
   }
-  if (!response.ok) throw await errorFrom(response);
+  if (!response.ok) {
+    const error = await errorFrom(response);
+    reached(true, error.code);
+    throw error;
+  }
+  reached(true);
   if (response.status === 204) return null;
   return response.json();
 }
@@ -58,7 +72,10 @@ export function upload(path, file, onProgress, headers = {}) {
     xhr.upload.onprogress = (e) => {
       if (e.lengthComputable) onProgress(e.loaded, e.total);
     };
-    xhr.onerror = () => reject(new ApiError(0, t("err.network"), t("hint.network")));
+    xhr.onerror = () => {
+      reached(false);
+      reject(new ApiError(0, t("err.network"), t("hint.network")));
+    };
     xhr.onload = () => {
       let body = null;
       try {
@@ -69,7 +86,7 @@ export function upload(path, file, onProgress, headers = {}) {
       if (xhr.status >= 200 && xhr.status < 300 && body) {
         resolve({ status: xhr.status, body });
       } else if (body && body.error) {
-        reject(new ApiError(xhr.status, body.error, body.hint));
+        reject(fromBody(xhr.status, body));
       } else {
         reject(new ApiError(xhr.status, t("err.http", { status: xhr.status }), t("hint.bug")));
       }

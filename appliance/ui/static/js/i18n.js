@@ -1,5 +1,7 @@
 // UI text in English and Chinese. The language comes from localStorage (the switch in the
-// header) or navigator.language; every visible string goes through t(key, params).
+// header) or navigator.language; every visible string goes through t(key, params), every date
+// and number through locale(). The server's coded errors are worded in i18n_errors.js.
+import { ERROR_MESSAGES } from "./i18n_errors.js";
 
 const STORAGE_KEY = "appliance.lang";
 
@@ -281,11 +283,43 @@ export const MESSAGES = {
     "log.noErrors": "no error lines",
     "log.errorAt": "first error at line {line} ({count} error lines)",
     "log.errorAtSoFar": "first error at line {line} ({count} error lines so far)",
+    "run.rawLog": "Download raw log",
+    "run.rawLogHelp": "The run's whole terminal output as a text file, colour codes removed.",
+    "run.connectionLost": "connection lost",
+    "run.currentTask": "now: {task}",
+    "runHint.failed": "Read the log below and fix the cause.",
+    "runHint.resume": "Press “{button}” to continue from that step.",
+    "runHint.rollback": "To undo the run, press “{button}” (it restores the backup taken before it).",
+    "runHint.newRun": "Start a new run on the New run screen if the site still needs it.",
+    "runError.failed": "The run failed at step {step}.",
+    "runError.cancelled": "The run was cancelled at step {step}.",
+    "runError.interrupted": "The run was interrupted at step {step}: the appliance stopped.",
+    "runError.failedRun": "The run failed.",
+    "runError.cancelledRun": "The run was cancelled.",
+    "runError.interruptedRun": "The run was interrupted: the appliance stopped.",
+    "runError.detail": "The appliance's record:",
+    "conn.lost": "The connection to the appliance is lost. This page keeps trying to reach it.",
+    "conn.lostHint": "Check that the appliance still runs (its window, or `appliance serve` in a terminal).",
+    "conn.restarted": "The appliance was restarted: this page's login is no longer valid.",
+    "conn.windowHint": "Press Reconnect to log in again.",
+    "conn.tabHint": "Open the new login link: `appliance serve` printed it when it started (the line “Appliance serving at …/?token=…”).",
+    "conn.reconnect": "Reconnect",
+    "conn.back": "The appliance can be reached again.",
+    "kind.preflight": "preflight",
+    "kind.backup": "backup",
+    "kind.component": "component",
+    "kind.verify": "verify",
+    "kind.rollback": "rollback",
+    "reason.already_at": "already at {version}",
+    "reason.fresh_only": "{target} installs only on a site without it (it upgrades from no version)",
+    "reason.not_from": "{target} upgrades only from {from}, not from {installed}",
     "history.title": "History",
     "history.allSites": "All sites",
     "history.allStates": "All states",
     "history.empty": "No runs match.",
     "history.rollbackOf": "rollback of #{id}",
+    "history.rolledBackBy": "rolled back by #{id}",
+    "run.related": "Related runs",
     "trigger.manual": "manual",
     "trigger.schedule": "schedule",
     "schedules.title": "Schedules",
@@ -634,11 +668,43 @@ export const MESSAGES = {
     "log.noErrors": "没有错误行",
     "log.errorAt": "第一个错误在第 {line} 行（共 {count} 行错误）",
     "log.errorAtSoFar": "第一个错误在第 {line} 行（目前 {count} 行错误）",
+    "run.rawLog": "下载原始日志",
+    "run.rawLogHelp": "该任务的完整终端输出（文本文件，已去除颜色代码）。",
+    "run.connectionLost": "连接已断开",
+    "run.currentTask": "当前：{task}",
+    "runHint.failed": "请阅读下方日志并排除原因。",
+    "runHint.resume": "按“{button}”从该步骤继续。",
+    "runHint.rollback": "如需撤销此任务，请按“{button}”（恢复任务前所做的备份）。",
+    "runHint.newRun": "如果站点仍需要，请在“新建任务”页面启动新任务。",
+    "runError.failed": "任务在步骤 {step} 失败。",
+    "runError.cancelled": "任务在步骤 {step} 被取消。",
+    "runError.interrupted": "任务在步骤 {step} 中断：Appliance 停止了。",
+    "runError.failedRun": "任务失败。",
+    "runError.cancelledRun": "任务已取消。",
+    "runError.interruptedRun": "任务中断：Appliance 停止了。",
+    "runError.detail": "Appliance 的记录：",
+    "conn.lost": "与 Appliance 的连接已断开。此页面会自动重试。",
+    "conn.lostHint": "请确认 Appliance 仍在运行（其窗口，或终端中的 `appliance serve`）。",
+    "conn.restarted": "Appliance 已重新启动：此页面的登录已失效。",
+    "conn.windowHint": "请按“重新连接”重新登录。",
+    "conn.tabHint": "请打开新的登录链接：`appliance serve` 启动时打印了它（“Appliance serving at …/?token=…”那一行）。",
+    "conn.reconnect": "重新连接",
+    "conn.back": "已能重新连接到 Appliance。",
+    "kind.preflight": "预检",
+    "kind.backup": "备份",
+    "kind.component": "组件",
+    "kind.verify": "验证",
+    "kind.rollback": "回滚",
+    "reason.already_at": "已是 {version}",
+    "reason.fresh_only": "{target} 只能安装到尚未安装它的站点（不能从任何版本升级）",
+    "reason.not_from": "{target} 只能从 {from} 升级，不能从 {installed} 升级",
     "history.title": "历史",
     "history.allSites": "全部站点",
     "history.allStates": "全部状态",
     "history.empty": "没有符合条件的任务。",
     "history.rollbackOf": "回滚 #{id}",
+    "history.rolledBackBy": "已被 #{id} 回滚",
+    "run.related": "相关任务",
     "trigger.manual": "手动",
     "trigger.schedule": "计划",
     "schedules.title": "计划",
@@ -712,6 +778,8 @@ export const MESSAGES = {
   },
 };
 
+for (const code of ["en", "zh"]) Object.assign(MESSAGES[code], ERROR_MESSAGES[code]);
+
 function initialLang() {
   let stored = null;
   try {
@@ -738,6 +806,42 @@ export function setLang(value) {
   } catch {
     // storage disabled: the choice lasts for this page only
   }
+}
+
+// The locale dates and numbers are written in: the UI's language, not the browser's.
+export function locale() {
+  return lang === "zh" ? "zh-CN" : "en";
+}
+
+// Parameters shown inside a sentence: run states and actions in the UI's words.
+function shownParams(params) {
+  const out = { ...params };
+  if (typeof out.state === "string" && MESSAGES.en[`state.${out.state}`]) out.state = t(`state.${out.state}`);
+  return out;
+}
+
+function filled(key, params) {
+  const text = MESSAGES[lang][key];
+  if (text === undefined) return null;
+  let missing = false;
+  const out = text.replace(/\{(\w+)\}/g, (m, name) => {
+    const value = params[name];
+    if (value === null || value === undefined) missing = true;
+    return String(value);
+  });
+  return missing ? null : out;
+}
+
+// An error from the server in the UI's language: its code's words with its params, or (no
+// code, or a code this page does not know) the server's English message and hint.
+export function errorText(err) {
+  const message = err && err.message ? err.message : String(err);
+  const hint = err && err.hint ? err.hint : "";
+  if (!err || !err.code) return { message, hint };
+  const params = shownParams(err.params || {});
+  const own = filled(`error.${err.code}`, params);
+  if (own === null) return { message, hint };
+  return { message: own, hint: filled(`errorHint.${err.code}`, params) ?? hint };
 }
 
 export function t(key, params) {

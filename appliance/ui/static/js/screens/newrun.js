@@ -3,7 +3,7 @@
 import { get, post } from "../api.js";
 import { h, table } from "../dom.js";
 import { t } from "../i18n.js";
-import { busy, field, notice, select, showError } from "../ui.js";
+import { busy, field, notice, select, showError, stepName } from "../ui.js";
 
 export const ACTIONS = ["install", "upgrade", "check", "rollback"];
 
@@ -15,8 +15,8 @@ export function planTable(plan) {
         "tr",
         {},
         h("td", {}, String(s.idx ?? "")),
-        h("td", {}, s.name),
-        h("td", {}, s.kind),
+        h("td", {}, stepName(s)),
+        h("td", {}, t(`kind.${s.kind}`)),
         h("td", {}, s.component || "—"),
         h("td", {}, s.from_version || (s.component ? t("plan.none") : "—")),
         h("td", {}, s.to_version ? h("b", {}, s.to_version) : "—"),
