@@ -12,6 +12,7 @@ from appliance.ansible_env import content_environment, local_remote_temp, target
 from appliance.compat import launcher_dir
 from appliance.context import Context
 from appliance.jobs.ansible.inventory import inventory_yaml
+from appliance.jobs.ansible.local_python import local_interpreter
 from appliance.jobs.ansible.secrets import RunnerSecrets, runner_secrets
 from appliance.jobs.runs import processes, project
 from appliance.jobs.runs.planning import read_manifest
@@ -42,6 +43,10 @@ def prepare(ctx: Context, run: Run) -> Workspace:
         "backup_dir": str(ctx.paths.backups / site.name / str(backup_run)),
         "ansible_remote_tmp": local_remote_temp(ctx.paths.root),
     }
+    # runnable by whichever user a task becomes (become_user on a local host)
+    interpreter = local_interpreter()
+    if interpreter is not None:
+        local["ansible_python_interpreter"] = interpreter
     inventory = inventory_yaml(sites.site_hosts(site.id), site.vars, local)
     # a key unlocked from the window is held by the server (never stored)
     unlocked = ctx.services.get("credential_key")
