@@ -106,6 +106,44 @@ def test_the_interpreter_script_picks_what_each_user_can_run(
     assert "ansible_python_interpreter" in refused.stderr
 
 
+ENGINEER = "appliance-engineer"
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_an_appliance_run_by_a_non_root_user_serves_both_users(
+    other_user: pwd.struct_passwd, request: pytest.FixtureRequest
+) -> None:
+    """The appliance as an ordinary user (``runuser``; its interpreter in a folder only that
+    user can enter): the script it writes runs that interpreter for itself and the system
+    python3 for the user a task becomes. (The source checkout's virtualenv lives under /root,
+    so the module is imported by the system python3 here: it needs the standard library only.)"""
+    engineer = ensure_user(ENGINEER)
+    private = Path(tempfile.mkdtemp(prefix="appliance-engineer-", dir="/tmp"))
+    request.addfinalizer(lambda: shutil.rmtree(private, ignore_errors=True))
+    own = private / "python3"
+    own.symlink_to("/usr/bin/python3")
+    os.lchown(own, engineer.pw_uid, engineer.pw_gid)
+    os.chown(private, engineer.pw_uid, engineer.pw_gid)
+    private.chmod(0o700)
+    make = (
+        f"import sys; sys.path.insert(0, {str(ROOT)!r}); "
+        "from appliance.jobs.ansible.local_python import local_interpreter; "
+        f"print(local_interpreter({str(own)!r}))"
+    )
+    made = _as_user(ENGINEER, "/usr/bin/python3", "-B", "-c", make)
+    assert made.returncode == 0, made.stderr
+    script = made.stdout.strip()
+    assert os.stat(script).st_uid == engineer.pw_uid
+    assert f"appliance-{engineer.pw_uid}-python" in script
+    code = "import os, sys; print(os.getuid(), sys.executable)"
+
+    mine = _as_user(ENGINEER, script, "-c", code)
+    assert mine.stdout.split() == [str(engineer.pw_uid), str(own)], mine.stderr
+    theirs = _as_user(OTHER, script, "-c", code)
+    uid, executable = theirs.stdout.split()
+    assert int(uid) == other_user.pw_uid and executable in local_python.SYSTEM_PYTHONS
+
+
 @pytest.mark.slow
 def test_become_user_on_a_local_host_runs_as_that_user(
     ctx: Context,
