@@ -111,6 +111,13 @@ class JsonConnection(cheroot_server.HTTPConnection):
     RequestHandlerClass = JsonRequest
 
 
+_HUNG_UP = (
+    getattr(select, "EPOLLRDHUP", 0)
+    | getattr(select, "EPOLLHUP", 0)
+    | getattr(select, "EPOLLERR", 0)
+)
+
+
 def _headers_complete(data: bytes) -> bool:
     return b"\r\n\r\n" in data or b"\n\n" in data
 
@@ -180,11 +187,11 @@ class HeaderGate:
                 events = self._epoll.poll(0.25)
             except OSError:
                 return  # closed by stop()
-            for fd, _ in events:
-                self._check(fd)
+            for fd, mask in events:
+                self._check(fd, hung_up=bool(mask & _HUNG_UP))
             self._expire()
 
-    def _check(self, fd: int) -> None:
+    def _check(self, fd: int, hung_up: bool = False) -> None:
         with self._lock:
             item = self._waiting.get(fd)
         if item is None:
@@ -199,8 +206,9 @@ class HeaderGate:
         if not data:  # the client left (or its connection broke) before a request
             self._forget(fd)
             conn.close()
-        elif _headers_complete(data) or len(data) > MAX_HEADER_BYTES:
-            # Past the size, cheroot reads what is there and answers 413/414 at once.
+        elif _headers_complete(data) or len(data) > MAX_HEADER_BYTES or hung_up:
+            # Past the size, cheroot reads what is there and answers 413/414 at once; a client
+            # that stopped sending half-way gets cheroot's answer to what it sent, at once.
             self._forget(fd)
             try:
                 conn.socket.settimeout(self._timeout)

@@ -94,6 +94,21 @@ def test_headers_that_never_end_get_a_408_at_the_deadline(server: LocalServer) -
     assert HEADER_SECONDS - 0.5 < took < HEADER_SECONDS + 3, took
 
 
+def test_a_client_that_stops_sending_half_way_is_answered_at_once(server: LocalServer) -> None:
+    """Half-sent headers, then the client's side closed: no wait for the deadline."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=HEADER_SECONDS * 2) as sock:
+        sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1")
+        sock.shutdown(socket.SHUT_WR)
+        started = time.monotonic()
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+        took = time.monotonic() - started
+    assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
+    assert set(strict_json(answer.partition(b"\r\n\r\n")[2])) == {"error", "hint"}
+    assert took < HEADER_SECONDS / 2, took
+
+
 def _slowloris(server: LocalServer, count: int, seconds: float) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
