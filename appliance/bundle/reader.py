@@ -35,7 +35,13 @@ from appliance.bundle.manifest import (
     parents,
     parse_manifest,
 )
-from appliance.bundle.safety import GuardedStream, Limits, check_relpath, show_value
+from appliance.bundle.safety import (
+    GuardedStream,
+    Limits,
+    check_relpath,
+    fold_name,
+    show_value,
+)
 from appliance.bundle.signing import verify_signature
 from appliance.bundle.trust import TrustedKey
 from appliance.errors import BundleError
@@ -67,6 +73,7 @@ class _State:
     dest: Path | None = None
     folders: frozenset[str] = frozenset()  # every folder of a listed file
     empty_dirs: list[str] = field(default_factory=list)  # folder members holding no listed file
+    folded: dict[str, str] = field(default_factory=dict)  # fold_name(path) -> path, when needed
     # Writes a file's previous chunk while the next one is inflated and hashed.
     writer: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="bundle-write")
@@ -251,8 +258,20 @@ def _directory(state: _State, name: str) -> None:
             raise BundleError(
                 f"archive folder {show_value(name)} clashes with file {path}", _VENDOR_HINT
             )
-    if name not in state.folders:
-        state.empty_dirs.append(name)  # created after every check passed, never before
+    if name in state.folders:
+        return
+    if not state.folded:  # every name the manifest gives, as a folding file system sees it
+        names = [*files, *state.folders, *RESERVED_NAMES]
+        state.folded = {fold_name(path): path for path in names}
+    for path in [*parents(name), name]:
+        first = state.folded.setdefault(fold_name(path), path)
+        if first != path:
+            raise BundleError(
+                f"archive folder {show_value(path)} and {show_value(first)} are the same name "
+                "where case or Unicode normalisation does not count",
+                "Rename one of them: on macOS or Windows one would overwrite the other.",
+            )
+    state.empty_dirs.append(name)  # created after every check passed, never before
 
 
 def _file(

@@ -151,3 +151,23 @@ def test_eight_thousand_files_import_with_the_default_limits(
     imported = import_bundle(archive, workspace.bundles, workspace.tmp, keys.trusted, Limits())
     assert len(imported.manifest.files) == 8001
     assert (imported.path / base / "m15/module_07999.py").read_bytes() == b"# 7999\n"
+
+
+@pytest.mark.parametrize(
+    ("folders", "names"),
+    [
+        (["empty", "Empty"], "'Empty' and 'empty'"),
+        (["Roles"], "'Roles' and 'roles'"),  # beside the listed roles/x/main.yml
+        (["P.YML"], "'P.YML' and 'p.yml'"),
+        (["Bundle.yml"], "'Bundle.yml' and 'bundle.yml'"),
+    ],
+)
+def test_folder_members_that_fold_onto_other_names_are_refused(
+    kit: Kit, keys: Keys, workspace: Workspace, folders: list[str], names: str
+) -> None:
+    files = {"p.yml": PLAY, "roles/x/main.yml": b"[]\n"}
+    archive = kit.bundle(files, extra=[entry(f, kind=tarfile.DIRTYPE) for f in folders])
+    with pytest.raises(BundleError) as refused:
+        import_bundle(archive, workspace.bundles, workspace.tmp, keys.trusted, Limits())
+    assert names in refused.value.message and "normalisation" in refused.value.message
+    workspace.assert_clean()
