@@ -8,6 +8,7 @@ cannot run it, exactly the failure the issue reports, so modules must reach a sy
 
 from __future__ import annotations
 
+import json
 import os
 import pwd
 import shutil
@@ -104,6 +105,9 @@ def test_the_interpreter_script_picks_what_each_user_can_run(
     assert f"user {OTHER} cannot run the appliance's Python" in refused.stderr
     assert "Install python3 on this machine" in refused.stderr
     assert "ansible_python_interpreter" in refused.stderr
+    # and as a module result, so Ansible shows it as the task's message
+    result = json.loads(refused.stdout)
+    assert result["failed"] is True and "Install python3 on this machine" in result["msg"]
 
 
 ENGINEER = "appliance-engineer"
@@ -144,15 +148,9 @@ def test_an_appliance_run_by_a_non_root_user_serves_both_users(
     assert int(uid) == other_user.pw_uid and executable in local_python.SYSTEM_PYTHONS
 
 
-@pytest.mark.slow
-def test_become_user_on_a_local_host_runs_as_that_user(
-    ctx: Context,
-    manager: RunManager,
-    local_site: LocalSite,
-    other_user: pwd.struct_passwd,
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
-) -> None:
+def _run_become_bundle(
+    ctx: Context, manager: RunManager, tmp_path: Path, out_dir: Path
+) -> tuple[dict, str]:
     src = tmp_path / "src"
     (src / "playbooks").mkdir(parents=True)
     (src / "playbooks/site.yml").write_text(PLAYBOOK)
@@ -164,10 +162,6 @@ def test_become_user_on_a_local_host_runs_as_that_user(
     shutil.copyfile(DEMO_KEY, key)
     key.chmod(0o600)
     bundle_jobs.import_file(ctx, build_bundle(src, key, tmp_path))
-    # the other user writes here (tmp_path is private to root)
-    out_dir = Path(tempfile.mkdtemp(prefix="appliance-become-", dir="/tmp"))
-    request.addfinalizer(lambda: shutil.rmtree(out_dir, ignore_errors=True))
-    out_dir.chmod(0o777)
     site = sites.find_site("lab")
     spec = {
         "name": "lab",
@@ -177,13 +171,52 @@ def test_become_user_on_a_local_host_runs_as_that_user(
         ],
     }
     sites.update_site(ctx.store, site.id, sites.parse_site(spec))
-
     run = manager.wait(manager.start_run("lab", "become", "1.0.0")["id"], timeout=300)
-    log = ctx.paths.run_log(run["id"]).read_text()
+    return run, ctx.paths.run_log(run["id"]).read_text()
+
+
+@pytest.fixture
+def shared_dir(request: pytest.FixtureRequest) -> Path:
+    """A folder the other user can write (tmp_path is private to root)."""
+    out_dir = Path(tempfile.mkdtemp(prefix="appliance-become-", dir="/tmp"))
+    request.addfinalizer(lambda: shutil.rmtree(out_dir, ignore_errors=True))
+    out_dir.chmod(0o777)
+    return out_dir
+
+
+@pytest.mark.slow
+def test_become_user_on_a_local_host_runs_as_that_user(
+    ctx: Context,
+    manager: RunManager,
+    local_site: LocalSite,
+    other_user: pwd.struct_passwd,
+    tmp_path: Path,
+    shared_dir: Path,
+) -> None:
+    run, log = _run_become_bundle(ctx, manager, tmp_path, shared_dir)
     assert run["state"] == "succeeded", (run["error"], log[-3000:])
     # the failure the issue reported (the module's own warning about the private
     # ansible_remote_tmp it cannot use as that user, and its fallback, is Ansible's)
     assert "python: Permission denied" not in log and "python3: Permission denied" not in log
-    made = out_dir / "made.txt"
+    made = shared_dir / "made.txt"
     assert made.read_text() == f"made by {OTHER}\n"
     assert made.stat().st_uid == other_user.pw_uid
+
+
+@pytest.mark.slow
+def test_become_user_without_a_python_for_that_user_says_what_to_do(
+    ctx: Context,
+    manager: RunManager,
+    local_site: LocalSite,
+    other_user: pwd.struct_passwd,
+    tmp_path: Path,
+    shared_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A machine where that user has no python3 (here: none of the places looked at exist)."""
+    monkeypatch.setattr(local_python, "SYSTEM_PYTHONS", (str(tmp_path / "no-python3"),))
+    run, log = _run_become_bundle(ctx, manager, tmp_path, shared_dir)
+    assert run["state"] == "failed"
+    assert f"user {OTHER} cannot run the appliance's Python" in run["error"], run["error"]
+    assert "Install python3 on this machine" in log
+    assert not (shared_dir / "made.txt").exists()

@@ -42,10 +42,13 @@ for python in {candidates}; do
     exec "$python" "$@"
   fi
 done
-echo "appliance: user $(id -un) cannot run the appliance's Python ($own) and this machine \\
-has no python3 (3.8 or later) that user can run, so the task cannot become that user here. \\
-Install python3 on this machine (e.g. 'apt install python3' or 'dnf install python3'), or set \\
-the host variable ansible_python_interpreter to a Python that user can run." >&2
+msg="user $(id -un) cannot run the appliance's Python ($own) and this machine has no python3 \\
+(3.8 or later) that user can run, so the task cannot become that user here. Install python3 on \\
+this machine (e.g. 'apt install python3' or 'dnf install python3'), or set the host variable \\
+ansible_python_interpreter to a Python that user can run."
+# As a module result on stdout (Ansible shows it as the task's message), and on stderr.
+printf '{{"failed": true, "msg": "%s"}}\\n' "$(printf '%s' "$msg" | sed 's/[\\"]/\\\\&/g')"
+echo "appliance: $msg" >&2
 exit {code}
 """
 
