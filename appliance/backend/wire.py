@@ -148,7 +148,8 @@ class HeaderGate:
         self.seconds = seconds
         self._epoll = select.epoll()
         self._lock = threading.Lock()
-        self._waiting: dict[int, tuple[Any, float]] = {}
+        # fd -> (connection, deadline, bytes of it already in cheroot's read buffer)
+        self._waiting: dict[int, tuple[Any, float, bytes]] = {}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="http-headers", daemon=True)
 
@@ -159,7 +160,7 @@ class HeaderGate:
     def start(self) -> None:
         self._thread.start()
 
-    def add(self, conn: Any) -> None:
+    def add(self, conn: Any, buffered: bytes = b"") -> None:
         try:
             fd = conn.socket.fileno()
         except OSError:
@@ -168,7 +169,7 @@ class HeaderGate:
         with self._lock:
             full = len(self._waiting) >= MAX_WAITING or self._stop.is_set()
             if not full:
-                self._waiting[fd] = (conn, time.monotonic() + self.seconds)
+                self._waiting[fd] = (conn, time.monotonic() + self.seconds, buffered)
         if full:
             conn.close()
             return
@@ -196,17 +197,20 @@ class HeaderGate:
             item = self._waiting.get(fd)
         if item is None:
             return
-        conn = item[0]
+        conn, _, buffered = item
         try:
             data = conn.socket.recv(MAX_HEADER_BYTES + 1, socket.MSG_PEEK)
         except (BlockingIOError, InterruptedError):
             return
         except OSError:
             data = b""
-        if not data:  # the client left (or its connection broke) before a request
+        if not data and not buffered:  # the client left (or broke off) before a request
             self._forget(fd)
             conn.close()
-        elif _headers_complete(data) or len(data) > MAX_HEADER_BYTES or hung_up:
+            return
+        hung_up = hung_up or not data
+        data = buffered + data
+        if _headers_complete(data) or len(data) > MAX_HEADER_BYTES or hung_up:
             # Past the size, cheroot reads what is there and answers 413/414 at once; a client
             # that stopped sending half-way gets cheroot's answer to what it sent, at once.
             self._forget(fd)
@@ -220,7 +224,7 @@ class HeaderGate:
     def _expire(self) -> None:
         now = time.monotonic()
         with self._lock:
-            late = [fd for fd, (_, deadline) in self._waiting.items() if deadline <= now]
+            late = [fd for fd, (_, deadline, _) in self._waiting.items() if deadline <= now]
         for fd in late:
             conn = self._forget(fd)
             if conn is None:
@@ -276,10 +280,16 @@ class ApplianceServer(wsgi.Server):
             self.gate.start()
 
     def process_conn(self, conn: Any) -> None:
-        if self.gate is not None and not conn.rfile.has_data():
-            self.gate.add(conn)
-        else:  # a pipelined request already read into the buffer
+        if self.gate is None:
             super().process_conn(conn)
+            return
+        # A request pipelined behind the last one may already sit in cheroot's read buffer
+        # (peek(0) returns just that, never reading the socket).
+        buffered = bytes(conn.rfile.peek(0)) if conn.rfile.has_data() else b""
+        if _headers_complete(buffered) or len(buffered) > MAX_HEADER_BYTES:
+            super().process_conn(conn)
+        else:
+            self.gate.add(conn, buffered)
 
     def stop(self) -> None:
         try:

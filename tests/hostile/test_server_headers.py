@@ -94,6 +94,25 @@ def test_headers_that_never_end_get_a_408_at_the_deadline(server: LocalServer) -
     assert HEADER_SECONDS - 0.5 < took < HEADER_SECONDS + 3, took
 
 
+def test_pipelined_requests_go_through_the_same_deadline(server: LocalServer) -> None:
+    """Two whole requests in one send are both answered; a half request pipelined behind a
+    whole one (already in cheroot's buffer, so never seen on the socket) still gets the
+    header deadline's 408, not a worker held by each byte."""
+    whole = _request(server)
+    answer = _exchange(server, whole + _request(server, "Connection: close"))
+    assert answer.status == 200
+    assert answer.body.count(b"HTTP/1.1 200 OK") == 1  # the second answer, after the first
+
+    half = b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: a"
+    started = time.monotonic()
+    answer = _exchange(server, whole + half)
+    took = time.monotonic() - started
+    assert answer.status == 200
+    assert b"HTTP/1.1 408 Request Timeout" in answer.body
+    assert b"did not arrive within" in answer.body
+    assert took < HEADER_SECONDS + 3, took
+
+
 def test_a_client_that_stops_sending_half_way_is_answered_at_once(server: LocalServer) -> None:
     """Half-sent headers, then the client's side closed: no wait for the deadline."""
     with socket.create_connection(("127.0.0.1", server.port), timeout=HEADER_SECONDS * 2) as sock:
