@@ -18,6 +18,7 @@ import shlex
 import stat
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 # Where a system python3 usually is (Debian/Ubuntu/Fedora/RHEL/SUSE/Arch, macOS, BSDs).
@@ -101,7 +102,7 @@ def local_interpreter(own: str | None = None) -> str | None:
             continue
         path = folder / name
         if not path.is_file() or path.read_text(encoding="utf-8") != text:
-            tmp = folder / f".{name}.{os.getpid()}"
+            tmp = folder / f".{name}.{os.getpid()}.{threading.get_ident()}"
             try:
                 tmp.write_text(text, encoding="utf-8")
                 tmp.chmod(0o755)
