@@ -7,6 +7,12 @@ read-ahead thread) -> zlib (``GunzipStream``) -> ``GuardedStream`` (counts decom
 -> ``tarfile`` in stream mode ``r|``. bundle.yml and bundle.sig must come before the first
 other file, as ``build_bundle`` writes them, so an unsigned or unlisted file is refused before
 a byte of it is stored.
+
+The signed manifest is the archive's index: before anything is created on disk, the members it
+accounts for (its files and their folders) must fit ``max_members``. Folder members are never
+created as they stream by (a listed file's folders are made with it); folders that hold no
+listed file are only remembered, and created once the whole archive passed every check, so a
+flood of members is refused with nothing on disk.
 """
 
 from __future__ import annotations
@@ -29,7 +35,13 @@ from appliance.bundle.manifest import (
     parents,
     parse_manifest,
 )
-from appliance.bundle.safety import GuardedStream, Limits, check_relpath, show_value
+from appliance.bundle.safety import (
+    GuardedStream,
+    Limits,
+    check_relpath,
+    fold_name,
+    show_value,
+)
 from appliance.bundle.signing import verify_signature
 from appliance.bundle.trust import TrustedKey
 from appliance.errors import BundleError
@@ -59,6 +71,9 @@ class _State:
     manifest: Manifest | None = None
     key: TrustedKey | None = None
     dest: Path | None = None
+    folders: frozenset[str] = frozenset()  # every folder of a listed file
+    empty_dirs: list[str] = field(default_factory=list)  # folder members holding no listed file
+    folded: dict[str, str] = field(default_factory=dict)  # fold_name(path) -> path, when needed
     # Writes a file's previous chunk while the next one is inflated and hashed.
     writer: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="bundle-write")
@@ -101,6 +116,8 @@ def scan_archive(
         stream.close()
         raw_file.close()
     if state.dest is not None:
+        for name in state.empty_dirs:
+            _makedirs(state.dest, name)
         _sync_tree(state.dest)
     assert state.manifest is not None and state.key is not None and state.manifest_bytes
     return Scan(state.manifest, state.manifest_bytes, state.key, sha256, size)
@@ -115,7 +132,7 @@ def _scan_members(
     choose_dest: ChooseDest,
 ) -> None:
     seen: dict[str, str] = {}
-    early_dirs: list[str] = []
+    early_dirs: list[str] = []  # folder members before the manifest: checked once it is known
     while (member := tar.next()) is not None:
         guard.members += 1
         if guard.members > limits.max_members:
@@ -155,7 +172,7 @@ def _scan_members(
             and state.manifest_bytes is not None
             and state.signature is not None
         ):
-            _accept_manifest(state, trusted, choose_dest)
+            _accept_manifest(state, trusted, limits, choose_dest)
             for directory in early_dirs:
                 _directory(state, directory)
 
@@ -178,11 +195,22 @@ def _scan_members(
         )
 
 
-def _accept_manifest(state: _State, trusted: list[TrustedKey], choose_dest: ChooseDest) -> None:
+def _accept_manifest(
+    state: _State, trusted: list[TrustedKey], limits: Limits, choose_dest: ChooseDest
+) -> None:
     # The signature is checked before the YAML is parsed: only signed text reaches the parser.
     assert state.manifest_bytes is not None and state.signature is not None
     state.key = verify_signature(trusted, state.manifest_bytes, state.signature)
     state.manifest = parse_manifest(state.manifest_bytes)
+    state.folders = frozenset(p for path in state.manifest.files for p in parents(path))
+    announced = len(state.manifest.files) + len(state.folders) + 2  # bundle.yml, bundle.sig
+    if announced > limits.max_members:
+        raise BundleError(
+            f"bundle.yml lists {len(state.manifest.files)} files in {len(state.folders)} "
+            f"folders: more than the {limits.max_members} archive members allowed",
+            "This looks like an archive bomb. " + _VENDOR_HINT,
+        )
+    # Only now may the caller create anything (the import's temporary folder).
     state.dest = choose_dest(state.manifest, state.manifest_bytes)
     if state.dest is not None:
         for name, data in (
@@ -238,8 +266,20 @@ def _directory(state: _State, name: str) -> None:
             raise BundleError(
                 f"archive folder {show_value(name)} clashes with file {path}", _VENDOR_HINT
             )
-    if state.dest is not None:
-        _makedirs(state.dest, name)
+    if name in state.folders:
+        return
+    if not state.folded:  # every name the manifest gives, as a folding file system sees it
+        names = [*files, *state.folders, *RESERVED_NAMES]
+        state.folded = {fold_name(path): path for path in names}
+    for path in [*parents(name), name]:
+        first = state.folded.setdefault(fold_name(path), path)
+        if first != path:
+            raise BundleError(
+                f"archive folder {show_value(path)} and {show_value(first)} are the same name "
+                "where case or Unicode normalisation does not count",
+                "Rename one of them: on macOS or Windows one would overwrite the other.",
+            )
+    state.empty_dirs.append(name)  # created after every check passed, never before
 
 
 def _file(
@@ -294,11 +334,15 @@ def _read_small(
         raise BundleError(f"{member.name} is larger than {limit} bytes", _VENDOR_HINT)
     source = tar.extractfile(member)
     assert source is not None
-    data = source.read(limit + 1)
-    guard.add_content(len(data))
+    data = bytearray()
+    # In chunks, each counted as content at once: a manifest over the metadata allowance
+    # (several MiB for bundles carrying collections) is not mistaken for a header bomb.
+    while len(data) <= limit and (chunk := source.read(min(CHUNK, limit + 1 - len(data)))):
+        guard.add_content(len(chunk))
+        data += chunk
     if len(data) > limit:
         raise BundleError(f"{member.name} is larger than {limit} bytes", _VENDOR_HINT)
-    return data
+    return bytes(data)
 
 
 def _makedirs(dest: Path, name: str) -> None:

@@ -13,11 +13,10 @@ from appliance.bundle import Manifest
 from appliance.context import Context
 from appliance.errors import ApplianceError
 from appliance.jobs.ansible import hostkeys
-from appliance.jobs.ansible.inventory import inventory_yaml
 from appliance.jobs.ansible.secrets import RunnerSecrets, runner_secrets
 from appliance.jobs.runs import processes, project
 from appliance.jobs.runs.planning import read_manifest
-from appliance.jobs.runs.workspace import envvars
+from appliance.jobs.runs.workspace import envvars, site_inventory
 from appliance.store import bundles as bundle_rows
 from appliance.store import credentials, sites
 from appliance.store import runs as run_rows
@@ -79,9 +78,9 @@ def status_targets(site_id: int) -> list[Target]:
 def shared(ctx: Context, site: Site, timeout: int) -> Shared:
     """Inventory, credentials (a locked key raises as it does for a run) and environment."""
     known_hosts = hostkeys.known_hosts_file(ctx.paths.root, site.id)
-    hosts, site_vars = hostkeys.enforce_vars(sites.site_hosts(site.id), site.vars, known_hosts)
     local = {"ansible_remote_tmp": local_remote_temp(ctx.paths.root)}
-    inventory = inventory_yaml(hosts, site_vars, local)
+    inventory = site_inventory(site, local, known_hosts)
+    hosts = sites.site_hosts(site.id)
     unlocked = ctx.services.get("credential_key")
     secrets = runner_secrets(credentials.load_credentials(ctx.paths.root, site.id, key=unlocked))
     return Shared(inventory, secrets, known_hosts, hosts=[h["name"] for h in hosts])

@@ -13,12 +13,13 @@ from appliance.compat import launcher_dir
 from appliance.context import Context
 from appliance.jobs.ansible import hostkeys
 from appliance.jobs.ansible.inventory import inventory_yaml
+from appliance.jobs.ansible.local_python import local_interpreter
 from appliance.jobs.ansible.secrets import RunnerSecrets, runner_secrets
 from appliance.jobs.runs import processes, project
 from appliance.jobs.runs.planning import read_manifest
 from appliance.store import bundles as bundle_rows
 from appliance.store import credentials, sites
-from appliance.store.rows import Run
+from appliance.store.rows import Run, Site
 
 
 @dataclass(frozen=True)
@@ -43,10 +44,8 @@ def prepare(ctx: Context, run: Run) -> Workspace:
         "backup_dir": str(ctx.paths.backups / site.name / str(backup_run)),
         "ansible_remote_tmp": local_remote_temp(ctx.paths.root),
     }
-    # every SSH connection checks the site's own accepted host keys, strictly
     known_hosts = hostkeys.known_hosts_file(ctx.paths.root, site.id)
-    hosts, site_vars = hostkeys.enforce_vars(sites.site_hosts(site.id), site.vars, known_hosts)
-    inventory = inventory_yaml(hosts, site_vars, local)
+    inventory = site_inventory(site, local, known_hosts)
     # a key unlocked from the window is held by the server (never stored)
     unlocked = ctx.services.get("credential_key")
     secrets = runner_secrets(credentials.load_credentials(ctx.paths.root, site.id, key=unlocked))
@@ -59,6 +58,18 @@ def prepare(ctx: Context, run: Run) -> Workspace:
     }
     env = envvars(ctx, run.id, view, known_hosts)
     return Workspace(site.id, inventory, secrets, view, env, extravars)
+
+
+def site_inventory(site: Site, local: dict[str, Any], known_hosts: Path) -> str:
+    """The site's inventory as Ansible gets it: ``local`` holds the variables of hosts on this
+    machine (their interpreter added here)."""
+    # runnable by whichever user a task becomes (become_user on a local host)
+    interpreter = local_interpreter()
+    if interpreter is not None:
+        local = {**local, "ansible_python_interpreter": interpreter}
+    # every SSH connection checks the site's own accepted host keys, strictly
+    hosts, site_vars = hostkeys.enforce_vars(sites.site_hosts(site.id), site.vars, known_hosts)
+    return inventory_yaml(hosts, site_vars, local)
 
 
 def envvars(ctx: Context, run_id: int, view: Path, known_hosts: Path) -> dict[str, str]:
