@@ -24,8 +24,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
 
+from appliance.bundle import writeout
 from appliance.bundle.inflate import GunzipStream
 from appliance.bundle.manifest import (
     MANIFEST_NAME,
@@ -117,8 +117,8 @@ def scan_archive(
         raw_file.close()
     if state.dest is not None:
         for name in state.empty_dirs:
-            _makedirs(state.dest, name)
-        _sync_tree(state.dest)
+            writeout.makedirs(state.dest, name)
+        writeout.sync_tree(state.dest)
     assert state.manifest is not None and state.key is not None and state.manifest_bytes
     return Scan(state.manifest, state.manifest_bytes, state.key, sha256, size)
 
@@ -217,12 +217,12 @@ def _accept_manifest(
             (MANIFEST_NAME, state.manifest_bytes),
             (SIGNATURE_NAME, state.signature),
         ):
-            with _create(state.dest, name, executable=False) as out:
+            with writeout.create(state.dest, name, executable=False) as out:
                 try:
                     out.write(data)
-                    _flush(out)
+                    writeout.flush(out)
                 except OSError as e:
-                    raise _write_error(state.dest / name, e) from e
+                    raise writeout.write_error(state.dest / name, e) from e
 
 
 def _member_name(member: tarfile.TarInfo) -> str:
@@ -303,7 +303,7 @@ def _file(
             guard.add_content(len(chunk))
             digest.update(chunk)
     else:
-        with _create(state.dest, name, bool(member.mode & 0o111)) as out:
+        with writeout.create(state.dest, name, bool(member.mode & 0o111)) as out:
             try:
                 writing: Future[int] | None = None
                 while chunk := source.read(CHUNK):
@@ -314,9 +314,9 @@ def _file(
                     digest.update(chunk)
                 if writing is not None:
                     writing.result()
-                _flush(out)
+                writeout.flush(out)
             except OSError as e:
-                raise _write_error(state.dest / name, e) from e
+                raise writeout.write_error(state.dest / name, e) from e
     if digest.hexdigest() != expected:
         raise BundleError(
             f"file {show_value(name)} does not match its sha256 in bundle.yml (it was altered "
@@ -343,62 +343,3 @@ def _read_small(
     if len(data) > limit:
         raise BundleError(f"{member.name} is larger than {limit} bytes", _VENDOR_HINT)
     return bytes(data)
-
-
-def _makedirs(dest: Path, name: str) -> None:
-    try:
-        os.makedirs(dest / name, mode=0o755, exist_ok=True)
-    except OSError as e:
-        raise _write_error(dest / name, e) from e
-
-
-def _create(dest: Path, name: str, executable: bool) -> BinaryIO:
-    """A new file under ``dest`` (never an existing one, never through a link)."""
-    path = dest / name
-    if "/" in name:
-        _makedirs(dest, name.rsplit("/", 1)[0])
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(path, flags, 0o755 if executable else 0o644)
-    except OSError as e:
-        raise _write_error(path, e) from e
-    return os.fdopen(fd, "wb")
-
-
-def _flush(out: BinaryIO) -> None:
-    # Written out; made durable all at once by _sync_tree (one fsync per file costs a journal
-    # commit each: 40 s for the 8,000 files of a bundle carrying collections).
-    out.flush()
-
-
-def _sync_tree(dest: Path) -> None:
-    """On disk before the tree is renamed into place: a crash must not leave an "imported"
-    bundle with empty files that a re-import would then take as already present. syncfs(2) of
-    the data folder's filesystem writes every file at once; without it, sync(2)."""
-    fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        if _syncfs is None or _syncfs(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)
-
-
-def _load_syncfs() -> Any:
-    try:
-        import ctypes
-        import ctypes.util
-
-        name = ctypes.util.find_library("c")
-        return ctypes.CDLL(name, use_errno=True).syncfs if name else None
-    except (OSError, AttributeError, ImportError):
-        return None
-
-
-_syncfs = _load_syncfs()
-
-
-def _write_error(path: Path, e: OSError) -> BundleError:
-    return BundleError(
-        f"cannot write {path}: {e.strerror or e}",
-        "Check free space and permissions of the data directory.",
-    )
