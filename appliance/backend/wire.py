@@ -45,13 +45,26 @@ _HINTS = {
 }
 
 
+# the page's words for these (ui/static/js/i18n_errors.js), by status
+_CODES = {
+    "400": "request.malformed",
+    "405": "request.method",
+    "413": "request.too_large",
+    "414": "request.too_large",
+    "501": "request.malformed",
+    "505": "request.malformed",
+}
+
+
 def error_answer(protocol: str, status: str, message: str, close: bool) -> bytes:
-    """A complete HTTP answer carrying ``{"error", "hint"}``."""
+    """A complete HTTP answer carrying ``{"error", "hint", "code", "params"}``."""
     code = status[:3]
     body = json.dumps(
         {
             "error": message or status[4:] or status,
             "hint": _HINTS.get(code, "Check the request and try again."),
+            "code": _CODES.get(code, "request.failed"),
+            "params": {},
         }
     ).encode()
     head = [

@@ -79,7 +79,7 @@ def test_cheroots_own_refusals_are_json(
     assert reply.status == status, reply.body[:300]
     assert reply.headers["content-type"].startswith("application/json")
     answer = strict_json(reply.body)
-    assert set(answer) == {"error", "hint"} and says in answer["error"], answer
+    assert set(answer) == {"error", "hint", "code", "params"} and says in answer["error"], answer
     if status < 500:
         assert_refused_well(reply, raw[:40].decode("latin-1"))
     assert api.get("/api/health").status == 200
@@ -124,7 +124,7 @@ def test_a_client_that_stops_sending_half_way_is_answered_at_once(server: LocalS
             answer += chunk
         took = time.monotonic() - started
     assert answer.startswith(b"HTTP/1.1 400 "), answer[:200]
-    assert set(strict_json(answer.partition(b"\r\n\r\n")[2])) == {"error", "hint"}
+    assert set(strict_json(answer.partition(b"\r\n\r\n")[2])) == {"error", "hint", "code", "params"}
     assert took < HEADER_SECONDS / 2, took
 
 

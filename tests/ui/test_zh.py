@@ -68,11 +68,12 @@ def test_every_screen_in_chinese(page, serve: ServerProcess, demo: Path, tmp_pat
     }
     assert api.post("/api/sites", site).status == 201
     # a site whose only host refuses SSH: its check run fails at once (error, hint, actions)
-    down = {"name": "down", "hosts": [{"name": "gone", "address": "127.0.0.1", "port": 9}]}
+    # (not "down": a site's name that is also a UI word would read as untranslated)
+    down = {"name": "no-ssh", "hosts": [{"name": "gone", "address": "127.0.0.1", "port": 9}]}
     assert api.post("/api/sites", down).status == 201
     run = {"site": "lab", "bundle": "demo-platform", "version": "1.0.0", "action": "check"}
     run_id = api.post("/api/runs", run).json()["id"]
-    failed_id = api.post("/api/runs", {**run, "site": "down"}).json()["id"]
+    failed_id = api.post("/api/runs", {**run, "site": "no-ssh"}).json()["id"]
     for rid in (run_id, failed_id):
         poll(lambda rid=rid: api.get(f"/api/runs/{rid}").json()["finished_at"], 240, "runs' end")
     assert api.get(f"/api/runs/{failed_id}").json()["state"] == "failed"
@@ -88,6 +89,8 @@ def test_every_screen_in_chinese(page, serve: ServerProcess, demo: Path, tmp_pat
         f"/api/runs/{run_id}",
         f"/api/runs/{failed_id}",
         "/api/schedules",
+        "/api/timezones",  # the tz database's zone names, offered by the pickers
+        "/api/data",
     ):
         answer = api.get(path)
         if answer.status == 200:
@@ -106,6 +109,8 @@ def test_every_screen_in_chinese(page, serve: ServerProcess, demo: Path, tmp_pat
         "#/runs/new?site=lab",
         "#/history",
         "#/schedules",
+        "#/data",
+        "#/sites/lab/status",
         f"#/runs/{run_id}",
         f"#/runs/{failed_id}",
     ]
