@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from appliance import __version__
+from appliance.bundle.configspec import ConfigItem, check_requires, parse_items
 from appliance.bundle.safety import check_no_collisions, check_relpath, show_value
 from appliance.errors import BundleError
 
@@ -41,8 +43,11 @@ _TOP_KEYS = (
     "components",
     "stages",
     "files",
+    "config",
+    "requires_appliance",
 )
-_COMPONENT_KEYS = ("name", "version", "playbook")
+_COMPONENT_KEYS = ("name", "version", "playbook", "config")
+_REQUIRED_COMPONENT_KEYS = ("name", "version", "playbook")
 _HINT = "Fix bundle.yml (see docs/bundle-format.md) and build the bundle again."
 
 
@@ -51,6 +56,7 @@ class Component:
     name: str
     version: str
     playbook: str
+    config: tuple[str, ...] = ()  # the config items it uses (reconfigure re-applies it)
 
 
 @dataclass(frozen=True)
@@ -66,6 +72,8 @@ class Manifest:
     description: str = ""
     expected_minutes: int | None = None
     format: int = FORMAT
+    config: tuple[ConfigItem, ...] = ()
+    requires_appliance: str | None = None
 
     def playbooks(self) -> list[str]:
         """Every playbook the bundle runs, components first, each once, in order."""
@@ -93,7 +101,20 @@ class Manifest:
             "stages": {stage: self.stages[stage] for stage in STAGES if stage in self.stages},
             "files": {path: "sha256:" + digest for path, digest in sorted(self.files.items())},
         }
+        _add_config(data, self)
         return data
+
+
+def _add_config(data: dict[str, Any], manifest: Manifest) -> None:
+    """The config declarations, only where a manifest has them (format 1 dumps stay as they
+    were without)."""
+    for raw, component in zip(data["components"], manifest.components, strict=True):
+        if component.config:
+            raw["config"] = list(component.config)
+    if manifest.config:
+        data["config"] = [item.to_json() for item in manifest.config]
+    if manifest.requires_appliance:
+        data["requires_appliance"] = manifest.requires_appliance
 
 
 def dump_manifest(manifest: Manifest) -> bytes:
@@ -119,6 +140,8 @@ def parse_manifest(data: bytes, *, source: bool = False) -> Manifest:
     doc = _load_yaml(data)
     if not isinstance(doc, dict):
         raise BundleError(f"bundle.yml must be a mapping, not {_type(doc)}", _HINT)
+    # before anything else: a newer bundle's new keys are refused with the version it needs
+    requires = check_requires(doc.get("requires_appliance"), __version__)
     unknown = [key for key in doc if key not in _TOP_KEYS]
     if unknown:
         raise BundleError(
@@ -165,7 +188,9 @@ def parse_manifest(data: bytes, *, source: bool = False) -> Manifest:
     if expected is not None and (not _is_int(expected) or expected <= 0):
         raise BundleError("expected_minutes must be a positive integer", _HINT)
 
+    config = parse_items(doc.get("config"))
     components = _components(doc["components"])
+    _check_component_config(components, config)
     stages = _stages(doc.get("stages"))
     files = {} if source else _files(doc["files"])
 
@@ -178,6 +203,8 @@ def parse_manifest(data: bytes, *, source: bool = False) -> Manifest:
         stages=stages,
         description=description,
         expected_minutes=expected,
+        config=config,
+        requires_appliance=requires,
     )
     if not source:
         check_playbooks_listed(manifest)
@@ -230,7 +257,7 @@ def _components(value: Any) -> tuple[Component, ...]:
         unknown = [key for key in item if key not in _COMPONENT_KEYS]
         if unknown:
             raise BundleError(f"{where} has unknown key {show_value(unknown[0])}", _HINT)
-        for key in _COMPONENT_KEYS:
+        for key in _REQUIRED_COMPONENT_KEYS:
             if key not in item:
                 raise BundleError(f"{where} is missing {key}", _HINT)
         name = _pattern(item["name"], f"{where}.name", NAME_RE, allow_number=False)
@@ -241,8 +268,25 @@ def _components(value: Any) -> tuple[Component, ...]:
         playbook = check_relpath(
             _string(item["playbook"], f"{where}.playbook"), f"{where}.playbook"
         )
-        out.append(Component(name=name, version=version, playbook=playbook))
+        uses = item.get("config", [])
+        if not isinstance(uses, list) or not all(isinstance(u, str) for u in uses):
+            raise BundleError(f"{where}.config must be a list of config item names", _HINT)
+        out.append(Component(name=name, version=version, playbook=playbook, config=tuple(uses)))
     return tuple(out)
+
+
+def _check_component_config(
+    components: tuple[Component, ...], config: tuple[ConfigItem, ...]
+) -> None:
+    declared = {item.name for item in config}
+    for i, component in enumerate(components):
+        for name in component.config:
+            if name not in declared:
+                raise BundleError(
+                    f"components[{i}].config names {show_value(name)}, which config does not "
+                    "declare",
+                    _HINT,
+                )
 
 
 def _stages(value: Any) -> dict[str, str]:
