@@ -11,6 +11,7 @@ from typing import Any
 from appliance.bundle import Manifest, parse_manifest
 from appliance.errors import Unprocessable
 from appliance.jobs.runs.plan import Installed, Plan, make_plan, success_record
+from appliance.jobs.sites import config
 from appliance.store import bundles as bundle_rows
 from appliance.store import runs as rows
 from appliance.store import sites
@@ -61,7 +62,10 @@ def plan_run(site: int | str, bundle: str, version: str, action: str | None) -> 
             restore = {
                 name: Installed.from_json(info) for name, info in backup.installed_before.items()
             }
-    plan = make_plan(manifest, installed, action, restore=restore)
+    changed = config.changed_components(site_row.id, manifest) if action == "reconfigure" else ()
+    plan = make_plan(manifest, installed, action, restore=restore, reconfigure=changed)
+    if plan.action != "rollback":  # a rollback restores what was; it must not wait for values
+        config.check_ready(site_row.id, manifest)
     return PlannedRun(site_row, bundle_row, manifest, installed, plan, backup_run)
 
 
