@@ -8,9 +8,22 @@ from appliance.backend.routes import (
     runs,
     schedules,
     site_extras,
+    siteconfig,
     sites,
     streams,
     ui,
 )
 
-ROUTE_MODULES = (health, sites, site_extras, bundles, keys, runs, reports, streams, schedules, ui)
+ROUTE_MODULES = (
+    health,
+    sites,
+    site_extras,
+    siteconfig,
+    bundles,
+    keys,
+    runs,
+    reports,
+    streams,
+    schedules,
+    ui,
+)
