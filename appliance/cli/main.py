@@ -14,6 +14,7 @@ from typing import IO, Any, NoReturn
 from appliance import __version__
 from appliance.cli import (
     bundles,
+    config,
     data,
     export,
     history,
@@ -30,7 +31,7 @@ from appliance.store import DATABASE_ERRORS
 logger = logging.getLogger(__name__)
 
 # Each module adds its subcommands with register(subparsers); handlers are (Command) -> int.
-COMMAND_MODULES = (serve, sites, bundles, runs, export, reports, history, schedules, data)
+COMMAND_MODULES = (serve, sites, config, bundles, runs, export, reports, history, schedules, data)
 
 
 class ExitStatus(IntEnum):
