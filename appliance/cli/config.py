@@ -90,7 +90,7 @@ def _print(cmd: Command, answer: dict[str, Any]) -> None:
 
 
 def set_config(cmd: Command) -> int:
-    args, env = cmd.args, cmd.env
+    args = cmd.args
     ctx = cmd.ctx
     if not args.values and not args.reset:
         raise BadRequest("nothing to set", "Give KEY=VALUE, a password KEY, or --reset KEY.")
