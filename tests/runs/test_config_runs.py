@@ -5,6 +5,7 @@ components whose values changed, and an upgrade that needs a new item filled fir
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -143,3 +144,26 @@ def test_upgrade_needs_the_new_item_filled_first(
     assert done["state"] == "succeeded", done["error"]
     assert "region=north" in (conf_site / "worker.conf").read_text()
     assert "port=2000" in (conf_site / "web.conf").read_text()  # carried over
+
+
+@pytest.mark.slow
+def test_demo_platform_takes_its_declared_values(
+    ctx: Context, manager: RunManager, local_site, import_bundle
+) -> None:
+    import_bundle("demo-platform@1.0.0")
+    shown = config.describe("lab", "demo-platform")
+    assert [i["name"] for i in shown["items"]] == [
+        "install_root",
+        "app_port",
+        "log_level",
+        "admin_password",
+    ]
+    assert shown["valid"]  # installable without a config step: the site vars apply
+    config.update(ctx, "lab", "demo-platform", {"log_level": "warning", "admin_password": PASSWORD})
+    done = manager.wait(manager.start_run("lab", "demo-platform", "1.0.0")["id"], 240)
+    assert done["state"] == "succeeded", done["error"]
+    ini = (local_site.root / "etc" / "app.ini").read_text()
+    assert "log_level = warning" in ini and f"port = {local_site.port}" in ini
+    digest = hashlib.sha256(PASSWORD.encode()).hexdigest()
+    assert (local_site.root / "etc" / "admin.sha256").read_text().strip() == digest
+    assert files_holding(ctx.paths.root, PASSWORD.encode()) == []
