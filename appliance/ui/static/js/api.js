@@ -3,10 +3,11 @@
 import { t } from "./i18n.js";
 
 export class ApiError extends Error {
-  constructor(status, message, hint) {
+  constructor(status, message, hint, fields) {
     super(message);
     this.status = status;
     this.hint = hint || "";
+    this.fields = fields || null; // {name: message} when the server named fields
     this.name = "ApiError";
   }
 }
@@ -19,7 +20,7 @@ async function errorFrom(response) {
     body = null;
   }
   if (body && typeof body.error === "string") {
-    return new ApiError(response.status, body.error, body.hint);
+    return new ApiError(response.status, body.error, body.hint, body.fields);
   }
   return new ApiError(response.status, t("err.http", { status: response.status }), t("hint.bug"));
 }

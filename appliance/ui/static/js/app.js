@@ -7,6 +7,7 @@ import * as history from "./screens/history.js";
 import * as newRun from "./screens/newrun.js";
 import * as run from "./screens/run.js";
 import * as schedules from "./screens/schedules.js";
+import * as siteConfig from "./screens/siteconfig.js";
 import * as sites from "./screens/sites.js";
 
 const ROUTES = [
@@ -14,6 +15,7 @@ const ROUTES = [
   [/^\/sites$/, sites.list, "sites"],
   [/^\/sites\/new$/, sites.edit, "sites"],
   [/^\/sites\/([^/]+)$/, sites.edit, "sites"],
+  [/^\/sites\/([^/]+)\/config\/([^/]+)$/, siteConfig.render, "sites"],
   [/^\/bundles$/, bundles.list, "bundles"],
   [/^\/bundles\/([^/]+)\/([^/]+)$/, bundles.detail, "bundles"],
   [/^\/runs\/new$/, newRun.render, "new-run"],
