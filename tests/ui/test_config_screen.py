@@ -17,6 +17,7 @@ from tests.ui.laptop import DEMO_KEY, assert_fits, laptop  # noqa: F401 (fixture
 
 pytestmark = pytest.mark.slow
 PASSWORD = "Zq8-ui-Pw-123"
+SET_ZH = "已设置\uff08输入以替换\uff09"  # "set (type to replace it)", fullwidth brackets
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +81,5 @@ def test_fill_refuse_review_save_and_chinese(
     page.click(".lang-switch")
     expect(page.locator("[data-item='web_port'] .field-label")).to_contain_text("网页端口")
     expect(page.locator("[data-item='admin_password'] .field-help")).to_contain_text("至少 8")
-    expect(page.locator("#cfg-admin_password")).to_have_attribute(
-        "placeholder", "已设置（输入以替换）"
-    )
+    expect(page.locator("#cfg-admin_password")).to_have_attribute("placeholder", SET_ZH)
     shot(page, "config-zh")
