@@ -184,3 +184,12 @@ def changed_components(site_id: int, manifest: Manifest) -> list[str]:
         for c in manifest.components
         if siteconfig.changed_since_applied(site_id, manifest.name, c.name, c.config)
     ]
+
+
+def plain_values(site_id: int, manifest: Manifest) -> dict[str, Any]:
+    """The values of ``manifest``'s items other than passwords (defaults applied): what an
+    export may write into its extra variables."""
+    plain, _ = siteconfig.stored(site_id, manifest.name)
+    items = tuple(i for i in manifest.config if not i.secret)
+    values, _ = effective(items, plain)
+    return values
