@@ -14,6 +14,7 @@ import pytest
 
 from appliance.context import Context
 from appliance.errors import InvalidValues, Unprocessable
+from appliance.jobs.ansible import vault
 from appliance.jobs.runs.manager import RunManager
 from appliance.jobs.sites import config
 from appliance.store import sites
@@ -56,8 +57,11 @@ def files_holding(root: Path, secret: bytes) -> list[str]:
 
 @pytest.mark.slow
 def test_password_reaches_the_playbook_and_never_rests_in_plaintext(
-    ctx: Context, manager: RunManager, conf_site: Path, tmp_path: Path
+    ctx: Context, manager: RunManager, conf_site: Path, tmp_path: Path, monkeypatch
 ) -> None:
+    # the per-run vault password is random; a known one lets the grep look for it as well
+    vault_password = "known-vault-password-for-the-grep"
+    monkeypatch.setattr(vault, "new_password", lambda: vault_password)
     # refused before anything runs: the required password is missing
     with pytest.raises(InvalidValues) as refused:
         manager.start_run("lab", "conf-platform", "1.0.0")
@@ -79,11 +83,13 @@ def test_password_reaches_the_playbook_and_never_rests_in_plaintext(
     log = ctx.paths.run_dir(run["id"]) / "output.log"
     poll(lambda: log.exists() and "Wait for the go file" in log.read_text(), 120, "the pause")
     during = files_holding(ctx.paths.root, PASSWORD.encode())
+    during += files_holding(ctx.paths.root, vault_password.encode())
     (tmp_path / "go").write_text("go")
     done = manager.wait(run["id"], 240)
     assert done["state"] == "succeeded", done["error"]
     assert during == []
     assert files_holding(ctx.paths.root, PASSWORD.encode()) == []
+    assert files_holding(ctx.paths.root, vault_password.encode()) == []
     assert "admin password is ********" in log.read_text()
     conf = (conf_site / "web.conf").read_text()
     assert "port=18080" in conf and PASSWORD not in conf  # the default applied
