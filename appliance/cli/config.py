@@ -67,7 +67,7 @@ def show_config(cmd: Command) -> int:
         env.print_json(answer)
         return 0
     _print(cmd, answer)
-    return 0 if answer["valid"] else 1
+    return 0
 
 
 def _print(cmd: Command, answer: dict[str, Any]) -> None:
@@ -85,6 +85,8 @@ def _print(cmd: Command, answer: dict[str, Any]) -> None:
         error = answer["errors"].get(item["name"], "")
         rows.append([item["name"], item["type"], mark, value, error])
     env.print_table(rows, ["NAME", "TYPE", "REQUIRED", "VALUE", "PROBLEM"])
+    if answer["errors"]:
+        env.stdout.write(f"runs are refused until fixed: {', '.join(answer['errors'])}\n")
     if answer.get("reconfigure"):
         env.stdout.write(f"changed since applied: {', '.join(answer['reconfigure'])}\n")
 
