@@ -21,7 +21,7 @@ PASSWORD = "Zq8-api-Pw-123"
 @pytest.fixture
 def lab(ctx: Context, manager: RunManager, api: Api, import_bundle, tmp_path) -> dict:
     import_bundle("conf-platform@1.0.0")
-    import_bundle("demo-platform@1.0.0")
+    import_bundle("slow-platform@1.0.0")  # declares no config
     reply = api.post("/api/sites", site_spec("lab", tmp_path / "root", 1))
     assert reply.status == 201
     return reply.json()
@@ -75,7 +75,7 @@ def test_bad_bodies_refused(api: Api, lab: dict) -> None:
         assert reply.status == 400 and reply.json()["error"]
     assert api.request("PUT", URL, {"web_port": 2000}).status == 400  # not under "values"
     assert api.request("PUT", URL, {"values": [1]}).status == 400
-    status, body = put(api, {"x": 1}, "/api/sites/lab/config/demo-platform")
+    status, body = put(api, {"x": 1}, "/api/sites/lab/config/slow-platform")
     assert status == 400 and "declares no configuration" in body["error"]
     assert put(api, {}, "/api/sites/lab/config/nothing")[0] == 404
     assert put(api, {}, "/api/sites/nowhere/config/conf-platform")[0] == 404

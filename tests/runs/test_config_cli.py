@@ -19,7 +19,7 @@ PASSWORD = "Zq8-cli-Pw-123"
 @pytest.fixture
 def lab(ctx: Context, import_bundle, tmp_path: Path) -> int:
     import_bundle("conf-platform@1.0.0")
-    import_bundle("demo-platform@1.0.0")
+    import_bundle("slow-platform@1.0.0")  # declares no config
     return sites.create_site(ctx.store, sites.parse_site(site_spec("lab", tmp_path / "r", 1)))["id"]
 
 
@@ -104,7 +104,7 @@ def test_bad_files_and_bundles(data_dir: Path, lab: int, tmp_path: Path) -> None
             run_cli(data_dir, "config", "import", "lab", "conf-platform", str(bad)), *words
         )
     one_line_error(
-        run_cli(data_dir, "config", "set", "lab", "demo-platform", "x=1"),
+        run_cli(data_dir, "config", "set", "lab", "slow-platform", "x=1"),
         "declares no configuration",
     )
     one_line_error(run_cli(data_dir, "config", "show", "lab", "nothing"), "no bundle")
