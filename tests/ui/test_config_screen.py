@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import stat
 from pathlib import Path
@@ -11,12 +12,14 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
+from tests.support.local import kill_everything_under, poll
 from tests.support.processes import REPO, ServerProcess, run_cli
 from tests.ui.conftest import shot
 from tests.ui.laptop import DEMO_KEY, assert_fits, laptop  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.slow
 PASSWORD = "Zq8-ui-Pw-123"
+TERMINAL = {"succeeded", "failed", "cancelled", "interrupted"}
 SET_ZH = "已设置\uff08输入以替换\uff09"  # "set (type to replace it)", fullwidth brackets
 
 
@@ -83,3 +86,49 @@ def test_fill_refuse_review_save_and_chinese(
     expect(page.locator("[data-item='admin_password'] .field-help")).to_contain_text("至少 8")
     expect(page.locator("#cfg-admin_password")).to_have_attribute("placeholder", SET_ZH)
     shot(page, "config-zh")
+
+
+def test_reconfigure_from_the_screen_reruns_the_changed_component(
+    laptop,  # noqa: F811
+    serve: ServerProcess,
+    conf_bundle: Path,
+    tmp_path: Path,
+) -> None:
+    page = laptop
+    api = serve.api
+    root = tmp_path / "root"
+    assert api.post("/api/bundles", raw=conf_bundle.read_bytes()).status == 201
+    site = api.post(
+        "/api/sites",
+        {
+            "name": "lab",
+            "vars": {"install_root": str(root)},
+            "hosts": [
+                {"name": "local", "address": "localhost", "vars": {"ansible_connection": "local"}}
+            ],
+        },
+    ).json()
+    url = "/api/sites/lab/config/conf-platform"
+    assert api.request("PUT", url, {"values": {"admin_password": PASSWORD}}).status == 200
+    run = {"site": "lab", "bundle": "conf-platform", "version": "1.0.0"}
+    first = api.post("/api/runs", run).json()
+    poll(lambda: api.get(f"/api/runs/{first['id']}").json()["state"] == "succeeded", 120, "install")
+
+    page.goto(page.url.split("#")[0] + f"#/sites/{site['id']}/config/conf-platform")
+    page.select_option("#cfg-log_level", "warning")
+    page.click("#config-review")
+    expect(page.locator("#config-affected")).to_contain_text("worker")
+    page.click("#config-save")
+    button = page.locator("#config-reconfigure")
+    expect(button).to_contain_text("worker")
+    button.click()
+    page.wait_for_url(re.compile(r"#/runs/\d+$"))
+    run_id = int(page.url.rsplit("/", 1)[1])
+    done = poll(
+        lambda: (r := api.get(f"/api/runs/{run_id}").json())["state"] in TERMINAL and r, 120, "run"
+    )
+    assert done["state"] == "succeeded" and done["action"] == "reconfigure"
+    assert [s["name"] for s in done["steps"]] == ["preflight", "worker"]
+    assert "log_level=warning" in (root / "worker.conf").read_text()
+    assert len((root / "web.runs").read_text().splitlines()) == 1
+    kill_everything_under(root)
