@@ -165,3 +165,9 @@ def test_effective_values_apply_defaults_and_name_what_is_missing() -> None:
     assert errors == {"admin_password": "is required"}
     values, errors = effective(ITEMS, {"admin_password": "s3cret-pass", "app_port": 3000})
     assert errors == {} and values["app_port"] == 3000
+
+
+def test_a_stored_value_a_new_version_refuses_is_named() -> None:
+    values, errors = effective(ITEMS, {"admin_password": "s3cret-pass", "log_level": "trace"})
+    assert errors == {"log_level": "must be one of: debug, info"}
+    assert "log_level" not in values

@@ -53,6 +53,7 @@ def test_fill_refuse_review_save_and_chinese(
     expect(page.locator("[data-item='web_port'] .field-label")).to_contain_text("Web port")
     expect(page.locator("[data-error-for='admin_password']")).to_have_text("is required")
     assert page.input_value("#cfg-web_port") == "18080"
+    assert page.input_value("#config-version") == "1.0.0"
 
     page.fill("#cfg-web_port", "80")
     page.fill("#cfg-admin_password", PASSWORD)

@@ -114,6 +114,7 @@ def describe(site_ref: int | str, bundle: str, version: str | None = None) -> di
         "valid": not errors,
         "errors": errors,
         "reconfigure": _changed(site.id, decl),
+        "versions": [row.version for row in siteconfig.bundle_rows(decl.bundle)],
     }
 
 

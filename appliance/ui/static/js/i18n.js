@@ -267,6 +267,8 @@ export const MESSAGES = {
     "config.reconfigure": "Reconfigure: re-apply {components}",
     "config.yes": "yes",
     "config.no": "no",
+    "config.version": "Declared by version",
+    "config.versionHelp": "Pick a newer version to fill the values it adds before upgrading.",
   },
   zh: {
     "app.title": "Appliance",
@@ -531,6 +533,8 @@ export const MESSAGES = {
     "config.reconfigure": "重新配置：重新应用 {components}",
     "config.yes": "是",
     "config.no": "否",
+    "config.version": "声明所属版本",
+    "config.versionHelp": "选择较新的版本，以便在升级前填写它新增的值。",
   },
 };
 

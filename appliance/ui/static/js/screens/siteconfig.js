@@ -158,9 +158,18 @@ export async function render(root, { params, query, signal }) {
     );
   });
 
+  const versions = h(
+    "select",
+    { id: "config-version", "aria-label": t("config.version") },
+    data.versions.map((v) => h("option", { value: v, selected: v === data.version }, v)),
+  );
+  versions.addEventListener("change", () => {
+    location.hash = `#/sites/${data.site_id}/config/${encodeURIComponent(data.bundle)}?version=${encodeURIComponent(versions.value)}`;
+  });
   root.append(
     h("h2", {}, t("config.titleNamed", { bundle: data.bundle, version: data.version, site: data.site })),
     h("p", {}, h("a", { href: `#/sites/${data.site_id}` }, t("config.backToSite", { site: data.site }))),
+    h("p", {}, h("label", {}, t("config.version"), " ", versions), " ", h("small", { class: "muted" }, t("config.versionHelp"))),
     status,
     form,
     review,
