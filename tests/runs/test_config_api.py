@@ -113,3 +113,9 @@ def test_runs_previews_and_schedules_refused_while_a_value_is_missing(api: Api, 
     assert api.get("/api/runs").json() == [] or api.get("/api/runs").json()["runs"] == []
     put(api, {"admin_password": PASSWORD})
     assert api.post("/api/runs", {**run, "dry_run": True}).status == 200
+
+
+def test_deleting_the_site_deletes_its_values(api: Api, lab: dict) -> None:
+    assert put(api, {"admin_password": PASSWORD, "web_port": 2000})[0] == 200
+    assert api.delete("/api/sites/lab").status == 200
+    assert siteconfig.stored(lab["id"], "conf-platform") == ({}, set())
