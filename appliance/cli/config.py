@@ -53,16 +53,24 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("site", metavar="SITE")
-    parser.add_argument("bundle", metavar="BUNDLE")
     parser.add_argument(
-        "--version", help="the bundle version whose declaration applies (before an upgrade)"
+        "bundle",
+        metavar="BUNDLE[@VERSION]",
+        type=_bundle_ref,
+        help="the bundle; @VERSION picks the declaration of that version (fill an upgrade's "
+        "new items before it; default: the version the site runs, else the newest import)",
     )
+
+
+def _bundle_ref(text: str) -> tuple[str, str | None]:
+    name, _, version = text.partition("@")
+    return name, version or None
 
 
 def show_config(cmd: Command) -> int:
     args, env = cmd.args, cmd.env
     cmd.ctx  # noqa: B018 - opens the store
-    answer = config.describe(args.site, args.bundle, args.version)
+    answer = config.describe(args.site, *args.bundle)
     if args.json:
         env.print_json(answer)
         return 0
@@ -96,7 +104,7 @@ def set_config(cmd: Command) -> int:
     ctx = cmd.ctx
     if not args.values and not args.reset:
         raise BadRequest("nothing to set", "Give KEY=VALUE, a password KEY, or --reset KEY.")
-    declared = config.describe(args.site, args.bundle, args.version)
+    declared = config.describe(args.site, *args.bundle)
     secret = {i["name"] for i in declared["items"] if i["type"] == "password"}
     values: dict[str, Any] = {}
     asked: list[str] = []
@@ -123,7 +131,7 @@ def set_config(cmd: Command) -> int:
         _unlock(cmd)
     # command-line text takes its item's type ("8080" is an int, "yes" a bool); one update, so
     # nothing is stored when one value is refused
-    answer = config.update(ctx, args.site, args.bundle, values, args.version, from_text=True)
+    answer = config.update(ctx, args.site, args.bundle[0], values, args.bundle[1], from_text=True)
     return _done(cmd, answer)
 
 
@@ -140,10 +148,10 @@ def import_config(cmd: Command) -> int:
     if not isinstance(values, dict):
         raise BadRequest(f"{args.file} must be a mapping of name: value", "Write name: value.")
     cmd.ctx  # noqa: B018 - opens the store
-    declared = config.describe(args.site, args.bundle, args.version)
+    declared = config.describe(args.site, *args.bundle)
     if any(i["type"] == "password" and i["name"] in values for i in declared["items"]):
         _unlock(cmd)
-    return _done(cmd, config.update(cmd.ctx, args.site, args.bundle, values, args.version))
+    return _done(cmd, config.update(cmd.ctx, args.site, args.bundle[0], values, args.bundle[1]))
 
 
 def _read_secret(cmd: Command, name: str) -> str:

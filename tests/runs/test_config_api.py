@@ -105,7 +105,7 @@ def test_runs_previews_and_schedules_refused_while_a_value_is_missing(api: Api, 
         reply = api.post("/api/runs", body)
         assert reply.status == 400
         assert reply.json()["fields"] == {"admin_password": "is required"}
-        assert "appliance config set lab conf-platform" in reply.json()["hint"]
+        assert "appliance config set lab conf-platform@1.0.0" in reply.json()["hint"]
     at = (datetime.now(UTC) + timedelta(hours=2)).replace(microsecond=0).isoformat()
     reply = api.post("/api/schedules", {**run, "action": "install", "at": at, "window_minutes": 60})
     assert reply.status == 400, reply.json()

@@ -109,3 +109,17 @@ def test_bad_files_and_bundles(data_dir: Path, lab: int, tmp_path: Path) -> None
     )
     one_line_error(run_cli(data_dir, "config", "show", "lab", "nothing"), "no bundle")
     assert siteconfig.stored(lab, "conf-platform") == ({}, set())
+
+
+def test_version_option_and_non_utf8_argument(data_dir: Path, lab: int, import_bundle) -> None:
+    import_bundle("conf-platform@1.1.0")
+    args = ("config", "set", "lab", "conf-platform@1.1.0")
+    # argv bytes that are not UTF-8 reach Python as lone surrogates
+    one_line_error(run_cli(data_dir, *args, "region=bad\udcff"), "region is not UTF-8 text")
+    assert siteconfig.stored(lab, "conf-platform") == ({}, set())
+    assert run_cli(data_dir, *args, "region=north").returncode == 0
+    shown = json.loads(
+        run_cli(data_dir, "config", "show", "lab", "conf-platform@1.1.0", "--json").stdout
+    )
+    assert shown["version"] == "1.1.0"
+    assert {i["name"]: i.get("value") for i in shown["items"]}["region"] == "north"

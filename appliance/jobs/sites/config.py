@@ -79,8 +79,8 @@ def check_ready(site_id: int, manifest: Manifest) -> None:
             + "; ".join(f"{k} {v}" for k, v in errors.items()),
             errors,
             f"Fill them in the site's Configuration screen, or: appliance config set {site} "
-            f"{manifest.name} NAME=VALUE (add ?version={manifest.version} / --version to fill "
-            "them before an upgrade).",
+            f"{manifest.name}@{manifest.version} NAME=VALUE (PUT /api/sites/{site}/config/"
+            f"{manifest.name}?version={manifest.version}).",
         )
 
 
