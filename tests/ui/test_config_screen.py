@@ -47,6 +47,13 @@ def test_fill_refuse_review_save_and_chinese(
     site = api.post("/api/sites", {"name": "plant", "hosts": []}).json()
     base = page.url.split("#")[0]
 
+    # the plan preview refuses the run and leads to the screen that fills the values
+    page.goto(f"{base}#/runs/new?site=plant&bundle=conf-platform&version=1.0.0")
+    page.click("#preview-plan")
+    expect(page.locator(".error-box")).to_contain_text("admin_password is required")
+    page.click("#fill-config")
+    page.wait_for_selector("#cfg-web_port")
+
     page.goto(f"{base}#/sites/{site['id']}")
     page.click("[data-config-bundle='conf-platform']")
     page.wait_for_selector("#cfg-web_port")
