@@ -15,6 +15,7 @@ import pytest
 from appliance.context import Context
 from appliance.errors import InvalidValues, Unprocessable
 from appliance.jobs.ansible import vault
+from appliance.jobs.reports.report import render_report
 from appliance.jobs.runs.manager import RunManager
 from appliance.jobs.sites import config
 from appliance.store import sites
@@ -91,6 +92,8 @@ def test_password_reaches_the_playbook_and_never_rests_in_plaintext(
     assert files_holding(ctx.paths.root, PASSWORD.encode()) == []
     assert files_holding(ctx.paths.root, vault_password.encode()) == []
     assert "admin password is ********" in log.read_text()
+    report = render_report(ctx, run["id"])
+    assert PASSWORD not in report
     conf = (conf_site / "web.conf").read_text()
     assert "port=18080" in conf and PASSWORD not in conf  # the default applied
     private = ctx.paths.run_dir(run["id"]) / "private"
@@ -172,4 +175,26 @@ def test_demo_platform_takes_its_declared_values(
     assert "log_level = warning" in ini and f"port = {local_site.port}" in ini
     digest = hashlib.sha256(PASSWORD.encode()).hexdigest()
     assert (local_site.root / "etc" / "admin.sha256").read_text().strip() == digest
+    assert files_holding(ctx.paths.root, PASSWORD.encode()) == []
+
+
+@pytest.mark.slow
+def test_a_failure_naming_the_password_is_redacted(
+    ctx: Context, manager: RunManager, import_bundle, tmp_path: Path
+) -> None:
+    import_bundle("conf-platform@1.0.0")
+    spec = {
+        "name": "bad",
+        "vars": {"install_root": str(tmp_path / "bad-root"), "fail_web": True},
+        "hosts": [
+            {"name": "local", "address": "localhost", "vars": {"ansible_connection": "local"}}
+        ],
+    }
+    sites.create_site(ctx.store, sites.parse_site(spec))
+    config.update(ctx, "bad", "conf-platform", {"admin_password": PASSWORD})
+    done = manager.wait(manager.start_run("bad", "conf-platform", "1.0.0")["id"], 240)
+    assert done["state"] == "failed"
+    assert "refusing admin password ********" in done["error"]
+    report = render_report(ctx, done["id"])
+    assert "refusing admin password ********" in report and PASSWORD not in report
     assert files_holding(ctx.paths.root, PASSWORD.encode()) == []
