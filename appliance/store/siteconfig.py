@@ -76,9 +76,10 @@ def save(
     bundle: str,
     values: Mapping[str, Any],
     secret: Iterable[str] = (),
-) -> None:
+) -> list[str]:
     """Set (or, for ``None``, clear) the given values in one transaction; names in ``secret``
-    are encrypted with ``key`` (needed when one of them is set)."""
+    are encrypted with ``key`` (needed when one of them is set). Returns the names whose value
+    changed (a plain value set again unchanged is not one)."""
     secret = set(secret)
     rows: list[dict[str, Any]] = []
     for name, value in values.items():
@@ -96,7 +97,7 @@ def save(
             row["value"] = value
         rows.append(row)
 
-    def write() -> None:
+    def write() -> list[str]:
         # a plain value set again unchanged keeps its row (and time): nothing to re-apply
         same = {
             row.name
@@ -119,8 +120,9 @@ def save(
             if row["name"] in same:
                 continue
             SiteConfig.create(site=site_id, bundle_name=bundle, updated_at=now, **row)
+        return sorted(names)
 
-    store.write(write)
+    return store.write(write)
 
 
 def bundle_rows(name: str) -> list[Bundle]:

@@ -94,6 +94,7 @@ def test_values_stored_password_write_only(ctx: Context, api: Api, lab: dict) ->
     assert PASSWORD.encode() not in ctx.paths.db.read_bytes()
     plain, secret = siteconfig.stored(lab["id"], "conf-platform")
     assert plain == {"web_port": 2000} and secret == {"admin_password"}
+    assert put(api, {"web_port": 2000, "log_level": "debug"})[1]["changed"] == ["log_level"]
     # null resets to the default
     status, body = put(api, {"web_port": None})
     assert status == 200 and {i["name"]: i for i in body["items"]}["web_port"]["value"] == 18080

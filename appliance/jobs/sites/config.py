@@ -147,9 +147,9 @@ def update(
     key = None
     if secret:
         key = unlocked_key(ctx) or credential_key.load_or_create_key(ctx.paths.root, "auto")
-    siteconfig.save(ctx.store, key, site.id, decl.bundle, clean, secret)
+    changed = siteconfig.save(ctx.store, key, site.id, decl.bundle, clean, secret)
     answer = describe(site.id, decl.bundle, decl.version)
-    answer["changed"] = sorted(clean)
+    answer["changed"] = changed
     return answer
 
 
