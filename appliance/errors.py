@@ -134,3 +134,18 @@ class BundleError(Unprocessable):
     """A bundle archive or manifest that cannot be accepted; nothing of it is kept."""
 
     default_hint = "Ask the vendor for an intact, signed bundle; nothing was imported."
+
+
+class InvalidValues(BadRequest):
+    """Values refused field by field: ``fields`` maps each name to what is wrong with it."""
+
+    default_hint = "Fix the fields named and send the values again; nothing was stored."
+
+    def __init__(self, message: str, fields: dict[str, str], hint: str | None = None) -> None:
+        super().__init__(message, hint)
+        self.fields = dict(fields)
+
+    def to_json(self) -> dict[str, str]:
+        data = super().to_json()
+        data["fields"] = {k[:64]: v[:200] for k, v in list(self.fields.items())[:200]}  # type: ignore[assignment]
+        return data

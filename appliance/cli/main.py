@@ -14,6 +14,7 @@ from typing import IO, Any, NoReturn
 from appliance import __version__
 from appliance.cli import (
     bundles,
+    config,
     data,
     daytwo,
     export,
@@ -34,6 +35,7 @@ logger = logging.getLogger(__name__)
 COMMAND_MODULES = (
     serve,
     sites,
+    config,
     bundles,
     runs,
     export,

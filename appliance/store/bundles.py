@@ -66,6 +66,7 @@ def bundle_to_json(bundle: Bundle) -> dict[str, Any]:
         "components": manifest.get("components", []),
         "stages": manifest.get("stages", {}),
         "files": len(manifest.get("files", {})),
+        "config": manifest.get("config", []),
     }
 
 

@@ -159,6 +159,16 @@ CREATE INDEX attention_ack_site ON attention_ack (site_id, run_id);
 """
 MIGRATIONS.append(_sql_script(V_DAYTWO))
 
+# Declared configuration (issue 14): one row per site, bundle name and item; a password item
+# has only ciphertext (AES-256-GCM with the credentials key), any other its JSON value.
+V_SITE_CONFIG = """
+CREATE TABLE site_config (
+  id INTEGER PRIMARY KEY, site_id INTEGER NOT NULL REFERENCES site(id) ON DELETE CASCADE,
+  bundle_name TEXT NOT NULL, name TEXT NOT NULL, value TEXT, key_id TEXT, nonce BLOB,
+  ciphertext BLOB, updated_at TEXT NOT NULL, UNIQUE (site_id, bundle_name, name));
+"""
+MIGRATIONS.append(_sql_script(V_SITE_CONFIG))
+
 LATEST = len(MIGRATIONS)
 
 

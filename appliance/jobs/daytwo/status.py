@@ -151,7 +151,7 @@ def _run_target(
         playbook=target.playbook,
         inventory=work.inventory,
         envvars=step_env(ctx, site, view, timeout, work.known_hosts),
-        extravars=extravars(target.manifest),
+        extravars=extravars(ctx, site, target.manifest),
         secrets=work.secrets,
     )
     deadline = time.monotonic() + DEADLINE_FACTOR * timeout + 10

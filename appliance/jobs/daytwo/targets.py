@@ -17,6 +17,7 @@ from appliance.jobs.ansible.secrets import RunnerSecrets, runner_secrets
 from appliance.jobs.runs import processes, project
 from appliance.jobs.runs.planning import read_manifest
 from appliance.jobs.runs.workspace import envvars, site_inventory
+from appliance.jobs.sites import config
 from appliance.store import bundles as bundle_rows
 from appliance.store import credentials, sites
 from appliance.store import runs as run_rows
@@ -106,8 +107,12 @@ def step_env(
     return env
 
 
-def extravars(manifest: Manifest) -> dict[str, Any]:
+def extravars(ctx: Context, site: Site, manifest: Manifest) -> dict[str, Any]:
+    """What a run's steps get, the site's declared configuration included (its plain values:
+    a status playbook reads ports and paths, never passwords)."""
+    plain, _ = config.run_values(ctx, site.id, manifest)
     return {
+        **plain,
         "bundle_name": manifest.name,
         "bundle_version": manifest.version,
         "component_versions": {c.name: c.version for c in manifest.components},

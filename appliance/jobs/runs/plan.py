@@ -3,14 +3,16 @@
 - install (nothing of this bundle installed): preflight, every component in order, verify;
 - upgrade: preflight, backup, each component whose version changes, verify;
 - check: preflight, then every component with ``--check --diff``;
-- rollback: the bundle's rollback stage, restoring the backup an earlier run took.
+- rollback: the bundle's rollback stage, restoring the backup an earlier run took;
+- reconfigure: preflight, the installed components whose config values changed since they
+  last ran, verify (the versions stay).
 Stages the bundle does not have are left out, except the one an action cannot do without
 (rollback); a refusal is an ``Unprocessable`` (422) that says why and what to do instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +20,7 @@ from appliance.bundle import Manifest, upgrade_allowed
 from appliance.errors import BadRequest, Unprocessable
 from appliance.jobs.runs.operate import OPERATE, Operation, operate_steps
 
-ACTIONS = ("install", "upgrade", "check", "rollback")
+ACTIONS = ("install", "upgrade", "check", "rollback", "reconfigure")
 
 
 @dataclass(frozen=True)
@@ -131,11 +133,13 @@ def make_plan(
     *,
     restore: Mapping[str, Installed] | None = None,
     operation: Operation | None = None,
+    reconfigure: Collection[str] = (),
 ) -> Plan:
     """The steps of a run of ``manifest`` on a site with ``installed`` components.
 
     ``restore`` (rollback only) is what the site had installed before the run whose backup is
-    restored; None means no earlier run took a backup.
+    restored; None means no earlier run took a backup. ``reconfigure`` (reconfigure only): the
+    components whose config values changed.
     """
     current = installed_bundle_version(installed, manifest.name)
     if action is None:
@@ -154,6 +158,8 @@ def make_plan(
         steps = _change_steps(manifest, installed, action)
     elif action == "check":
         steps = _check_steps(manifest, installed)
+    elif action == "reconfigure":
+        steps = _reconfigure_steps(manifest, current, reconfigure)
     else:
         steps = _rollback_steps(manifest, restore)
     planned = tuple(
@@ -248,3 +254,26 @@ def _rollback_steps(manifest: Manifest, restore: Mapping[str, Installed] | None)
             code="plan.no_backup",
         )
     return _stage(manifest, "rollback")
+
+
+def _reconfigure_steps(
+    manifest: Manifest, current: str | None, changed: Collection[str]
+) -> list[Step]:
+    """preflight, the components using changed values (in install order), verify."""
+    target = f"{manifest.name} {manifest.version}"
+    if current != manifest.version:
+        raise Unprocessable(
+            f"reconfigure applies {target} as installed; the site has {current or 'nothing of it'}",
+            "Install or upgrade to this version first (it applies the values as well).",
+        )
+    picked = [c for c in manifest.components if c.name in changed]
+    if not picked:
+        raise Unprocessable(
+            "no configuration value used by a component changed since it last ran",
+            "Change a value first (the site's Configuration screen or appliance config set).",
+        )
+    steps = _stage(manifest, "preflight")
+    for c in picked:
+        extra = {"component": c.name, "from_version": c.version, "to_version": c.version}
+        steps.append(("component", c.name, c.playbook, extra))
+    return steps + _stage(manifest, "verify")

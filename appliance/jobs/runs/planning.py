@@ -12,6 +12,7 @@ from appliance.bundle import Manifest, parse_manifest
 from appliance.errors import Unprocessable
 from appliance.jobs.runs.operate import Operation, check_hosts
 from appliance.jobs.runs.plan import Installed, Plan, make_plan, success_record
+from appliance.jobs.sites import config
 from appliance.store import bundles as bundle_rows
 from appliance.store import runs as rows
 from appliance.store import sites
@@ -73,7 +74,14 @@ def plan_run(
             restore = {
                 name: Installed.from_json(info) for name, info in backup.installed_before.items()
             }
-    plan = make_plan(manifest, installed, action, restore=restore, operation=operation)
+    changed = config.changed_components(site_row.id, manifest) if action == "reconfigure" else ()
+    plan = make_plan(
+        manifest, installed, action, restore=restore, operation=operation, reconfigure=changed
+    )
+    # a rollback restores what was, an operation starts or stops what is: neither waits for
+    # values a newer declaration asks for
+    if plan.action not in ("rollback", "operate"):
+        config.check_ready(site_row.id, manifest)
     return PlannedRun(site_row, bundle_row, manifest, installed, plan, backup_run)
 
 

@@ -155,6 +155,15 @@ def _write(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file only this user may read (created 0600, moved into place)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
+    os.replace(tmp, path)
+
+
 def _link(path: Path, target: Path) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.unlink(missing_ok=True)

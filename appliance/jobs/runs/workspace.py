@@ -3,7 +3,9 @@ run's own view of the bundle, the environment and the extra variables."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,12 +13,14 @@ from typing import Any
 from appliance.ansible_env import content_environment, local_remote_temp, target_environment
 from appliance.compat import launcher_dir
 from appliance.context import Context
-from appliance.jobs.ansible import hostkeys
+from appliance.jobs.ansible import hostkeys, vault
 from appliance.jobs.ansible.inventory import inventory_yaml
 from appliance.jobs.ansible.local_python import local_interpreter
 from appliance.jobs.ansible.secrets import RunnerSecrets, runner_secrets
 from appliance.jobs.runs import processes, project
 from appliance.jobs.runs.planning import read_manifest
+from appliance.jobs.runs.runner import write_private
+from appliance.jobs.sites import config
 from appliance.store import bundles as bundle_rows
 from appliance.store import credentials, sites
 from appliance.store.rows import Run, Site
@@ -48,7 +52,8 @@ def prepare(ctx: Context, run: Run) -> Workspace:
     inventory = site_inventory(site, local, known_hosts)
     # a key unlocked from the window is held by the server (never stored)
     unlocked = ctx.services.get("credential_key")
-    secrets = runner_secrets(credentials.load_credentials(ctx.paths.root, site.id, key=unlocked))
+    site_secrets = credentials.load_credentials(ctx.paths.root, site.id, key=unlocked)
+    secrets = runner_secrets(site_secrets)
     view = project.make_view(Path(bundle.path), ctx.paths.run_dir(run.id))
     extravars = {
         "bundle_name": manifest.name,
@@ -56,8 +61,23 @@ def prepare(ctx: Context, run: Run) -> Workspace:
         "backup_id": f"run-{backup_run}",
         "component_versions": {c.name: c.version for c in manifest.components},
     }
-    env = envvars(ctx, run.id, view, known_hosts)
-    return Workspace(site.id, inventory, secrets, view, env, extravars)
+    # the declared configuration: plain values as extra vars, passwords in a vault file
+    plain, secret = config.run_values(ctx, site.id, manifest)
+    extravars = {**plain, **extravars}
+    if secret:
+        password = vault.new_password()
+        path = ctx.paths.run_dir(run.id) / "private" / "config.vault.yml"
+        write_private(path, vault.vault_vars(secret, password))
+        secrets = dataclasses.replace(
+            secrets,
+            passwords={**secrets.passwords, vault.VAULT_PROMPT: password},
+            flags=(*secrets.flags, vault.VAULT_FLAG, "-e", shlex.quote(f"@{path}")),
+            redact=credentials.Redactor([*site_secrets.values(), *secret.values(), password]),
+            no_output_file=True,
+        )
+    return Workspace(
+        site.id, inventory, secrets, view, envvars(ctx, run.id, view, known_hosts), extravars
+    )
 
 
 def site_inventory(site: Site, local: dict[str, Any], known_hosts: Path) -> str:

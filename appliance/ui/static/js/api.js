@@ -6,12 +6,13 @@ import { reached } from "./connection.js";
 import { t } from "./i18n.js";
 
 export class ApiError extends Error {
-  constructor(status, message, hint, code = null, params = null) {
+  constructor(status, message, hint, code = null, params = null, fields = null) {
     super(message);
     this.status = status;
     this.hint = hint || "";
     this.code = code || null;
     this.params = params || {};
+    this.fields = fields || null; // {name: message} when the server named fields
     this.name = "ApiError";
   }
 }
@@ -19,7 +20,8 @@ export class ApiError extends Error {
 // The ApiError of a JSON error body (null when the body is not one).
 export function fromBody(status, body) {
   if (!body || typeof body.error !== "string") return null;
-  return new ApiError(status, body.error, body.hint, typeof body.code === "string" ? body.code : null, body.params);
+  const code = typeof body.code === "string" ? body.code : null;
+  return new ApiError(status, body.error, body.hint, code, body.params, body.fields);
 }
 
 async function errorFrom(response) {

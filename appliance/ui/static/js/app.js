@@ -8,6 +8,7 @@ import * as history from "./screens/history.js";
 import * as newRun from "./screens/newrun.js";
 import * as run from "./screens/run.js";
 import * as schedules from "./screens/schedules.js";
+import * as siteConfig from "./screens/siteconfig.js";
 import * as sites from "./screens/sites.js";
 import * as siteStatus from "./screens/status.js";
 
@@ -17,6 +18,7 @@ const ROUTES = [
   [/^\/sites\/new$/, sites.edit, "sites"],
   [/^\/sites\/([^/]+)$/, sites.edit, "sites"],
   [/^\/sites\/([^/]+)\/status$/, siteStatus.render, "sites"],
+  [/^\/sites\/([^/]+)\/config\/([^/]+)$/, siteConfig.render, "sites"],
   [/^\/bundles$/, bundles.list, "bundles"],
   [/^\/bundles\/([^/]+)\/([^/]+)$/, bundles.detail, "bundles"],
   [/^\/runs\/new$/, newRun.render, "new-run"],

@@ -79,7 +79,13 @@ export async function render(root, { query, signal }) {
   previewBtn.addEventListener("click", () =>
     busy(previewBtn, status, async () => {
       invalidate();
-      const answer = await post("/api/runs", { ...body(), dry_run: true }, { signal });
+      let answer;
+      try {
+        answer = await post("/api/runs", { ...body(), dry_run: true }, { signal });
+      } catch (err) {
+        if (err.fields) planSlot.replaceChildren(configLink(body()));
+        throw err;
+      }
       planSlot.replaceChildren(h("h3", {}, t("newRun.plan")), planTable(answer.plan || []));
       // day two: what the site's last status says differs from its records
       for (const warning of answer.warnings || []) {
@@ -106,4 +112,10 @@ export async function render(root, { query, signal }) {
     ),
     planSlot,
   );
+}
+
+// A plan refused for missing or invalid configuration values: the screen that fills them.
+function configLink({ site, bundle, version }) {
+  const href = `#/sites/${encodeURIComponent(site)}/config/${encodeURIComponent(bundle)}?version=${encodeURIComponent(version)}`;
+  return h("p", {}, h("a", { class: "button", href, id: "fill-config" }, t("newRun.fillConfig")));
 }

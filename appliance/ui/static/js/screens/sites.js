@@ -3,6 +3,7 @@ import { get, post, put } from "../api.js";
 import { h, table } from "../dom.js";
 import { t } from "../i18n.js";
 import { busy, errorBox, field, fmtTime, notice, showError } from "../ui.js";
+import { configPanel } from "./siteconfig.js";
 import { checkPanel, credentialsPanel, deletePanel, exportPanel, importPanel } from "./site_tools.js";
 import { healthBadge } from "./status.js";
 import { textToVars, varsToText } from "./vars.js";
@@ -117,9 +118,11 @@ export async function edit(root, { params, query, signal }) {
   const ref = params[0];
   const status = h("div", { class: "slot" });
   let site = { name: "", vars: {}, hosts: [{ name: "", address: "", port: 22 }], installed: {} };
+  let bundles = [];
   if (ref) {
     try {
       site = await get(`/api/sites/${encodeURIComponent(ref)}`, { signal });
+      bundles = await get("/api/bundles?limit=100000", { signal });
     } catch (err) {
       root.append(h("h2", {}, t("sites.edit")), status);
       showError(status, err);
@@ -212,6 +215,7 @@ export async function edit(root, { params, query, signal }) {
         " ",
         h("a", { class: "button", href: `#/history?site=${encodeURIComponent(site.name)}` }, t("nav.history")),
       ),
+      configPanel(site, bundles),
       credentialsPanel(site, { signal }),
       checkPanel(site, { signal }),
       exportPanel(site, { signal }),
