@@ -13,6 +13,7 @@ from typing import IO, Any, NoReturn
 
 from appliance import __version__
 from appliance.cli import (
+    backups,
     bundles,
     data,
     daytwo,
@@ -42,6 +43,7 @@ COMMAND_MODULES = (
     schedules,
     data,
     daytwo,
+    backups,
 )
 
 

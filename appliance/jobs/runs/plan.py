@@ -3,7 +3,8 @@
 - install (nothing of this bundle installed): preflight, every component in order, verify;
 - upgrade: preflight, backup, each component whose version changes, verify;
 - check: preflight, then every component with ``--check --diff``;
-- rollback: the bundle's rollback stage, restoring the backup an earlier run took.
+- rollback: the bundle's rollback stage, restoring the backup an earlier run took;
+- backup: the bundle's backup stage alone, on a site that has the bundle installed.
 Stages the bundle does not have are left out, except the one an action cannot do without
 (rollback); a refusal is an ``Unprocessable`` (422) that says why and what to do instead.
 """
@@ -19,6 +20,8 @@ from appliance.errors import BadRequest, Unprocessable
 from appliance.jobs.runs.operate import OPERATE, Operation, operate_steps
 
 ACTIONS = ("install", "upgrade", "check", "rollback")
+
+ACTIONS = (*ACTIONS, "backup")  # the backup stage alone (backups.py: a site's backups)
 
 
 @dataclass(frozen=True)
@@ -149,6 +152,8 @@ def make_plan(
         steps = _change_steps(manifest, installed, action)
     elif action == "check":
         steps = _check_steps(manifest, installed)
+    elif action == "backup":
+        steps = _backup_steps(manifest, current)
     else:
         steps = _rollback_steps(manifest, restore)
     planned = tuple(
@@ -234,3 +239,18 @@ def _rollback_steps(manifest: Manifest, restore: Mapping[str, Installed] | None)
             "Only an upgrade takes a backup; there is nothing to restore.",
         )
     return _stage(manifest, "rollback")
+
+
+def _backup_steps(manifest: Manifest, current: str | None) -> list[Step]:
+    """The backup stage alone; refused without one, or with nothing of the bundle installed."""
+    if "backup" not in manifest.stages:
+        raise Unprocessable(
+            f"{manifest.name} {manifest.version} has no backup stage",
+            "Only a bundle that declares `stages: backup` can back up a site.",
+        )
+    if current is None:
+        raise Unprocessable(
+            f"nothing of {manifest.name} is installed on the site: there is nothing to back up",
+            f"Install {manifest.name} first (action install).",
+        )
+    return _stage(manifest, "backup")
