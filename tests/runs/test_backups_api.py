@@ -168,3 +168,21 @@ def test_cli_lists_and_refuses(data_dir: Path, built_bundles: dict, tmp_path: Pa
     assert done.returncode != 0 and done.stderr.count("\n") <= 2 and "no backup 77" in done.stderr
     done = run_cli(data_dir, "backups", "lab", "--delete", "77")
     assert done.returncode != 0 and "no backup 77" in done.stderr
+
+
+def test_a_schedule_takes_action_backup(api: Api, two_sites: dict, tmp_path: Path) -> None:
+    body = {
+        "site": "lab",
+        "bundle": "demo-platform",
+        "version": "1.1.0",
+        "action": "backup",
+        "cron": "0 3 * * *",
+        "window_minutes": 60,
+    }
+    reply = api.post("/api/schedules", body)
+    assert reply.status == 201, reply.json()
+    assert reply.json()["action"] == "backup"
+    # refused like the run it would start: nothing of the bundle installed on the site
+    assert api.post("/api/sites", site_spec("bare", tmp_path / "bare", 1)).status == 201
+    reply = api.post("/api/schedules", {**body, "site": "bare"})
+    assert reply.status == 422 and "nothing to back up" in reply.json()["error"]
