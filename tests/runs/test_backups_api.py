@@ -125,8 +125,9 @@ def test_delete_refuses_unknown_foreign_busy_and_deleted(
     assert reply.status == 404 and reply.json()["hint"]
     reply = api.delete(f"/api/sites/lab/backups/{two_sites['other']}")
     assert reply.status == 422 and "another site" in reply.json()["error"]
-    reply = api.delete("/api/sites/lab/backups/abc")
-    assert reply.status == 422 and "not a backup id" in reply.json()["error"]
+    for bad in ("abc", "0", "9" * 30, "%C2%B2", "-1"):
+        reply = api.delete(f"/api/sites/lab/backups/{bad}")
+        assert reply.status == 422 and "not a backup id" in reply.json()["error"], bad
     bundle = sites.find_site("lab")  # an active run on lab: deletion waits for it
     active = taken_backup(ctx, "lab", import_bundle("demo-platform@1.1.0")["id"], finish=False)
     reply = api.delete(f"/api/sites/lab/backups/{two_sites['lab']}")

@@ -30,6 +30,7 @@ from appliance.jobs.runs.workspace import envvars
 from appliance.store import backups as rows
 from appliance.store import credentials, sites
 from appliance.store.daytwo import active_run_id
+from appliance.validate import SQLITE_INT_MAX
 
 logger = logging.getLogger(__name__)
 
@@ -82,9 +83,9 @@ def delete_backup(ctx: Context, site_ref: int | str, run_id: Any) -> dict[str, A
 
 
 def _deletable(site: Any, run_id: Any) -> Any:
-    if isinstance(run_id, str) and run_id.isdigit():
+    if isinstance(run_id, str) and run_id.isascii() and run_id.isdigit() and len(run_id) <= 18:
         run_id = int(run_id)
-    if isinstance(run_id, bool) or not isinstance(run_id, int):
+    if isinstance(run_id, bool) or not isinstance(run_id, int) or not 0 < run_id <= SQLITE_INT_MAX:
         raise Unprocessable(
             f"{str(run_id)[:40]!r} is not a backup id (the run id that took it)",
             f"List the backups: `appliance backups {site.name}`.",
