@@ -132,13 +132,15 @@ def _list_hint(site: Site) -> str:
 
 
 def apply_retention(ctx: Context, run: Mapping[str, Any]) -> list[int]:
-    """A run listener: after a successful run that took a backup, the site keeps its newest
-    ``keep_backups_per_site`` backups (0: all); older ones are deleted on the hosts and in the
-    record. A deletion that fails is logged and tried again after the next backup."""
+    """A run listener: after a run that took a backup (succeeded, or failed at a later step:
+    its backup is the one a rollback needs), the site keeps its newest ``keep_backups_per_site``
+    backups (0: all); older ones are deleted on the hosts and in the record. Not after a
+    cancelled or interrupted run (the appliance may be stopping). A deletion that fails is
+    logged and tried again after the next backup."""
     from appliance.jobs.runs.backup_remove import delete_backup
 
     keep = int(ctx.settings.keep_backups_per_site)
-    if run.get("state") != RunState.SUCCEEDED or keep < 1:
+    if run.get("state") not in (RunState.SUCCEEDED, RunState.FAILED) or keep < 1:
         return []
     site_id = run.get("site_id")
     found = rows.site_backups(site_id) if site_id is not None else []
