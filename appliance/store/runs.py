@@ -277,7 +277,8 @@ def run_steps(run_id: int) -> list[RunStep]:
 
 
 def latest_backup_run(site_id: int, bundle_name: str) -> Run | None:
-    """The site's latest run of ``bundle_name`` that completed a backup step."""
+    """The site's latest run of ``bundle_name`` that completed a backup step before changing
+    the site (an upgrade; a run with action backup is restored only when chosen by id)."""
     return (
         Run.select()
         .join(RunStep)
@@ -287,6 +288,7 @@ def latest_backup_run(site_id: int, bundle_name: str) -> Run | None:
             (Run.site == site_id)
             & (RunStep.kind == "backup")
             & (RunStep.state == "succeeded")
+            & (Run.action != "backup")
             & (Bundle.name == bundle_name)
         )
         .order_by(Run.id.desc())

@@ -88,6 +88,10 @@ def test_backups_listed_chosen_deleted_and_kept_to_the_newest(
     assert host["size_bytes"] > 0 and oldest["size_bytes"] == host["size_bytes"]
     assert set(host["components"]) == {"db", "config", "app"}
 
+    # without a choice a rollback restores the latest upgrade's backup, as it always did
+    plan = manager.start_run("lab", "demo-platform", "1.1.0", "rollback", dry_run=True)
+    assert plan["backup_run"] == upgrade["id"]
+
     # roll back to the first backup (not the latest): app 1.0.0 and its data come back
     plan = manager.start_run(
         "lab", "demo-platform", "1.1.0", "rollback", dry_run=True, backup=first["id"]

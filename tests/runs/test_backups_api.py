@@ -30,13 +30,13 @@ REPORT = {
 
 
 def taken_backup(ctx: Context, site: str, bundle_id: int, *, finish: bool = True) -> int:
-    """A run of ``site`` whose backup step succeeded and reported ``REPORT``."""
+    """An upgrade of ``site`` whose backup step succeeded and reported ``REPORT``."""
     site_row = sites.find_site(site)
     run_id = rows.create_run(
         ctx.store,
         site_id=site_row.id,
         bundle_id=bundle_id,
-        action="backup",
+        action="upgrade",
         plan=[{"idx": 1, "kind": "backup", "name": "backup", "playbook": "playbooks/backup.yml"}],
         trigger="manual",
         installed_before={
