@@ -143,6 +143,15 @@ SETTINGS: tuple[Setting, ...] = (
         "use 0 or more days",
     ),
     Setting(
+        "keep_backups_per_site",
+        10,
+        int,
+        "Backups: after each successful backup, a site keeps its newest N backups; older ones "
+        "are deleted on the hosts and in the record (0: keep every backup).",
+        lambda v: v >= 0,
+        "use 0 (keep all) or more",
+    ),
+    Setting(
         "status_refresh_minutes",
         15,
         int,

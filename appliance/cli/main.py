@@ -13,6 +13,7 @@ from typing import IO, Any, NoReturn
 
 from appliance import __version__
 from appliance.cli import (
+    backups,
     bundles,
     config,
     data,
@@ -44,6 +45,7 @@ COMMAND_MODULES = (
     schedules,
     data,
     daytwo,
+    backups,
 )
 
 

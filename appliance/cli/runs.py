@@ -29,6 +29,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=ACTIONS,
         help="default: install, or upgrade when the bundle is installed",
     )
+    run.add_argument(
+        "--backup",
+        type=positive_int_arg,
+        metavar="RUN",
+        help="with --action rollback: the backup to restore (`appliance backups SITE`); "
+        "default: the latest",
+    )
     run.add_argument("--plan", action="store_true", help="only show the plan; run nothing")
     run.add_argument("--json", action="store_true", help="with --plan: print the plan as JSON")
     run.set_defaults(handler=run_command)
@@ -155,13 +162,15 @@ def run_command(cmd: Command) -> int:
     bundle, version = parse_ref(args.ref)
     manager = _manager(cmd)
     if args.plan:
-        plan = manager.start_run(args.site, bundle, version, args.action, dry_run=True)
+        plan = manager.start_run(
+            args.site, bundle, version, args.action, dry_run=True, backup=args.backup
+        )
         if args.json:
             cmd.env.print_json(plan)
         else:
             _write_plan(cmd, plan)
         return 0
-    run = manager.start_run(args.site, bundle, version, args.action)
+    run = manager.start_run(args.site, bundle, version, args.action, backup=args.backup)
     return _follow_run(cmd, manager, run["id"])
 
 

@@ -169,6 +169,25 @@ CREATE TABLE site_config (
 """
 MIGRATIONS.append(_sql_script(V_SITE_CONFIG))
 
+# Backups (issue 16): one row per run whose backup stage succeeded (an upgrade or a backup run),
+# what each host reported (set_stats ``appliance_backup``: path, size, components), and when it
+# was deleted (kept: a rollback to it is refused with the reason). Backups taken before this
+# version are listed too, from their runs' succeeded backup steps (no host details).
+V_BACKUPS = """
+CREATE TABLE backup (
+  run_id INTEGER PRIMARY KEY REFERENCES run(id) ON DELETE CASCADE,
+  site_id INTEGER NOT NULL REFERENCES site(id) ON DELETE CASCADE,
+  bundle_name TEXT NOT NULL, bundle_version TEXT NOT NULL, created_at TEXT NOT NULL,
+  hosts TEXT NOT NULL DEFAULT '{}', components TEXT NOT NULL DEFAULT '[]', deleted_at TEXT);
+CREATE INDEX backup_site ON backup (site_id, run_id);
+INSERT INTO backup (run_id, site_id, bundle_name, bundle_version, created_at)
+  SELECT run.id, run.site_id, bundle.name, bundle.version,
+         COALESCE(run_step.finished_at, run.created_at)
+  FROM run JOIN run_step ON run_step.run_id = run.id JOIN bundle ON bundle.id = run.bundle_id
+  WHERE run_step.kind = 'backup' AND run_step.state = 'succeeded';
+"""
+MIGRATIONS.append(_sql_script(V_BACKUPS))
+
 LATEST = len(MIGRATIONS)
 
 

@@ -280,24 +280,6 @@ def run_steps(run_id: int) -> list[RunStep]:
     return list(RunStep.select().where(RunStep.run == run_id).order_by(RunStep.idx))
 
 
-def latest_backup_run(site_id: int, bundle_name: str) -> Run | None:
-    """The site's latest run of ``bundle_name`` that completed a backup step."""
-    return (
-        Run.select()
-        .join(RunStep)
-        .switch(Run)
-        .join(Bundle)
-        .where(
-            (Run.site == site_id)
-            & (RunStep.kind == "backup")
-            & (RunStep.state == "succeeded")
-            & (Bundle.name == bundle_name)
-        )
-        .order_by(Run.id.desc())
-        .first()
-    )
-
-
 def later_runs(run: Run) -> int:
     """Runs on the same site after ``run`` that may have changed it (a check changes nothing)."""
     return (

@@ -1,6 +1,7 @@
 """Route modules; each has ``register(app: Bottle, ctx: Context)``."""
 
 from appliance.backend.routes import (
+    backups,
     bundles,
     data,
     daytwo,
@@ -25,6 +26,7 @@ ROUTE_MODULES = (
     bundles,
     keys,
     runs,
+    backups,
     reports,
     streams,
     schedules,

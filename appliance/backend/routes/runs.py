@@ -22,6 +22,7 @@ RUN_FIELDS = {
     "version": Field(str, required=True, check=lambda v: None if v.strip() else "is empty"),
     "action": Field(str, check=lambda v: None if v in ACTIONS else f"must be one of {ACTIONS}"),
     "dry_run": Field(bool),
+    "backup": Field(int),  # rollback: the run whose backup to restore (default: the latest)
 }
 
 
@@ -47,6 +48,7 @@ def register(app: Bottle, ctx: Context) -> None:
             body["version"],
             body.get("action"),
             dry_run=body.get("dry_run", False),
+            backup=body.get("backup"),
         )
         response.status = 200 if body.get("dry_run") else 201
         return result

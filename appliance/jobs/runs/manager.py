@@ -22,7 +22,7 @@ from typing import Any
 from appliance.context import Context
 from appliance.errors import ApplianceError, Conflict, ServiceUnavailable, Unprocessable
 from appliance.jobs.ansible.secrets import redact_row
-from appliance.jobs.runs import processes, project, recovery
+from appliance.jobs.runs import backups, processes, project, recovery
 from appliance.jobs.runs.checks import apply_checks, read_checks
 from appliance.jobs.runs.log import RunLog
 from appliance.jobs.runs.operate import Operation
@@ -75,6 +75,7 @@ class RunManager:
 
     # -- lifecycle ---------------------------------------------------------------------------
     def start(self) -> RunManager:
+        self.add_listener(lambda run: backups.apply_retention(self.ctx, run))
         recovered = recovery.recover(self.ctx, notify=self._notify)
         if recovered:
             logger.warning("interrupted runs left by a stopped appliance: %s", recovered)
@@ -106,14 +107,15 @@ class RunManager:
         trigger: str = "manual",
         dry_run: bool = False,
         operation: Operation | None = None,
+        backup: int | None = None,
     ) -> dict[str, Any]:
         """Plan a run and start it (``dry_run``: only plan; nothing is stored); ``operation``
-        for action operate."""
+        for action operate; ``backup``: the backup a rollback restores (None: the latest)."""
         if self._stopping:
             raise ServiceUnavailable(
                 "the appliance is shutting down", "Start the run again once the appliance is back."
             )
-        planned = plan_run(site, bundle, version, action, operation)
+        planned = plan_run(site, bundle, version, action, operation, backup)
         if dry_run:
             return planned.to_json()
         plan, manifest, site_row = planned.plan, planned.manifest, planned.site
@@ -362,6 +364,7 @@ class RunManager:
                 rc=outcome.rc,
                 stats=outcome.stats,
             )
+            backups.record_step(store, run, planned.kind, step_state, outcome.custom)
             if step_state != StepState.SUCCEEDED:
                 where = f"at step {planned.title(total)}"
                 if step_state == StepState.FAILED:

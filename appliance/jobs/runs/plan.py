@@ -6,6 +6,7 @@
 - rollback: the bundle's rollback stage, restoring the backup an earlier run took;
 - reconfigure: preflight, the installed components whose config values changed since they
   last ran, verify (the versions stay).
+- backup: the bundle's backup stage alone, on a site that has the bundle installed.
 Stages the bundle does not have are left out, except the one an action cannot do without
 (rollback); a refusal is an ``Unprocessable`` (422) that says why and what to do instead.
 """
@@ -21,6 +22,8 @@ from appliance.errors import BadRequest, Unprocessable
 from appliance.jobs.runs.operate import OPERATE, Operation, operate_steps
 
 ACTIONS = ("install", "upgrade", "check", "rollback", "reconfigure")
+
+ACTIONS = (*ACTIONS, "backup")  # the backup stage alone (backups.py: a site's backups)
 
 
 @dataclass(frozen=True)
@@ -160,6 +163,8 @@ def make_plan(
         steps = _check_steps(manifest, installed)
     elif action == "reconfigure":
         steps = _reconfigure_steps(manifest, current, reconfigure)
+    elif action == "backup":
+        steps = _backup_steps(manifest, current)
     else:
         steps = _rollback_steps(manifest, restore)
     planned = tuple(
@@ -277,3 +282,18 @@ def _reconfigure_steps(
         extra = {"component": c.name, "from_version": c.version, "to_version": c.version}
         steps.append(("component", c.name, c.playbook, extra))
     return steps + _stage(manifest, "verify")
+
+
+def _backup_steps(manifest: Manifest, current: str | None) -> list[Step]:
+    """The backup stage alone; refused without one, or with nothing of the bundle installed."""
+    if "backup" not in manifest.stages:
+        raise Unprocessable(
+            f"{manifest.name} {manifest.version} has no backup stage",
+            "Only a bundle that declares `stages: backup` can back up a site.",
+        )
+    if current is None:
+        raise Unprocessable(
+            f"nothing of {manifest.name} is installed on the site: there is nothing to back up",
+            f"Install {manifest.name} first (action install).",
+        )
+    return _stage(manifest, "backup")

@@ -10,9 +10,11 @@ from typing import Any
 
 from appliance.bundle import Manifest, parse_manifest
 from appliance.errors import Unprocessable
+from appliance.jobs.runs.backups import chosen_backup, latest_refusal
 from appliance.jobs.runs.operate import Operation, check_hosts
 from appliance.jobs.runs.plan import Installed, Plan, make_plan, success_record
 from appliance.jobs.sites import config
+from appliance.store import backups as backup_rows
 from appliance.store import bundles as bundle_rows
 from appliance.store import runs as rows
 from appliance.store import sites
@@ -54,9 +56,11 @@ def plan_run(
     version: str,
     action: str | None,
     operation: Operation | None = None,
+    backup: int | None = None,
 ) -> PlannedRun:
     """Plan ``action`` (None: install or upgrade, from what the site has) of a bundle version on
-    a site; NotFound / Unprocessable with the reason a run would get."""
+    a site; NotFound / Unprocessable with the reason a run would get. ``backup`` (rollback
+    only): the run whose backup to restore; None: the latest backup of the bundle."""
     site_row = sites.find_site(site)
     if operation is not None:
         check_hosts(operation, [h["name"] for h in sites.site_hosts(site_row.id)])
@@ -67,20 +71,24 @@ def plan_run(
         for r in rows.installed_rows(site_row.id)
     }
     restore, backup_run = None, None
-    if action == "rollback":
-        backup = rows.latest_backup_run(site_row.id, manifest.name)
+    if action == "rollback" or backup is not None:
         if backup is not None:
-            backup_run = backup.id
+            taken = chosen_backup(site_row, manifest, action, backup)
+        else:
+            taken = backup_rows.latest_backup_run(site_row.id, manifest.name)
+            latest_refusal(site_row, taken.id if taken is not None else None)
+        if taken is not None:
+            backup_run = taken.id
             restore = {
-                name: Installed.from_json(info) for name, info in backup.installed_before.items()
+                name: Installed.from_json(info) for name, info in taken.installed_before.items()
             }
     changed = config.changed_components(site_row.id, manifest) if action == "reconfigure" else ()
     plan = make_plan(
         manifest, installed, action, restore=restore, operation=operation, reconfigure=changed
     )
-    # a rollback restores what was, an operation starts or stops what is: neither waits for
-    # values a newer declaration asks for
-    if plan.action not in ("rollback", "operate"):
+    # a rollback restores what was, an operation starts or stops what is, a backup copies it:
+    # none waits for values a newer declaration asks for
+    if plan.action not in ("rollback", "operate", "backup"):
         config.check_ready(site_row.id, manifest)
     return PlannedRun(site_row, bundle_row, manifest, installed, plan, backup_run)
 

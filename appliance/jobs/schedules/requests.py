@@ -17,7 +17,7 @@ from appliance.jobs.schedules.triggers import (
 from appliance.validate import Field, expect_object
 
 MAX_WINDOW_MINUTES = 7 * 24 * 60
-ACTIONS = ("upgrade", "install", "check")
+ACTIONS = ("upgrade", "install", "check", "backup")
 
 
 # Parsing a schedule description (HTTP body or command line) ------------------------------

@@ -2,6 +2,7 @@
 import { h } from "./dom.js";
 import { getLang, setLang, t } from "./i18n.js";
 import { showError } from "./ui.js";
+import * as backups from "./screens/backups.js";
 import * as bundles from "./screens/bundles.js";
 import * as data from "./screens/data.js";
 import * as history from "./screens/history.js";
@@ -19,6 +20,7 @@ const ROUTES = [
   [/^\/sites\/([^/]+)$/, sites.edit, "sites"],
   [/^\/sites\/([^/]+)\/status$/, siteStatus.render, "sites"],
   [/^\/sites\/([^/]+)\/config\/([^/]+)$/, siteConfig.render, "sites"],
+  [/^\/sites\/([^/]+)\/backups$/, backups.render, "sites"],
   [/^\/bundles$/, bundles.list, "bundles"],
   [/^\/bundles\/([^/]+)\/([^/]+)$/, bundles.detail, "bundles"],
   [/^\/runs\/new$/, newRun.render, "new-run"],

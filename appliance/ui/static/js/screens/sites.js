@@ -77,6 +77,7 @@ export async function list(root, { signal }) {
             { class: "actions" },
             h("a", { class: "button", href: `#/sites/${s.id}` }, t("common.edit")),
             h("a", { class: "button", href: `#/sites/${s.id}/status` }, t("status.open")),
+            h("a", { class: "button", href: `#/sites/${s.id}/backups` }, t("backups.open")),
             h("a", { class: "button", href: `#/runs/new?site=${encodeURIComponent(s.name)}` }, t("nav.newRun")),
             h("a", { class: "button", href: `#/history?site=${encodeURIComponent(s.name)}` }, t("nav.history")),
           ),
