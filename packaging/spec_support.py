@@ -6,6 +6,8 @@
   customer's laptop only.
 - ``trim_qt(datas, binaries)``: the QtWebEngine window needs a fraction of PyQt6's 500 MB.
   Measured (DESIGN.md "Packaging"): the window still renders with only the entries kept here.
+- ``drop_system_libs(binaries)``: libraries taken from the system that runs the file, not the
+  build root (see SYSTEM_LIBS).
 """
 
 from __future__ import annotations
@@ -237,3 +239,23 @@ def trim_qt(datas: list, binaries: list) -> tuple[list, list, dict[str, int]]:
     kept_binaries = [e for e in stage if not dangling(e)]
     counts = {"datas": len(datas) - len(kept_datas), "binaries": len(binaries) - len(kept_binaries)}
     return kept_datas, kept_binaries, counts
+
+
+# --- libraries left to the system -------------------------------------------------------------
+
+# The C++ runtime and the GPU buffer library come from the system that runs the file. Only the Qt
+# window loads them (nothing of the server, CLI or Ansible does), and the window's floor is a
+# system where they are new enough: the PyQt6 wheels need libstdc++ GLIBCXX_3.4.29, newer than
+# the Debian 11 build root's, and the system's graphics drivers are built against the system's
+# libstdc++ and libgbm, not older copies. libgcc_s is part of every glibc system.
+SYSTEM_LIBS = frozenset({"libstdc++.so.6", "libgcc_s.so.1", "libgbm.so.1"})
+
+
+def drop_system_libs(binaries: list) -> tuple[list, int]:
+    """binaries without the top-level entries of SYSTEM_LIBS; (kept, number dropped)."""
+    kept = [
+        e
+        for e in binaries
+        if not ("/" not in e[0].replace(os.sep, "/") and os.path.basename(e[0]) in SYSTEM_LIBS)
+    ]
+    return kept, len(binaries) - len(kept)
