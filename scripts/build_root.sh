@@ -52,13 +52,14 @@ TARGET_KEY=$(printf '%s\n' "$SUITE" "$MIRROR" "$TARGET_PACKAGES" "$RECIPE" | sha
 TARGET=$CACHE/$SUITE-target-$TARGET_KEY
 
 say() { echo "build_root: $*" >&2; }
+EXEC=  # "exec" for run/run-target: the command started is then CMD itself (signals reach it)
 
 # CMD in the root: a private mount namespace (the mounts vanish with it), the repository at
 # /appliance, /proc and /dev from the host, a clean environment.
 in_root() {
   local root=$1
   shift
-  unshare --mount --propagation private -- sh -c '
+  $EXEC unshare --mount --propagation private -- sh -c '
     set -e
     root=$1 repo=$2
     shift 2
@@ -139,17 +140,23 @@ for r in [*p["dependencies"], *opt["window"], *[d for d in opt["dev"] if d.start
   fi
   local started=$SECONDS
   say "installing the requirements into the root's venv"
+  # pip in the root trusts what the host trusts (a proxy's or a local mirror's own CA)
+  local ca=${PIP_CERT:-${SSL_CERT_FILE:-/etc/ssl/certs/ca-certificates.crt}}
+  if [ -f "$ca" ]; then cp "$ca" "$ROOT/etc/ssl/certs/build-host-ca.crt"; fi
   printf '%s\n' "$reqs" >"$ROOT/tmp/requirements.txt"
   printf '%s\n' "$reqs" | grep -i '^pyqt6' >"$ROOT/tmp/qt-requirements.txt"
   in_root "$ROOT" sh -ec '
     rm -rf /opt/venv
     /opt/python/bin/python3 -m venv /opt/venv
     site=$(/opt/venv/bin/python -c "import sysconfig; print(sysconfig.get_paths()[\"purelib\"])")
+    if [ -f /etc/ssl/certs/build-host-ca.crt ]; then
+      export PIP_CERT=/etc/ssl/certs/build-host-ca.crt
+    fi
     pip() { /opt/venv/bin/python -m pip -q --disable-pip-version-check "$@"; }
-    pip install --upgrade pip
     pip install --only-binary=:all: --platform manylinux_2_34_x86_64 --platform manylinux_2_28_x86_64 \
       --platform manylinux2014_x86_64 --python-version 3.13 --implementation cp \
       --target /tmp/qt -r /tmp/qt-requirements.txt
+    rm -rf /tmp/qt/bin  # the Qt tools (pyuic6 ...), which the binary does not carry
     cp -a /tmp/qt/. "$site/"
     rm -rf /tmp/qt
     pip install -r /tmp/requirements.txt
@@ -202,13 +209,13 @@ case "${1:-}" in
   run)
     shift
     [ -f "$ROOT/.complete" ] || { say "no build root yet: run '$0 ensure' first"; exit 1; }
-    in_root "$ROOT" "$@"
+    EXEC=exec in_root "$ROOT" "$@"
     ;;
   target) target ;;
   run-target)
     shift
     [ -f "$TARGET/.complete" ] || { say "no target root yet: run '$0 target' first"; exit 1; }
-    in_root "$TARGET" "$@"
+    EXEC=exec in_root "$TARGET" "$@"
     ;;
   *)
     echo "usage: $0 ensure | run CMD ... | target | run-target CMD ..." >&2
