@@ -295,7 +295,8 @@ def describe_qt_without_loading_it() -> str | None:
     PyQt6.QtCore in a child process and asking QLibraryInfo. Where the wheels' Qt cannot load
     (glibc older than QT_NEEDS_GLIBC: the Debian 11 build root) that fails and no Qt part would
     be collected; the answers are then filled in from the wheels' fixed layout (QT_WHEEL_PATHS,
-    the same as QLibraryInfo reports on a newer system) and the PyQt6-Qt6 version. Returns a
+    the same as QLibraryInfo reports on a newer system) and the PyQt6-Qt6 version; QtNetwork's
+    OpenSSL is left to the system. Returns a
     note when it did so, None when PyInstaller can ask Qt itself."""
     if not _glibc() or _glibc() >= QT_NEEDS_GLIBC:
         return None
@@ -316,4 +317,8 @@ def describe_qt_without_loading_it() -> str | None:
     info.package_location = package
     info.qt_inside_package = True
     info.qt_lib_dir = prefix / "lib"
+    # The other question PyInstaller asks Qt (in hook-PyQt6.QtNetwork): which OpenSSL QtNetwork
+    # loads, to carry it. Qt 6 loads the system's libssl.so.3 itself when a page needs TLS; the
+    # window shows the appliance over plain HTTP on loopback, so none is carried.
+    info.collect_qtnetwork_files = list
     return f"Qt {'.'.join(map(str, info.version))} described from the wheel's layout ({prefix})"

@@ -38,7 +38,9 @@ PY_VERSION=3.13.5
 PY_DEBIAN=3.13.5-2+deb13u5
 PY_ORIG_SHA256=93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640
 PY_DEBIAN_SHA256=a51f456e654ce2c9b40cc1db8005e5041cdb0b2c3aa96ab0871c49fe95280366
-PY_CONFIGURE="--prefix=/opt/python --enable-shared LDFLAGS=-Wl,-rpath,/opt/python/lib --with-ensurepip=install"
+# no rpath: the files PyInstaller carries would keep it, pointing at /opt/python/lib on the
+# laptop; in the root, LD_LIBRARY_PATH (in_root) finds libpython
+PY_CONFIGURE="--prefix=/opt/python --enable-shared --with-ensurepip=install"
 RECIPE=1
 # the bare root: what a minimal Debian 11 server has, and ps for the tests
 TARGET_PACKAGES=procps
@@ -55,10 +57,16 @@ say() { echo "build_root: $*" >&2; }
 EXEC=  # "exec" for run/run-target: the command started is then CMD itself (signals reach it)
 
 # CMD in the root: a private mount namespace (the mounts vanish with it), the repository at
-# /appliance, /proc and /dev from the host, a clean environment.
+# /appliance, /proc and /dev from the host, a clean environment (the build root's Python on
+# PATH; the target root gets nothing of it).
 in_root() {
   local root=$1
   shift
+  local ROOT_ENV=PATH=/usr/sbin:/usr/bin:/sbin:/bin
+  if [ "$root" != "$TARGET" ]; then
+    ROOT_ENV="PATH=/opt/venv/bin:/opt/python/bin:/usr/sbin:/usr/bin:/sbin:/bin LD_LIBRARY_PATH=/opt/python/lib"
+  fi
+  export ROOT_ENV
   $EXEC unshare --mount --propagation private -- sh -c '
     set -e
     root=$1 repo=$2
@@ -67,8 +75,7 @@ in_root() {
     mount --bind "$repo" "$root/appliance"
     mount -t proc proc "$root/proc"
     mount --rbind /dev "$root/dev"
-    exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb \
-      PATH=/opt/venv/bin:/opt/python/bin:/usr/sbin:/usr/bin:/sbin:/bin "$@"' \
+    exec chroot "$root" /usr/bin/env -i HOME=/root LANG=C.UTF-8 TERM=dumb $ROOT_ENV "$@"' \
     sh "$root" "$REPO" "$@"
 }
 
@@ -186,8 +193,8 @@ ensure() {
 
 target() {
   mkdir -p "$CACHE"
-  exec 9>"$CACHE/.lock"
-  flock 9
+  exec 8>"$CACHE/.lock-target"  # its own lock: not held up while a build root is being made
+  flock 8
   if [ ! -f "$TARGET/.complete" ]; then
     command -v debootstrap >/dev/null || { say "needs debootstrap (apt-get install debootstrap)"; exit 1; }
     rm -rf "$TARGET.partial" "$CACHE/$SUITE"-target-*
