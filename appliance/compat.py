@@ -25,7 +25,10 @@ def restore_library_path(environ: MutableMapping[str, str], frozen: bool | None 
     (/bin/sh for each Ansible module, ssh, the browser) would load our bundled
     libreadline/libcrypto instead of the system's. The loader reads the variable only when a
     process starts, so this process keeps its libraries; a child that is this binary again sets
-    its own.
+    its own, as a new instance: PYINSTALLER_RESET_ENVIRONMENT, else its bootloader would take
+    the inherited _PYI_* variables for its own set-up and skip the library path, and a bundled
+    library the system lacks (libsqlite3 on a bare Debian 11: tests/frozen/test_bullseye.py)
+    would not load in the python face Ansible runs.
     """
     if not (is_frozen() if frozen is None else frozen):
         return
@@ -34,6 +37,7 @@ def restore_library_path(environ: MutableMapping[str, str], frozen: bool | None 
         environ["LD_LIBRARY_PATH"] = original
     else:
         environ.pop("LD_LIBRARY_PATH", None)
+    environ["PYINSTALLER_RESET_ENVIRONMENT"] = "1"
 
 
 def self_command() -> list[str]:

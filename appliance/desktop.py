@@ -36,6 +36,9 @@ MIN_SIZE = (1000, 600)
 FRAME_ALLOWANCE = 32
 # Without a screen to ask (none reported), a size that fits a 1366x768 laptop.
 FALLBACK_SIZE = (1280, 700)
+# The oldest glibc the window's Qt libraries (the PyQt6 wheels) load on; the rest of the one
+# binary needs 2.31 (both measured by tests/frozen/test_glibc_floor.py).
+QT_GLIBC_FLOOR = (2, 34)
 
 
 def has_display() -> bool:
@@ -51,10 +54,27 @@ def _has_xcb_cursor() -> bool:
     return is_frozen() and any(resource_root().rglob("libxcb-cursor.so*"))
 
 
+def glibc_version() -> tuple[int, ...] | None:
+    """The running C library's version when it is glibc ((2, 31)), else None."""
+    try:
+        text = os.confstr("CS_GNU_LIBC_VERSION") or ""
+    except (AttributeError, ValueError, OSError):
+        return None
+    name, _, version = text.partition(" ")
+    if name != "glibc":
+        return None
+    parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    return parts or None
+
+
 def window_unavailable() -> str | None:
     """Why no window can open here (one line), or None when it can be tried."""
     if not has_display():
         return "no display (DISPLAY/WAYLAND_DISPLAY unset)"
+    libc = glibc_version()
+    if libc is not None and libc < QT_GLIBC_FLOOR:
+        need, have = ".".join(map(str, QT_GLIBC_FLOOR)), ".".join(map(str, libc))
+        return f"the window's Qt libraries need glibc {need} or newer, this system has {have}"
     for module in ("webview", "PyQt6.QtWidgets", "PyQt6.QtWebEngineWidgets"):
         try:
             importlib.import_module(module)

@@ -6,6 +6,10 @@
   customer's laptop only.
 - ``trim_qt(datas, binaries)``: the QtWebEngine window needs a fraction of PyQt6's 500 MB.
   Measured (DESIGN.md "Packaging"): the window still renders with only the entries kept here.
+- ``drop_system_libs(binaries)``: libraries taken from the system that runs the file, not the
+  build root (see SYSTEM_LIBS).
+- ``describe_qt_without_loading_it()``: PyInstaller's answers about Qt where Qt cannot load (the
+  Debian 11 build root, glibc older than the wheels need).
 """
 
 from __future__ import annotations
@@ -237,3 +241,84 @@ def trim_qt(datas: list, binaries: list) -> tuple[list, list, dict[str, int]]:
     kept_binaries = [e for e in stage if not dangling(e)]
     counts = {"datas": len(datas) - len(kept_datas), "binaries": len(binaries) - len(kept_binaries)}
     return kept_datas, kept_binaries, counts
+
+
+# --- libraries left to the system -------------------------------------------------------------
+
+# The C++ runtime and the GPU buffer library come from the system that runs the file. Only the Qt
+# window loads them (nothing of the server, CLI or Ansible does), and the window's floor is a
+# system where they are new enough: the PyQt6 wheels need libstdc++ GLIBCXX_3.4.29, newer than
+# the Debian 11 build root's, and the system's graphics drivers are built against the system's
+# libstdc++ and libgbm, not older copies. libgcc_s is part of every glibc system.
+SYSTEM_LIBS = frozenset({"libstdc++.so.6", "libgcc_s.so.1", "libgbm.so.1"})
+
+
+def drop_system_libs(binaries: list) -> tuple[list, int]:
+    """binaries without the top-level entries of SYSTEM_LIBS; (kept, number dropped)."""
+    kept = [
+        e
+        for e in binaries
+        if not ("/" not in e[0].replace(os.sep, "/") and os.path.basename(e[0]) in SYSTEM_LIBS)
+    ]
+    return kept, len(binaries) - len(kept)
+
+
+# --- Qt's layout where Qt cannot load ---------------------------------------------------------
+
+QT_NEEDS_GLIBC = (2, 34)
+# QLibraryInfo's paths in the PyPI wheels: fixed folders under PyQt6/Qt6 ("" = the prefix).
+QT_WHEEL_PATHS = {
+    "ArchDataPath": "",
+    "BinariesPath": "bin",
+    "DataPath": "",
+    "DocumentationPath": "doc",
+    "ExamplesPath": "examples",
+    "HeadersPath": "include",
+    "LibrariesPath": "lib",
+    "LibraryExecutablesPath": "libexec",
+    "PluginsPath": "plugins",
+    "PrefixPath": "",
+    "Qml2ImportsPath": "qml",
+    "SettingsPath": "",
+    "TestsPath": "tests",
+    "TranslationsPath": "translations",
+}
+
+
+def _glibc() -> tuple[int, ...]:
+    name, _, version = (os.confstr("CS_GNU_LIBC_VERSION") or "").partition(" ")
+    return tuple(int(p) for p in version.split(".")[:2]) if name == "glibc" else ()
+
+
+def describe_qt_without_loading_it() -> str | None:
+    """PyInstaller learns where Qt's plugins, resources and helper process are by importing
+    PyQt6.QtCore in a child process and asking QLibraryInfo. Where the wheels' Qt cannot load
+    (glibc older than QT_NEEDS_GLIBC: the Debian 11 build root) that fails and no Qt part would
+    be collected; the answers are then filled in from the wheels' fixed layout (QT_WHEEL_PATHS,
+    the same as QLibraryInfo reports on a newer system) and the PyQt6-Qt6 version; QtNetwork's
+    OpenSSL is left to the system. Returns a
+    note when it did so, None when PyInstaller can ask Qt itself."""
+    if not _glibc() or _glibc() >= QT_NEEDS_GLIBC:
+        return None
+    import importlib.metadata
+    import pathlib
+
+    from PyInstaller.utils.hooks import qt
+
+    spec = importlib.util.find_spec("PyQt6")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    package = pathlib.Path(list(spec.submodule_search_locations)[0]).resolve()
+    prefix = package / "Qt6"
+    info = qt.pyqt6_library_info
+    info.version = [int(p) for p in importlib.metadata.version("PyQt6-Qt6").split(".")[:3]]
+    info.is_debug_build = False
+    info.location = {k: str(prefix / v) if v else str(prefix) for k, v in QT_WHEEL_PATHS.items()}
+    info.package_location = package
+    info.qt_inside_package = True
+    info.qt_lib_dir = prefix / "lib"
+    # The other question PyInstaller asks Qt (in hook-PyQt6.QtNetwork): which OpenSSL QtNetwork
+    # loads, to carry it. Qt 6 loads the system's libssl.so.3 itself when a page needs TLS; the
+    # window shows the appliance over plain HTTP on loopback, so none is carried.
+    info.collect_qtnetwork_files = list
+    return f"Qt {'.'.join(map(str, info.version))} described from the wheel's layout ({prefix})"

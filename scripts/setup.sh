@@ -10,6 +10,7 @@ APT_PACKAGES=(
   libxcb-cursor0 libxkbcommon-x11-0 libxcb-icccm4 libxcb-keysyms1 libxcb-image0
   libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libnss3 libegl1
   libgl1 libgbm1 libxcomposite1 libxdamage1 libxrandr2 libxtst6 libxkbfile1 libasound2
+  debootstrap  # the Debian 11 build root of the one binary (scripts/build_root.sh)
 )
 
 missing=()

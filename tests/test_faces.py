@@ -419,12 +419,13 @@ def test_frozen_launchers_are_symlinks_to_the_binary(
 def test_frozen_children_get_the_users_library_path_back() -> None:
     from appliance.compat import restore_library_path
 
+    reset = {"PYINSTALLER_RESET_ENVIRONMENT": "1"}  # a child binary is a new instance
     env = {"LD_LIBRARY_PATH": "/tmp/_MEI123:/opt/lib", "LD_LIBRARY_PATH_ORIG": "/opt/lib"}
     restore_library_path(env, frozen=True)
-    assert env == {"LD_LIBRARY_PATH": "/opt/lib"}
+    assert env == {"LD_LIBRARY_PATH": "/opt/lib", **reset}
     env = {"LD_LIBRARY_PATH": "/tmp/_MEI123"}
     restore_library_path(env, frozen=True)
-    assert env == {}
+    assert env == reset
     env = {"LD_LIBRARY_PATH": "/usr/local/lib"}
     restore_library_path(env, frozen=False)  # unfrozen: the user's own value, untouched
     assert env == {"LD_LIBRARY_PATH": "/usr/local/lib"}

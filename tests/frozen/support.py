@@ -19,6 +19,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 BINARY = REPO / "dist" / "appliance"
 BUILD_SCRIPT = REPO / "scripts" / "build_binary.sh"
+BUILD_ROOT_SCRIPT = REPO / "scripts" / "build_root.sh"
 # What the binary is made of: newer than the binary means rebuild.
 SOURCES = [
     REPO / "appliance",
@@ -26,6 +27,7 @@ SOURCES = [
     REPO / "bundles",
     REPO / "build.spec",
     BUILD_SCRIPT,
+    BUILD_ROOT_SCRIPT,
 ]
 
 # System tools Ansible's local modules, the demo playbooks and xvfb-run need; no python*.
@@ -114,7 +116,12 @@ def ensure_binary() -> tuple[Path, float | None]:
             return BINARY, None
         started = time.monotonic()
         proc = subprocess.run(
-            ["bash", str(BUILD_SCRIPT)], cwd=REPO, capture_output=True, text=True, timeout=900
+            ["bash", str(BUILD_SCRIPT)],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            # the first build makes the cached Debian 11 build root (CPython from source) too
+            timeout=2700,
         )
         if proc.returncode != 0:
             raise RuntimeError(
