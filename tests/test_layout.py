@@ -43,6 +43,7 @@ LAYERS = [
         "appliance.jobs.datafolder",
         "appliance.jobs.removal",
         "appliance.jobs.keys",
+        "appliance.jobs.logsearch",
     },
     {"appliance.jobs.schedules"},
     {"appliance.backend"},

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from appliance.bundle.logdecl import parse_logs
 from appliance.bundle.safety import check_no_collisions, check_relpath, show_value
 from appliance.errors import BundleError
 
@@ -43,6 +44,7 @@ _TOP_KEYS = (
     "files",
 )
 _COMPONENT_KEYS = ("name", "version", "playbook")
+_COMPONENT_LOG_KEYS = ("logs",)  # optional: the component's log files (logdecl.py)
 _HINT = "Fix bundle.yml (see docs/bundle-format.md) and build the bundle again."
 
 
@@ -51,6 +53,7 @@ class Component:
     name: str
     version: str
     playbook: str
+    logs: tuple[str, ...] = ()  # globs of its log files on each host, templated per host
 
 
 @dataclass(frozen=True)
@@ -88,6 +91,7 @@ class Manifest:
             "expected_minutes": self.expected_minutes,
             "components": [
                 {"name": c.name, "version": c.version, "playbook": c.playbook}
+                | ({"logs": list(c.logs)} if c.logs else {})
                 for c in self.components
             ],
             "stages": {stage: self.stages[stage] for stage in STAGES if stage in self.stages},
@@ -227,7 +231,7 @@ def _components(value: Any) -> tuple[Component, ...]:
         where = f"components[{i}]"
         if not isinstance(item, dict):
             raise BundleError(f"{where} must be a mapping with name, version, playbook", _HINT)
-        unknown = [key for key in item if key not in _COMPONENT_KEYS]
+        unknown = [key for key in item if key not in _COMPONENT_KEYS + _COMPONENT_LOG_KEYS]
         if unknown:
             raise BundleError(f"{where} has unknown key {show_value(unknown[0])}", _HINT)
         for key in _COMPONENT_KEYS:
@@ -241,7 +245,8 @@ def _components(value: Any) -> tuple[Component, ...]:
         playbook = check_relpath(
             _string(item["playbook"], f"{where}.playbook"), f"{where}.playbook"
         )
-        out.append(Component(name=name, version=version, playbook=playbook))
+        logs = parse_logs(item.get("logs"), f"{where}.logs", _HINT)
+        out.append(Component(name=name, version=version, playbook=playbook, logs=logs))
     return tuple(out)
 
 

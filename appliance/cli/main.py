@@ -17,6 +17,7 @@ from appliance.cli import (
     data,
     export,
     history,
+    logs,
     reports,
     runs,
     schedules,
@@ -30,7 +31,7 @@ from appliance.store import DATABASE_ERRORS
 logger = logging.getLogger(__name__)
 
 # Each module adds its subcommands with register(subparsers); handlers are (Command) -> int.
-COMMAND_MODULES = (serve, sites, bundles, runs, export, reports, history, schedules, data)
+COMMAND_MODULES = (serve, sites, bundles, runs, export, reports, history, schedules, data, logs)
 
 
 class ExitStatus(IntEnum):

@@ -4,6 +4,7 @@ from appliance.backend.routes import (
     bundles,
     health,
     keys,
+    logsearch,
     reports,
     runs,
     schedules,
@@ -13,4 +14,16 @@ from appliance.backend.routes import (
     ui,
 )
 
-ROUTE_MODULES = (health, sites, site_extras, bundles, keys, runs, reports, streams, schedules, ui)
+ROUTE_MODULES = (
+    health,
+    sites,
+    site_extras,
+    bundles,
+    keys,
+    runs,
+    reports,
+    streams,
+    schedules,
+    logsearch,
+    ui,
+)
