@@ -5,6 +5,7 @@ with a hint before anything runs."""
 from __future__ import annotations
 
 import json
+import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 
 from appliance.context import Context
 from appliance.jobs.runs.manager import RunManager
+from appliance.store import credential_key
 from appliance.store import runs as rows
 from tests.runs.conftest import LocalSite
 from tests.support.cli import run_cli
@@ -135,4 +137,35 @@ def test_a_site_without_declared_logs_or_unknown(
     assert reply.status == 404 and "site list" in reply.json()["hint"]
     result = run_cli(ctx.paths.root, "logs", "lab", "--lines", "5000")
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "hint" in result.stderr
+    assert nothing_ran(ctx.paths.root)
+
+
+def test_busy_site_409_and_locked_key_423(
+    ctx: Context, local_site: LocalSite, import_bundle, api: Api
+) -> None:
+    bundle = import_bundle("demo-platform@1.0.0")
+    record_installed(ctx, 1)
+    # a locked credentials key answers as the credentials routes do
+    credential_key.create_key(ctx.paths.root, "passphrase", "correct horse")
+    assert api.post("/api/credentials/unlock", {"passphrase": "correct horse"}).status == 200
+    assert api.request("PUT", "/api/sites/lab/credentials", {"password": "pw"}).status == 200
+    assert api.post("/api/credentials/lock").json()["locked"] is True
+    reply = api.get("/api/sites/lab/logs?grep=x")
+    assert reply.status == 423 and "Unlock" in reply.json()["hint"]
+    # a run queued on the site (never started here: no run manager): the search waits for it
+    run_id = rows.create_run(
+        ctx.store,
+        site_id=1,
+        bundle_id=bundle["id"],
+        action="install",
+        plan=[],
+        trigger="manual",
+        installed_before={},
+        backup_run_id=None,
+        owner_pid=os.getpid(),
+        owner_start=None,
+    )
+    reply = api.get("/api/sites/lab/logs?grep=x")
+    assert reply.status == 409 and f"run {run_id}" in reply.json()["error"]
+    assert f"appliance log {run_id}" in reply.json()["hint"]
     assert nothing_ran(ctx.paths.root)
