@@ -1,0 +1,85 @@
+"""Log search on three real SSH hosts: the demo platform installed for real, then the app's own
+start line found on every host (each with its own port), a grep and a host filter, one host
+down reported as unreachable while the others answer, and no credential in what comes back."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import stat
+from pathlib import Path
+
+import pytest
+
+from appliance.bundle.build import build_bundle
+from appliance.context import Context
+from appliance.jobs import bundles as bundle_jobs
+from appliance.jobs.logsearch.engine import open_search
+from appliance.jobs.logsearch.request import plan_search
+from appliance.jobs.runs.manager import RunManager
+from appliance.jobs.sites import service as remote_sites
+from appliance.store import sites
+from tests.remote.conftest import site_spec
+from tests.support.cli import run_cli
+from tests.support.sshhosts import SshLab
+
+pytestmark = pytest.mark.slow
+
+REPO = Path(__file__).resolve().parents[2]
+DEMO_KEY = REPO / "bundles" / "DEMO-ONLY-signing.key"
+
+
+def test_search_finds_the_app_line_on_every_host(
+    remote_ctx: Context, lab: SshLab, tmp_path: Path
+) -> None:
+    ctx = remote_ctx
+    key = tmp_path / "demo.key"
+    shutil.copyfile(DEMO_KEY, key)
+    key.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    archive = build_bundle(REPO / "bundles" / "demo-platform" / "1.0.0", key, tmp_path)
+    bundle_jobs.import_file(ctx, archive)
+    for host in lab.hosts:  # a clean install root on every host
+        shutil.rmtree(host.root, ignore_errors=True)
+        host.root.mkdir()
+    site = sites.create_site(ctx.store, sites.parse_site(site_spec(lab, "logs3")))
+    remote_sites.set_site_credentials(
+        ctx,
+        site["id"],
+        {"ssh_key": lab.key_text, "password": lab.password, "become_password": lab.password},
+        key_source="file",
+    )
+    manager = RunManager(ctx).start()
+    ctx.services["runs"] = manager
+    run = manager.start_run("logs3", "demo-platform", "1.0.0", "install")
+    run = manager.wait(run["id"], 600)
+    assert run["state"] == "succeeded", run["error"]
+
+    items = list(open_search(ctx, plan_search("logs3", "app", grep="listening on")))
+    summary = items.pop()["summary"]
+    for host in lab.hosts:
+        found = [i for i in items if i["host"] == host.name]
+        assert found, f"nothing from {host.name}: {summary['hosts'][host.name]}"
+        assert found[-1]["file"] == f"{host.root}/logs/app.log"  # templated per host
+        assert f"{host.address}:{host.app_port} " in found[-1]["line"]
+        assert summary["hosts"][host.name]["error"] is None
+
+    # one host, through the CLI; the grep filters (every line has the pattern)
+    one = lab.hosts[2]
+    result = run_cli(ctx.paths.root, "logs", "logs3", "--host", one.name, "--grep", "GET /health")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout and all(
+        line.startswith(f"{one.name}  ") and "GET /health" in line
+        for line in result.stdout.splitlines()
+    )
+
+    # a host down: the others answer, the summary names it unreachable; exit 1
+    down = lab.hosts[0]
+    down.stop()
+    result = run_cli(ctx.paths.root, "logs", "logs3", "--grep", "listening on", "--json")
+    assert result.returncode == 1
+    items = [json.loads(line) for line in result.stdout.splitlines()]
+    hosts = items[-1]["summary"]["hosts"]
+    assert hosts[down.name]["unreachable"] is True and hosts[down.name]["error"]
+    assert {i["host"] for i in items[:-1]} == {h.name for h in lab.hosts[1:]}
+    text = result.stdout + result.stderr
+    assert lab.password not in text and lab.key_text.splitlines()[1] not in text
