@@ -4,6 +4,7 @@ import { getLang, setLang, t } from "./i18n.js";
 import { showError } from "./ui.js";
 import * as bundles from "./screens/bundles.js";
 import * as history from "./screens/history.js";
+import * as logsearch from "./screens/logsearch.js";
 import * as newRun from "./screens/newrun.js";
 import * as run from "./screens/run.js";
 import * as schedules from "./screens/schedules.js";
@@ -14,6 +15,7 @@ const ROUTES = [
   [/^\/sites$/, sites.list, "sites"],
   [/^\/sites\/new$/, sites.edit, "sites"],
   [/^\/sites\/([^/]+)$/, sites.edit, "sites"],
+  [/^\/sites\/([^/]+)\/logs$/, logsearch.render, "sites"],
   [/^\/bundles$/, bundles.list, "bundles"],
   [/^\/bundles\/([^/]+)\/([^/]+)$/, bundles.detail, "bundles"],
   [/^\/runs\/new$/, newRun.render, "new-run"],

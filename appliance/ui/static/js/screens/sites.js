@@ -192,6 +192,8 @@ export async function edit(root, { params, query, signal }) {
         h("a", { class: "button", href: `#/runs/new?site=${encodeURIComponent(site.name)}` }, t("nav.newRun")),
         " ",
         h("a", { class: "button", href: `#/history?site=${encodeURIComponent(site.name)}` }, t("nav.history")),
+        " ",
+        h("a", { class: "button", href: `#/sites/${site.id}/logs`, id: "site-logs" }, t("logs.open")),
       ),
       credentialsPanel(site, { signal }),
       checkPanel(site, { signal }),
