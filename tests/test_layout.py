@@ -44,6 +44,7 @@ LAYERS = [
         "appliance.jobs.removal",
         "appliance.jobs.keys",
         "appliance.jobs.logsearch",
+        "appliance.jobs.support",
     },
     {"appliance.jobs.schedules"},
     {"appliance.backend"},

@@ -1,16 +1,21 @@
 """appliance logs SITE [COMPONENT]: search the declared log files on the site's hosts (the same
-search as GET /api/sites/<site>/logs): ``host  file: line``, then one summary line per host."""
+search as GET /api/sites/<site>/logs): ``host  file: line``, then one summary line per host.
+appliance support-bundle SITE [-o FILE]: the site's support bundle (jobs/support/)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 from typing import Any
 
 from appliance.cli import credentials
 from appliance.cli.common import Command, Environment
+from appliance.errors import BadRequest
 from appliance.jobs.logsearch.engine import open_search
 from appliance.jobs.logsearch.request import DEFAULT_LINES, MAX_LINES, plan_search
+from appliance.jobs.support import collect
+from appliance.store import sites
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,6 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     logs.add_argument("--host", metavar="H", help="only this host")
     logs.add_argument("--json", action="store_true", help="NDJSON, as the API streams it")
     logs.set_defaults(handler=logs_command)
+    register_support(sub)
 
 
 def _summary_line(host: str, s: dict[str, Any]) -> str:
@@ -80,3 +86,29 @@ def logs_command(cmd: Command) -> int:
     )
     passphrase = credentials.key_passphrase(ctx.paths.root)
     return write_results(cmd.env, open_search(ctx, req, passphrase), args.json)
+
+
+def register_support(sub: argparse._SubParsersAction) -> None:
+    bundle = sub.add_parser(
+        "support-bundle",
+        help="one .tar.gz of a site's logs, facts, runs and findings, secrets redacted",
+    )
+    bundle.add_argument("site", help="site name or id")
+    bundle.add_argument(
+        "-o", "--output", metavar="FILE", help="where to write it (default: support-SITE.tar.gz)"
+    )
+    bundle.set_defaults(handler=support_command)
+
+
+def support_command(cmd: Command) -> int:
+    args = cmd.args
+    ctx = cmd.context()
+    site = sites.find_site(args.site)
+    target = Path(args.output or f"support-{site.name}.tar.gz")
+    if not target.resolve().parent.is_dir():
+        raise BadRequest(f"no folder {target.parent}", "Give -o a file in an existing folder.")
+    passphrase = credentials.key_passphrase(ctx.paths.root)
+    data = collect.make_bundle(ctx, site.id, passphrase)
+    written = collect.write_bundle(data, target)
+    cmd.env.stdout.write(f"wrote {written} ({len(data)} bytes)\n")
+    return 0

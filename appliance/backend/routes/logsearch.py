@@ -1,10 +1,11 @@
 """Log search across a site's hosts: ``GET /api/sites/<site>/logs`` streams NDJSON (see
 docs/api.md). Every check happens before the stream starts: a bad request is a 4xx, not a
-broken stream."""
+broken stream. ``GET /api/sites/<site>/support-bundle``: the site's support bundle."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -17,6 +18,8 @@ from appliance.context import Context
 from appliance.errors import BadRequest
 from appliance.jobs.logsearch.engine import open_search
 from appliance.jobs.logsearch.request import MAX_LINES, plan_search
+from appliance.jobs.support import collect
+from appliance.store import sites
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"", "0", "false", "no", "off"}
@@ -53,3 +56,13 @@ def register(app: Bottle, ctx: Context) -> None:
         slot = app.config[SLOTS_KEY].acquire("logs", req.site_id, client_fd(request.environ))
         response.content_type = "application/x-ndjson"
         return StreamBody(_lines(results), slot)
+
+    @app.get("/api/sites/<ref>/support-bundle")
+    def support_bundle(ref: str) -> bytes:
+        site = sites.find_site(ref)
+        data = collect.make_bundle(ctx, site.id)
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", site.name)
+        response.content_type = "application/gzip"
+        response.set_header("Content-Disposition", f'attachment; filename="support-{name}.tar.gz"')
+        response.set_header("Cache-Control", "no-store")
+        return data

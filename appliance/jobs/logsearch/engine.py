@@ -60,6 +60,7 @@ def module_args(req: SearchRequest) -> str:
             "max_files": MAX_FILES,
             "scan_bytes": SCAN_BYTES,
             "max_line_chars": MAX_LINE_CHARS,
+            "facts": req.facts,
         }
     )
 
@@ -133,6 +134,7 @@ def _host_summary(status: str, res: Mapping[str, Any], secrets: RunnerSecrets) -
         "errors": [secrets.redact(str(e)) for e in res.get("errors") or []] if ok else [],
         "unreachable": status == "unreachable",
         "error": error,
+        **({"facts": res["facts"]} if ok and isinstance(res.get("facts"), dict) else {}),
     }
 
 

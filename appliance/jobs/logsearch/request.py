@@ -29,6 +29,7 @@ class SearchRequest:
     components: dict[str, list[str]]  # component -> its declared globs
     pattern: Pattern
     lines: int
+    facts: bool = False  # also the hosts' basic facts (support bundles)
 
     def globs(self) -> list[str]:
         out: list[str] = []

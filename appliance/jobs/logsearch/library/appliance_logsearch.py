@@ -4,8 +4,9 @@ part of a bundle): expand the globs, read the tail of each file, keep the matchi
 within bounds. Runs on the host's own Python (3.8 or newer): only the standard library.
 
 Arguments (the appliance sends them; the pattern as hex so Ansible never templates it):
-globs, pattern_hex, regex, lines, max_bytes, seconds, max_files, scan_bytes, max_line_chars.
-Returns files (path, size, matched), lines ([file index, text]), truncated, timed_out, errors.
+globs, pattern_hex, regex, lines, max_bytes, seconds, max_files, scan_bytes, max_line_chars,
+facts. Returns files (path, size, matched), lines ([file index, text]), truncated, timed_out,
+errors, and with ``facts`` the host's basic facts (for a support bundle).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import binascii
 import collections
 import glob
 import os
+import platform
 import re
 import signal
 
@@ -67,6 +69,48 @@ def _tail(path, scan_bytes, keep, match, max_line_chars):
     return size, matched, list(kept), start > 0
 
 
+def _meminfo():
+    out = {}
+    with open("/proc/meminfo") as fh:
+        for line in fh:
+            name, _, rest = line.partition(":")
+            if name in ("MemTotal", "MemAvailable"):
+                out[name] = int(rest.split()[0]) * 1024
+    return {"total": out.get("MemTotal"), "available": out.get("MemAvailable")}
+
+
+def _os_name():
+    try:
+        with open("/etc/os-release") as fh:
+            for line in fh:
+                if line.startswith("PRETTY_NAME="):
+                    return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return " ".join(platform.uname()[0:3:2])
+
+
+def facts(paths):
+    """Basic facts for a support bundle: OS, Python, disk of / and of the log folders, memory,
+    uptime; what cannot be read is left out."""
+    out = {"os": _os_name(), "kernel": platform.release(), "python": platform.python_version()}
+    disks = {}
+    for path in ["/", *sorted({os.path.dirname(p) for p in paths})]:
+        try:
+            st = os.statvfs(path)
+        except OSError:
+            continue
+        disks[path] = {"total": st.f_blocks * st.f_frsize, "free": st.f_bavail * st.f_frsize}
+    out["disks"] = disks
+    try:
+        out["memory"] = _meminfo()
+        with open("/proc/uptime") as fh:
+            out["uptime_seconds"] = int(float(fh.read().split()[0]))
+    except (OSError, ValueError, IndexError):
+        pass
+    return out
+
+
 def search(args):
     pattern = binascii.unhexlify(args["pattern_hex"]).decode("utf-8")
     match = _matcher(pattern, args["regex"])
@@ -96,6 +140,8 @@ def search(args):
                     break
                 used += cost
                 out["lines"].append([index, line])
+        if args.get("facts"):
+            out["facts"] = facts([f["path"] for f in out["files"]])
     except TimeUp:
         out["timed_out"] = out["truncated"] = True
     finally:
@@ -115,6 +161,7 @@ def main():
             "max_files": {"type": "int", "default": 50},
             "scan_bytes": {"type": "int", "default": 16777216},
             "max_line_chars": {"type": "int", "default": 2000},
+            "facts": {"type": "bool", "default": False},
         },
         supports_check_mode=True,
     )

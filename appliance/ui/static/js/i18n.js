@@ -77,6 +77,7 @@ export const MESSAGES = {
     "cred.unlock": "Unlock",
     "cred.unlocked": "Credentials unlocked until the appliance stops.",
     "logs.open": "Search logs",
+    "support.download": "Support bundle",
     "logs.title": "Log search",
     "logs.titleNamed": "Log search: {name}",
     "logs.component": "Component",
@@ -296,6 +297,7 @@ export const MESSAGES = {
   },
   zh: {
     "logs.open": "搜索日志",
+    "support.download": "支持包",
     "logs.title": "日志搜索",
     "logs.titleNamed": "日志搜索：{name}",
     "logs.component": "组件",

@@ -194,6 +194,8 @@ export async function edit(root, { params, query, signal }) {
         h("a", { class: "button", href: `#/history?site=${encodeURIComponent(site.name)}` }, t("nav.history")),
         " ",
         h("a", { class: "button", href: `#/sites/${site.id}/logs`, id: "site-logs" }, t("logs.open")),
+        " ",
+        h("a", { class: "button", href: `/api/sites/${site.id}/support-bundle`, download: "", id: "site-support" }, t("support.download")),
       ),
       credentialsPanel(site, { signal }),
       checkPanel(site, { signal }),
