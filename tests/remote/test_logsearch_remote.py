@@ -1,12 +1,14 @@
 """Log search on three real SSH hosts: the demo platform installed for real, then the app's own
 start line found on every host (each with its own port), a grep and a host filter, one host
-down reported as unreachable while the others answer, and no credential in what comes back."""
+down reported as unreachable while the others answer, and no credential in what comes back;
+the site's support bundle holds each host's app log and no secret or other site's name."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import stat
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -48,6 +50,8 @@ def test_search_finds_the_app_line_on_every_host(
         {"ssh_key": lab.key_text, "password": lab.password, "become_password": lab.password},
         key_source="file",
     )
+    # another customer's site: its name must never reach this site's support bundle
+    sites.create_site(ctx.store, sites.parse_site(site_spec(lab, "othercustomer")))
     manager = RunManager(ctx).start()
     ctx.services["runs"] = manager
     run = manager.start_run("logs3", "demo-platform", "1.0.0", "install")
@@ -71,6 +75,26 @@ def test_search_finds_the_app_line_on_every_host(
         line.startswith(f"{one.name}  ") and "GET /health" in line
         for line in result.stdout.splitlines()
     )
+
+    # the support bundle: each host's app log and facts, no secret, no other site's name
+    out = tmp_path / "support.tar.gz"
+    result = run_cli(ctx.paths.root, "support-bundle", "logs3", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    with tarfile.open(out) as tar:
+        texts = {m.name: tar.extractfile(m).read().decode() for m in tar if m.isfile()}
+    for host in lab.hosts:
+        log = texts[
+            f"support-logs3/hosts/{host.name}/logs/{str(host.root).strip('/')}/logs/app.log"
+        ]
+        assert f"{host.address}:{host.app_port} " in log
+        assert json.loads(texts[f"support-logs3/hosts/{host.name}/facts.json"])["python"]
+    assert "support-logs3/index.html" in texts and "support-logs3/site.json" in texts
+    assert any(n.endswith("/output.log") for n in texts)
+    everything = "".join(texts.values())
+    key_lines = [ln for ln in lab.key_text.splitlines() if len(ln) >= 16 and "-----" not in ln]
+    for secret in [lab.password, *key_lines]:
+        assert secret not in everything
+    assert "othercustomer" not in everything
 
     # a host down: the others answer, the summary names it unreachable; exit 1
     down = lab.hosts[0]
