@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import stat
+import tarfile
 from pathlib import Path
 
 from playwright.sync_api import expect
@@ -15,6 +16,7 @@ from playwright.sync_api import expect
 from appliance.bundle.build import build_bundle
 from appliance.context import Context
 from appliance.jobs import bundles as bundle_jobs
+from appliance.jobs.sites import service as remote_sites
 from appliance.store import runs as rows
 from appliance.store import sites
 from tests.support.processes import REPO, ServerProcess
@@ -82,3 +84,39 @@ def test_search_logs_from_the_site(
     expect(page.locator("#log-done")).to_have_text("搜索完成。", timeout=120_000)
     expect(page.locator(".log-host-status")).to_have_text("1 个文件中的 4 行")
     shot(page, "logsearch-zh")
+
+
+def test_support_bundle_downloads_and_its_index_opens_offline(
+    ctx: Context, serve: ServerProcess, page, tmp_path: Path
+) -> None:
+    log = _site_with_a_log(ctx, tmp_path)
+    with log.open("a") as fh:
+        fh.write("db connect password=LeakedPw1 user=app\nERROR Sup3rSecretPw rejected\n")
+    sites.create_site(ctx.store, sites.parse_site({"name": "rivalco", "hosts": []}))
+    remote_sites.set_site_credentials(ctx, 1, {"password": "Sup3rSecretPw"}, key_source="file")
+    remote_sites.set_site_credentials(ctx, 2, {"password": "RivalPw77"}, key_source="file")
+    page.goto(page.url.split("#")[0] + "#/sites/1")
+    with page.expect_download(timeout=120_000) as info:
+        page.locator("#site-support").click()
+    archive = tmp_path / "support.tar.gz"
+    info.value.save_as(archive)
+    out = tmp_path / "unpacked"
+    with tarfile.open(archive) as tar:
+        tar.extractall(out, filter="data")
+        texts = {m.name: tar.extractfile(m).read().decode() for m in tar if m.isfile()}
+    everything = "".join(texts.values())
+    for secret in ("Sup3rSecretPw", "RivalPw77", "LeakedPw1", "rivalco"):
+        assert secret not in everything, secret
+    app_log = texts[f"support-plant/hosts/local/logs/{str(log).strip('/')}"]
+    assert "ERROR disk full" in app_log and "password=******** user=app" in app_log
+
+    # offline: the page from the unpacked folder, every request outside it refused
+    page.route("http://**/*", lambda route: route.abort())
+    page.goto((out / "support-plant" / "index.html").as_uri())
+    expect(page.locator("h1")).to_have_text("Support bundle: plant")
+    findings = page.locator("table").first
+    expect(findings.locator("tr.warn", has_text="log errors")).to_contain_text("local")
+    expect(findings.locator("tr.pass", has_text="reachable")).to_contain_text("answered")
+    expect(findings.locator("tr.warn", has_text="last run")).to_contain_text("no finished run")
+    assert page.evaluate("() => document.querySelectorAll('img[src=\"x\"]').length") == 0
+    shot(page, "support-index")
