@@ -7,6 +7,7 @@ from pathlib import Path
 
 from appliance.jobs.support.analyzers import host_findings, site_findings
 from appliance.jobs.support.redact import Scrubber, masked
+from appliance.store import credential_key
 from tests.support.cli import run_cli
 from tests.support.client import Api
 
@@ -73,3 +74,13 @@ def test_refusals(api: Api, data_dir: Path, tmp_path: Path) -> None:
     result = run_cli(data_dir, "support-bundle", "plant", "-o", str(tmp_path / "no" / "x.tgz"))
     assert result.returncode == 2 and "existing folder" in result.stderr
     assert not list(tmp_path.glob("**/*.tgz"))
+
+
+def test_a_locked_key_answers_423(api: Api, data_dir: Path) -> None:
+    credential_key.create_key(data_dir, "passphrase", "correct horse")
+    api.post("/api/sites", {"name": "plant", "hosts": []})
+    assert api.post("/api/credentials/unlock", {"passphrase": "correct horse"}).status == 200
+    assert api.request("PUT", "/api/sites/plant/credentials", {"password": "pw12"}).status == 200
+    assert api.post("/api/credentials/lock").json()["locked"] is True
+    reply = api.get("/api/sites/plant/support-bundle")
+    assert reply.status == 423 and "Unlock" in reply.json()["hint"]

@@ -45,7 +45,9 @@ def make_bundle(ctx: Context, site_ref: int | str, passphrase: str | None = None
     site = sites.get_site(site_ref)
     others = [s["name"] for s in sites.list_sites() if s["id"] != site["id"]]
     key = load_key(ctx.paths.root, passphrase) if passphrase else unlocked_key(ctx)
-    known = all_known_secrets(ctx.paths.root, [s["id"] for s in sites.list_sites()], key)
+    known = all_known_secrets(
+        ctx.paths.root, [s["id"] for s in sites.list_sites()], key, site["id"]
+    )
     scrub = Scrubber([*known, *secret_vars(site["vars"]), *_host_secrets(site)])
     own = runner_secrets(credentials.load_credentials(ctx.paths.root, site["id"], key=key))
     files: dict[str, str] = {}

@@ -5,14 +5,17 @@ before it is written into the archive."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from appliance.store import credentials
-from appliance.store.credential_key import CredentialKey
+from appliance.store.credential_key import CredentialKey, CredentialKeyError, PassphraseNeeded
 from appliance.store.credentials import REDACTED, Redactor
+
+logger = logging.getLogger(__name__)
 
 _PRIVATE_KEY = re.compile(
     r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----.*?(-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)", re.S
@@ -40,12 +43,22 @@ class Scrubber:
         return _ASSIGNED.sub(lambda m: m.group(1) + REDACTED, text)
 
 
-def all_known_secrets(root: Path, site_ids: Iterable[int], key: CredentialKey | None) -> list[str]:
-    """Every credential value of every site (the key must open them: a locked key raises as the
-    credentials do, 423, before anything is collected)."""
+def all_known_secrets(
+    root: Path, site_ids: Iterable[int], key: CredentialKey | None, own: int
+) -> list[str]:
+    """Every credential value of every site (a locked key raises as the credentials do, 423,
+    before anything is collected). Another site's credentials that no key opens any more are
+    skipped: the appliance cannot have written what it cannot read."""
     found: list[str] = []
     for site_id in site_ids:
-        found += credentials.load_credentials(root, site_id, key=key).values()
+        try:
+            found += credentials.load_credentials(root, site_id, key=key).values()
+        except PassphraseNeeded:
+            raise
+        except CredentialKeyError as e:
+            if site_id == own:
+                raise
+            logger.warning("support bundle: credentials of site %s not read: %s", site_id, e)
     return found
 
 
