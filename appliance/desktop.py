@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes.util
 import importlib
+import json
 import logging
 import os
 import select
@@ -205,6 +206,22 @@ def available_area() -> tuple[int, int, int, int] | None:
     return g.x() - full.x(), g.y() - full.y(), g.width(), g.height()
 
 
+class LoginBridge:
+    """What the page may ask its window (pywebview's JS API, ``window.pywebview.api``): the
+    login link of the server that runs now, from server.json, so a page whose server restarted
+    reloads itself with the new token (static/js/connection.js, Reconnect)."""
+
+    def __init__(self, server_json: Any) -> None:
+        self._server_json = server_json
+
+    def login_url(self) -> str | None:
+        try:
+            info = json.loads(self._server_json.read_text())
+            return f"{info['url']}?token={info['token']}"
+        except (OSError, ValueError, KeyError, TypeError):
+            return None  # no server now: the page keeps saying so
+
+
 def run_window(ctx: Context, server: LocalServer) -> tuple[bool, threading.Event]:
     """Show the window until it closes. Returns (keep serving?, the stop event a signal sets)."""
     if hasattr(os, "geteuid") and os.geteuid() == 0:
@@ -216,7 +233,10 @@ def run_window(ctx: Context, server: LocalServer) -> tuple[bool, threading.Event
     keep = threading.Event()
     area = available_area()
     geometry = window_geometry(area)
-    window = webview.create_window(TITLE, server.login_url, text_select=True, **geometry)
+    bridge = LoginBridge(ctx.paths.server_json)
+    window = webview.create_window(
+        TITLE, server.login_url, js_api=bridge, text_select=True, **geometry
+    )
 
     def on_shown() -> None:
         # what Qt reports once the window is on screen (the window test reads this line)

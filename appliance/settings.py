@@ -142,6 +142,24 @@ SETTINGS: tuple[Setting, ...] = (
         lambda v: v >= 0,
         "use 0 or more days",
     ),
+    Setting(
+        "status_refresh_minutes",
+        15,
+        int,
+        "Day two: a serving appliance refreshes every site's status this often (0: only after "
+        "runs and on demand).",
+        lambda v: v >= 0,
+        "use 0 (off) or more minutes",
+    ),
+    Setting(
+        "status_timeout_seconds",
+        15,
+        int,
+        "Day two: a status refresh's connection and task timeout per host; a status playbook "
+        "still running after four times this is stopped.",
+        lambda v: 1 <= v <= 600,
+        "use 1..600 seconds",
+    ),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

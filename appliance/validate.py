@@ -74,7 +74,12 @@ def check_json_value(value: Any, where: str, max_string: int = MAX_STRING_CHARS)
         else:
             problem = f"is a {type(item).__name__}, which JSON cannot hold"
         if problem:
-            raise BadRequest(f"{path} {problem}", "Fix that value and send it again.")
+            raise BadRequest(
+                f"{path} {problem}",
+                "Fix that value and send it again.",
+                code="invalid.value",
+                params={"field": path},
+            )
 
 
 def read_text_file(path: str, what: str, max_bytes: int = 2_000_000) -> str:
@@ -135,18 +140,30 @@ class Field:
 def expect_object(value: Any, where: str, fields: Mapping[str, Field]) -> dict[str, Any]:
     """Return the object with only declared fields; refuse unknown, missing or mistyped ones."""
     if not isinstance(value, dict):
-        raise BadRequest(f"{where} must be a JSON object", "Send a JSON object ({...}).")
+        raise BadRequest(
+            f"{where} must be a JSON object",
+            "Send a JSON object ({...}).",
+            code="invalid.not_object",
+            params={"field": where},
+        )
     unknown = sorted(set(value) - set(fields))
     if unknown:
         raise BadRequest(
             f"{where} has unknown field(s): {', '.join(map(str, unknown))}",
             f"Allowed fields: {', '.join(fields)}.",
+            code="invalid.unknown_fields",
+            params={"field": where, "fields": ", ".join(map(str, unknown))},
         )
     out: dict[str, Any] = {}
     for name, spec in fields.items():
         if name not in value or value[name] is None:
             if spec.required:
-                raise BadRequest(f"{where}.{name} is required", f"Add the field {name!r}.")
+                raise BadRequest(
+                    f"{where}.{name} is required",
+                    f"Add the field {name!r}.",
+                    code="invalid.required",
+                    params={"field": f"{where}.{name}"},
+                )
             continue
         item = value[name]
         # bool is an int in Python; never accept true/false where a number is asked for
@@ -155,16 +172,25 @@ def expect_object(value: Any, where: str, fields: Mapping[str, Field]) -> dict[s
             raise BadRequest(
                 f"{where}.{name} must be {_type_name(spec.type)}, not {_json_type(item)}",
                 f"Send {name!r} as {_type_name(spec.type)}.",
+                code="invalid.type",
+                params={"field": f"{where}.{name}"},
             )
         if isinstance(item, str) and len(item) > spec.max_chars:
             raise BadRequest(
                 f"{where}.{name} is longer than {spec.max_chars} characters",
                 f"Shorten the field {name!r}.",
+                code="invalid.too_long",
+                params={"field": f"{where}.{name}", "max": spec.max_chars},
             )
         if spec.check is not None:
             problem = spec.check(item)
             if problem:
-                raise BadRequest(f"{where}.{name} {problem}", f"Fix the field {name!r}.")
+                raise BadRequest(
+                    f"{where}.{name} {problem}",
+                    f"Fix the field {name!r}.",
+                    code="invalid.field",
+                    params={"field": f"{where}.{name}", "problem": problem},
+                )
         out[name] = item
     return out
 

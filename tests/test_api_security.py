@@ -20,7 +20,7 @@ def test_health_needs_no_token(api: Api) -> None:
 def test_api_without_token_is_401_json(api: Api) -> None:
     reply = api.get("/api/sites", token=False)
     assert reply.status == 401
-    assert set(reply.json()) == {"error", "hint"}
+    assert set(reply.json()) == {"error", "hint", "code", "params"}
     assert (
         api.get("/api/sites", headers={"Authorization": "Bearer wrong"}, token=False).status == 401
     )
@@ -69,7 +69,7 @@ def test_pages_carry_strict_csp(api: Api) -> None:
 def test_unknown_path_is_json_404(api: Api) -> None:
     reply = api.get("/api/no-such-thing")
     assert reply.status == 404
-    assert set(reply.json()) == {"error", "hint"}
+    assert set(reply.json()) == {"error", "hint", "code", "params"}
     assert api.request("DELETE", "/api/health").status == 405
 
 

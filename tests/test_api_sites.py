@@ -91,7 +91,7 @@ def test_bad_bodies_are_4xx_and_store_nothing(
 ) -> None:
     reply = api.post("/api/sites", raw=raw, headers={"Content-Type": "application/json"})
     assert reply.status == status, reply.body
-    assert set(reply.json()) == {"error", "hint"}
+    assert set(reply.json()) == {"error", "hint", "code", "params"}
     assert words in reply.json()["error"]
     assert api.get("/api/sites").json() == []
 

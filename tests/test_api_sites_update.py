@@ -46,7 +46,7 @@ def test_put_name_clash_is_409_and_changes_nothing(api: Api) -> None:
     api.post("/api/sites", {"name": "other"})
     reply = api.request("PUT", f"/api/sites/{first['id']}", {**SITE, "name": "other"})
     assert reply.status == 409
-    assert set(reply.json()) == {"error", "hint"}
+    assert set(reply.json()) == {"error", "hint", "code", "params"}
     assert api.get(f"/api/sites/{first['id']}").json() == first
 
 

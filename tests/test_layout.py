@@ -46,6 +46,7 @@ LAYERS = [
         "appliance.jobs.logsearch",
         "appliance.jobs.support",
     },
+    {"appliance.jobs.daytwo"},  # status runs steps (runs/runner); it listens to the run manager
     {"appliance.jobs.schedules"},
     {"appliance.backend"},
     {"appliance.desktop"},

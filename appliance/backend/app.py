@@ -24,7 +24,8 @@ def _json_response(status: int, payload: Any) -> HTTPResponse:
 
 
 def _api_plugin(callback: Callable) -> Callable:
-    """Serialize dict/list results as JSON and turn errors into ``{"error", "hint"}``."""
+    """Serialize dict/list results as JSON and turn errors into ``{"error", "hint", "code",
+    "params"}`` (see appliance.errors: the page words coded errors in its own language)."""
 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -37,7 +38,9 @@ def _api_plugin(callback: Callable) -> Callable:
             raise
         except Exception:  # the edge: log it, answer a 500 that says it is a bug
             logger.exception("unexpected error in %s", callback.__name__)
-            return _json_response(500, ApplianceError("internal error").to_json())
+            return _json_response(
+                500, ApplianceError("internal error", code="internal.bug").to_json()
+            )
         if isinstance(result, dict | list):
             response.content_type = "application/json"
             return json.dumps(result)
@@ -64,13 +67,17 @@ def _error_handler(status: int) -> Callable[[Any], str]:
         400: ("malformed request", "Check the path and the request against docs/api.md."),
         404: ("no such path", "See docs/api.md for the API's paths."),
         405: ("method not allowed on this path", "See docs/api.md for the methods."),
+        413: ("request body too large", "Send a smaller body."),
         500: ("internal error", ApplianceError.default_hint),
     }
+    codes = {400: "request.malformed", 404: "request.no_path", 405: "request.method"}
+    codes |= {413: "request.too_large", 500: "internal.bug"}
 
     def handler(error: Any) -> str:
         response.content_type = "application/json"
         error_text, hint = messages.get(status, ("request failed", "Check the request."))
-        return json.dumps({"error": error_text, "hint": hint})
+        code = codes.get(status, "request.failed")
+        return json.dumps({"error": error_text, "hint": hint, "code": code, "params": {}})
 
     return handler
 

@@ -78,8 +78,9 @@ def _error(
     error: str,
     hint: str,
     extra: list[tuple[str, str]] | None = None,
+    code: str | None = None,
 ) -> Iterable[bytes]:
-    body = json.dumps({"error": error, "hint": hint}).encode()
+    body = json.dumps({"error": error, "hint": hint, "code": code, "params": {}}).encode()
     headers = [
         ("Content-Type", "application/json"),
         ("Content-Length", str(len(body))),
@@ -124,6 +125,7 @@ class SecurityMiddleware:
                 "403 Forbidden",
                 f"requests for host {host!r} are refused",
                 "Open the appliance at the URL it printed (http://127.0.0.1:<port>/).",
+                code="request.foreign_host",
             )
         method = environ.get("REQUEST_METHOD", "GET").upper()
         origin = environ.get("HTTP_ORIGIN")
@@ -137,6 +139,7 @@ class SecurityMiddleware:
                 "403 Forbidden",
                 f"{method} from origin {origin!r} is refused",
                 "Change things only from the appliance's own page.",
+                code="request.foreign_origin",
             )
         path = environ.get("PATH_INFO", "")
         if path == "/" and "token=" in environ.get("QUERY_STRING", ""):
@@ -153,6 +156,7 @@ class SecurityMiddleware:
                 "Open the URL with ?token= that the appliance printed, or send "
                 "Authorization: Bearer <token> (server.json in the data folder has it).",
                 [("WWW-Authenticate", "Bearer")],
+                code="auth.token",
             )
 
         def with_headers(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -174,6 +178,7 @@ class SecurityMiddleware:
                 "401 Unauthorized",
                 "wrong token in the URL",
                 "Use the URL the appliance printed at start (the token changes each launch).",
+                code="auth.url_token",
             )
         cookie = f"{COOKIE}={self.token}; HttpOnly; SameSite=Strict; Path=/"
         start_response(

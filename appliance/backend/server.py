@@ -9,10 +9,9 @@ import secrets
 import threading
 from pathlib import Path
 
-from cheroot import wsgi
-
 from appliance.backend.app import WebApp, create_app
 from appliance.backend.security import check_bind_address
+from appliance.backend.wire import ApplianceServer
 from appliance.context import Context
 
 logger = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ class LocalServer:
         self.token = secrets.token_urlsafe(32)
         self.app: WebApp = create_app(ctx, self.token)
         threads = ctx.settings.server_threads
-        self._server = wsgi.Server(
+        self._server = ApplianceServer(
             (self.host, self.requested_port),
             self.app,
             numthreads=threads,

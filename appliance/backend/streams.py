@@ -63,6 +63,8 @@ class StreamSlots:
                     f"{self.limit} log/event streams are already open",
                     "Close another run view (or its `appliance log --follow`), then retry; "
                     "raise the max_streams setting if many viewers are normal here.",
+                    code="stream.busy",
+                    params={"limit": self.limit},
                 )
             info = StreamInfo(next(self._ids), kind, run_id, fd)
             self._open[info.id] = info

@@ -81,22 +81,18 @@ def import_bundle(
     ``Conflict``.
     """
     bundles_dir, tmp_dir = Path(bundles_dir), Path(tmp_dir)
-    try:
-        tmp_dir.mkdir(parents=True, exist_ok=True)
-        work = Path(tempfile.mkdtemp(prefix="import-", dir=tmp_dir))
-    except OSError as e:
-        raise BundleError(
-            f"cannot create a temporary folder in {tmp_dir}: {e.strerror or e}",
-            "Check free space and permissions of the data directory.",
-        ) from e
-    tree = work / "tree"
     present: list[Path] = []
+    works: list[Path] = []
 
     def choose_dest(manifest: Manifest, manifest_bytes: bytes) -> Path | None:
+        # Called once the signed manifest passed its checks and limits: nothing is created on
+        # disk before (a refused archive leaves not even an empty temporary folder).
         target = bundles_dir / manifest.name / manifest.version
         if _installed_identical(target, manifest, manifest_bytes):
             present.append(target)
             return None  # still read it all, so a damaged archive is reported as such
+        works.append(_make_work(tmp_dir))
+        tree = works[0] / "tree"
         tree.mkdir(mode=0o755)
         return tree
 
@@ -106,6 +102,7 @@ def import_bundle(
         target = bundles_dir / manifest.name / manifest.version
         if present:
             return read_imported(target)
+        tree = works[0] / "tree"
         try:
             _write_meta(tree, scan, hashlib.sha256(scan.manifest_bytes).hexdigest())
             make_read_only(tree, keep_root_writable=True)
@@ -122,7 +119,19 @@ def import_bundle(
         )
         return ImportedBundle(manifest, target, scan.key.key_id, scan.sha256, False)
     finally:
-        remove_tree(work)
+        for work in works:
+            remove_tree(work)
+
+
+def _make_work(tmp_dir: Path) -> Path:
+    try:
+        tmp_dir.mkdir(parents=True, exist_ok=True)
+        return Path(tempfile.mkdtemp(prefix="import-", dir=tmp_dir))
+    except OSError as e:
+        raise BundleError(
+            f"cannot create a temporary folder in {tmp_dir}: {e.strerror or e}",
+            "Check free space and permissions of the data directory.",
+        ) from e
 
 
 def read_imported(path: Path) -> ImportedBundle:

@@ -13,12 +13,16 @@ from typing import Any
 
 import yaml
 
+from appliance import __version__
+from appliance.bundle.configspec import ConfigItem, check_requires, parse_items
 from appliance.bundle.logdecl import parse_logs
 from appliance.bundle.safety import check_no_collisions, check_relpath, show_value
+from appliance.bundle.yamlread import is_int as _is_int
+from appliance.bundle.yamlread import load_manifest_yaml as _load_yaml
+from appliance.bundle.yamlread import type_name as _type
 from appliance.errors import BundleError
 
 FORMAT = 1
-_SAFE_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 STAGES = ("preflight", "backup", "verify", "rollback")
 MANIFEST_NAME = "bundle.yml"
 SIGNATURE_NAME = "bundle.sig"
@@ -42,9 +46,14 @@ _TOP_KEYS = (
     "components",
     "stages",
     "files",
+    "config",
+    "requires_appliance",
 )
-_COMPONENT_KEYS = ("name", "version", "playbook")
-_COMPONENT_LOG_KEYS = ("logs",)  # optional: the component's log files (logdecl.py)
+_COMPONENT_KEYS = ("name", "version", "playbook", "config")
+_REQUIRED_COMPONENT_KEYS = ("name", "version", "playbook")
+# day two (docs/bundle-format.md); logs: the component's log files (logdecl.py)
+_COMPONENT_OPTIONAL = ("status", "operations", "logs")
+OPERATIONS = ("start", "stop", "restart")
 _HINT = "Fix bundle.yml (see docs/bundle-format.md) and build the bundle again."
 
 
@@ -53,7 +62,29 @@ class Component:
     name: str
     version: str
     playbook: str
+    # day two: the status playbook (reports state, detail, version per host through set_stats)
+    status: str | None = None
+    # day two: operation (start | stop | restart) -> playbook
+    operations: Mapping[str, str] = field(default_factory=dict)
+    config: tuple[str, ...] = ()  # the config items it uses (reconfigure re-applies it)
     logs: tuple[str, ...] = ()  # globs of its log files on each host, templated per host
+
+    def day_two_playbooks(self) -> list[str]:
+        found = [self.status] if self.status else []
+        return found + [self.operations[op] for op in OPERATIONS if op in self.operations]
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"name": self.name, "version": self.version}
+        data["playbook"] = self.playbook
+        if self.status:
+            data["status"] = self.status
+        if self.operations:
+            data["operations"] = {
+                op: self.operations[op] for op in OPERATIONS if op in self.operations
+            }
+        if self.logs:
+            data["logs"] = list(self.logs)
+        return data
 
 
 @dataclass(frozen=True)
@@ -69,6 +100,8 @@ class Manifest:
     description: str = ""
     expected_minutes: int | None = None
     format: int = FORMAT
+    config: tuple[ConfigItem, ...] = ()
+    requires_appliance: str | None = None
 
     def playbooks(self) -> list[str]:
         """Every playbook the bundle runs, components first, each once, in order."""
@@ -78,6 +111,9 @@ class Manifest:
         for stage in STAGES:
             if stage in self.stages:
                 seen.setdefault(self.stages[stage])
+        for component in self.components:
+            for playbook in component.day_two_playbooks():
+                seen.setdefault(playbook)
         return list(seen)
 
     def to_json(self) -> dict[str, Any]:
@@ -89,15 +125,24 @@ class Manifest:
             "description": self.description,
             "upgrade_from": list(self.upgrade_from),
             "expected_minutes": self.expected_minutes,
-            "components": [
-                {"name": c.name, "version": c.version, "playbook": c.playbook}
-                | ({"logs": list(c.logs)} if c.logs else {})
-                for c in self.components
-            ],
+            "components": [c.to_json() for c in self.components],
             "stages": {stage: self.stages[stage] for stage in STAGES if stage in self.stages},
             "files": {path: "sha256:" + digest for path, digest in sorted(self.files.items())},
         }
+        _add_config(data, self)
         return data
+
+
+def _add_config(data: dict[str, Any], manifest: Manifest) -> None:
+    """The config declarations, only where a manifest has them (format 1 dumps stay as they
+    were without)."""
+    for raw, component in zip(data["components"], manifest.components, strict=True):
+        if component.config:
+            raw["config"] = list(component.config)
+    if manifest.config:
+        data["config"] = [item.to_json() for item in manifest.config]
+    if manifest.requires_appliance:
+        data["requires_appliance"] = manifest.requires_appliance
 
 
 def dump_manifest(manifest: Manifest) -> bytes:
@@ -123,6 +168,8 @@ def parse_manifest(data: bytes, *, source: bool = False) -> Manifest:
     doc = _load_yaml(data)
     if not isinstance(doc, dict):
         raise BundleError(f"bundle.yml must be a mapping, not {_type(doc)}", _HINT)
+    # before anything else: a newer bundle's new keys are refused with the version it needs
+    requires = check_requires(doc.get("requires_appliance"), __version__)
     unknown = [key for key in doc if key not in _TOP_KEYS]
     if unknown:
         raise BundleError(
@@ -169,7 +216,9 @@ def parse_manifest(data: bytes, *, source: bool = False) -> Manifest:
     if expected is not None and (not _is_int(expected) or expected <= 0):
         raise BundleError("expected_minutes must be a positive integer", _HINT)
 
+    config = parse_items(doc.get("config"))
     components = _components(doc["components"])
+    _check_component_config(components, config)
     stages = _stages(doc.get("stages"))
     files = {} if source else _files(doc["files"])
 
@@ -182,6 +231,8 @@ def parse_manifest(data: bytes, *, source: bool = False) -> Manifest:
         stages=stages,
         description=description,
         expected_minutes=expected,
+        config=config,
+        requires_appliance=requires,
     )
     if not source:
         check_playbooks_listed(manifest)
@@ -195,31 +246,14 @@ def check_playbooks_listed(manifest: Manifest) -> None:
             raise BundleError(
                 f"components[{i}].playbook {component.playbook} is not in files", _HINT
             )
+        for playbook in component.day_two_playbooks():
+            if playbook not in manifest.files:
+                raise BundleError(
+                    f"components[{i}] day-two playbook {playbook} is not in files", _HINT
+                )
     for stage, playbook in manifest.stages.items():
         if playbook not in manifest.files:
             raise BundleError(f"stages.{stage} {playbook} is not in files", _HINT)
-
-
-def _load_yaml(data: bytes) -> Any:
-    if not isinstance(data, bytes | bytearray):
-        raise BundleError("bundle.yml must be bytes", _HINT)
-    try:
-        text = bytes(data).decode("utf-8")
-    except UnicodeDecodeError as e:
-        raise BundleError(
-            f"bundle.yml is not UTF-8 text ({e.reason} at byte {e.start})", _HINT
-        ) from None
-    try:
-        # libyaml's loader when PyYAML has it: ten times faster on the manifests of bundles
-        # carrying real collections (thousands of files); the same safe constructors.
-        return yaml.load(text, Loader=_SAFE_LOADER)
-    except yaml.YAMLError as e:
-        raise BundleError(f"bundle.yml is not valid YAML: {_one_line(str(e))}", _HINT) from None
-    except (ValueError, OverflowError, TypeError, RecursionError) as e:
-        # Values PyYAML cannot build (an integer of 5000 digits, nesting too deep).
-        raise BundleError(
-            f"bundle.yml holds a value that cannot be read: {_one_line(str(e))}", _HINT
-        ) from None
 
 
 def _components(value: Any) -> tuple[Component, ...]:
@@ -231,10 +265,10 @@ def _components(value: Any) -> tuple[Component, ...]:
         where = f"components[{i}]"
         if not isinstance(item, dict):
             raise BundleError(f"{where} must be a mapping with name, version, playbook", _HINT)
-        unknown = [key for key in item if key not in _COMPONENT_KEYS + _COMPONENT_LOG_KEYS]
+        unknown = [key for key in item if key not in (*_COMPONENT_KEYS, *_COMPONENT_OPTIONAL)]
         if unknown:
             raise BundleError(f"{where} has unknown key {show_value(unknown[0])}", _HINT)
-        for key in _COMPONENT_KEYS:
+        for key in _REQUIRED_COMPONENT_KEYS:
             if key not in item:
                 raise BundleError(f"{where} is missing {key}", _HINT)
         name = _pattern(item["name"], f"{where}.name", NAME_RE, allow_number=False)
@@ -245,9 +279,47 @@ def _components(value: Any) -> tuple[Component, ...]:
         playbook = check_relpath(
             _string(item["playbook"], f"{where}.playbook"), f"{where}.playbook"
         )
+        status = item.get("status")
+        if status is not None:
+            status = check_relpath(_string(status, f"{where}.status"), f"{where}.status")
+        operations = _operations(item.get("operations"), f"{where}.operations")
+        uses = item.get("config", [])
+        if not isinstance(uses, list) or not all(isinstance(u, str) for u in uses):
+            raise BundleError(f"{where}.config must be a list of config item names", _HINT)
         logs = parse_logs(item.get("logs"), f"{where}.logs", _HINT)
-        out.append(Component(name=name, version=version, playbook=playbook, logs=logs))
+        out.append(Component(name, version, playbook, status, operations, tuple(uses), logs))
     return tuple(out)
+
+
+def _operations(value: Any, where: str) -> dict[str, str]:
+    """``{start|stop|restart: playbook}``; absent or empty: no operations."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BundleError(f"{where} must be a mapping of operation to playbook", _HINT)
+    out: dict[str, str] = {}
+    for key, playbook in value.items():
+        if key not in OPERATIONS:
+            raise BundleError(
+                f"{where} has unknown operation {show_value(key)}",
+                f"Operations are {', '.join(OPERATIONS)}. {_HINT}",
+            )
+        out[key] = check_relpath(_string(playbook, f"{where}.{key}"), f"{where}.{key}")
+    return {op: out[op] for op in OPERATIONS if op in out}
+
+
+def _check_component_config(
+    components: tuple[Component, ...], config: tuple[ConfigItem, ...]
+) -> None:
+    declared = {item.name for item in config}
+    for i, component in enumerate(components):
+        for name in component.config:
+            if name not in declared:
+                raise BundleError(
+                    f"components[{i}].config names {show_value(name)}, which config does not "
+                    "declare",
+                    _HINT,
+                )
 
 
 def _stages(value: Any) -> dict[str, str]:
@@ -317,25 +389,3 @@ def _string(value: Any, where: str, allow_number: bool = False) -> str:
         # YAML already turned 1.10 into 1.1 here; quoting versions in bundle.yml avoids that.
         return str(value)
     raise BundleError(f"{where} must be a string, not {_type(value)}", _HINT)
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _type(value: Any) -> str:
-    names = {
-        type(None): "empty",
-        bool: "a boolean",
-        int: "a number",
-        float: "a number",
-        list: "a list",
-        dict: "a mapping",
-        str: "a string",
-    }
-    return names.get(type(value), type(value).__name__)
-
-
-def _one_line(text: str) -> str:
-    line = " ".join(text.split())
-    return line if len(line) <= 200 else line[:197] + "..."

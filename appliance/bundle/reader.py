@@ -7,6 +7,12 @@ read-ahead thread) -> zlib (``GunzipStream``) -> ``GuardedStream`` (counts decom
 -> ``tarfile`` in stream mode ``r|``. bundle.yml and bundle.sig must come before the first
 other file, as ``build_bundle`` writes them, so an unsigned or unlisted file is refused before
 a byte of it is stored.
+
+The signed manifest is the archive's index: before anything is created on disk, the members it
+accounts for (its files and their folders) must fit ``max_members``. Folder members are never
+created as they stream by (a listed file's folders are made with it); folders that hold no
+listed file are only remembered, and created once the whole archive passed every check, so a
+flood of members is refused with nothing on disk.
 """
 
 from __future__ import annotations
@@ -18,8 +24,8 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
 
+from appliance.bundle import writeout
 from appliance.bundle.inflate import GunzipStream
 from appliance.bundle.manifest import (
     MANIFEST_NAME,
@@ -29,7 +35,13 @@ from appliance.bundle.manifest import (
     parents,
     parse_manifest,
 )
-from appliance.bundle.safety import GuardedStream, Limits, check_relpath, show_value
+from appliance.bundle.safety import (
+    GuardedStream,
+    Limits,
+    check_relpath,
+    fold_name,
+    show_value,
+)
 from appliance.bundle.signing import verify_signature
 from appliance.bundle.trust import TrustedKey
 from appliance.errors import BundleError
@@ -59,6 +71,9 @@ class _State:
     manifest: Manifest | None = None
     key: TrustedKey | None = None
     dest: Path | None = None
+    folders: frozenset[str] = frozenset()  # every folder of a listed file
+    empty_dirs: list[str] = field(default_factory=list)  # folder members holding no listed file
+    folded: dict[str, str] = field(default_factory=dict)  # fold_name(path) -> path, when needed
     # Writes a file's previous chunk while the next one is inflated and hashed.
     writer: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="bundle-write")
@@ -86,7 +101,11 @@ def scan_archive(
             with tarfile.open(fileobj=guard, mode="r|", bufsize=CHUNK) as tar:  # type: ignore[call-overload]
                 _scan_members(tar, trusted, limits, guard, state, choose_dest)
         except (tarfile.TarError, EOFError, ValueError, UnicodeError, OverflowError) as e:
-            raise BundleError(f"archive is not a valid tar.gz bundle ({e})", _VENDOR_HINT) from None
+            raise BundleError(
+                f"archive is not a valid tar.gz bundle ({e})",
+                _VENDOR_HINT,
+                code="bundle.not_archive",
+            ) from None
         # Read to the end: gzip checks its CRC and length only there, which is what tells a
         # truncated archive from a whole one, and the archive hash must cover every byte.
         while guard.read(CHUNK):
@@ -97,7 +116,9 @@ def scan_archive(
         stream.close()
         raw_file.close()
     if state.dest is not None:
-        _sync_tree(state.dest)
+        for name in state.empty_dirs:
+            writeout.makedirs(state.dest, name)
+        writeout.sync_tree(state.dest)
     assert state.manifest is not None and state.key is not None and state.manifest_bytes
     return Scan(state.manifest, state.manifest_bytes, state.key, sha256, size)
 
@@ -111,7 +132,7 @@ def _scan_members(
     choose_dest: ChooseDest,
 ) -> None:
     seen: dict[str, str] = {}
-    early_dirs: list[str] = []
+    early_dirs: list[str] = []  # folder members before the manifest: checked once it is known
     while (member := tar.next()) is not None:
         guard.members += 1
         if guard.members > limits.max_members:
@@ -151,14 +172,18 @@ def _scan_members(
             and state.manifest_bytes is not None
             and state.signature is not None
         ):
-            _accept_manifest(state, trusted, choose_dest)
+            _accept_manifest(state, trusted, limits, choose_dest)
             for directory in early_dirs:
                 _directory(state, directory)
 
     if state.manifest_bytes is None:
         raise BundleError(f"archive has no {MANIFEST_NAME}", _VENDOR_HINT)
     if state.signature is None:
-        raise BundleError(f"archive has no {SIGNATURE_NAME} (the bundle is unsigned)", _VENDOR_HINT)
+        raise BundleError(
+            f"archive has no {SIGNATURE_NAME} (the bundle is unsigned)",
+            _VENDOR_HINT,
+            code="bundle.unsigned",
+        )
     assert state.manifest is not None
     missing_files = [path for path in state.manifest.files if seen.get(path) != "file"]
     if missing_files:
@@ -170,23 +195,34 @@ def _scan_members(
         )
 
 
-def _accept_manifest(state: _State, trusted: list[TrustedKey], choose_dest: ChooseDest) -> None:
+def _accept_manifest(
+    state: _State, trusted: list[TrustedKey], limits: Limits, choose_dest: ChooseDest
+) -> None:
     # The signature is checked before the YAML is parsed: only signed text reaches the parser.
     assert state.manifest_bytes is not None and state.signature is not None
     state.key = verify_signature(trusted, state.manifest_bytes, state.signature)
     state.manifest = parse_manifest(state.manifest_bytes)
+    state.folders = frozenset(p for path in state.manifest.files for p in parents(path))
+    announced = len(state.manifest.files) + len(state.folders) + 2  # bundle.yml, bundle.sig
+    if announced > limits.max_members:
+        raise BundleError(
+            f"bundle.yml lists {len(state.manifest.files)} files in {len(state.folders)} "
+            f"folders: more than the {limits.max_members} archive members allowed",
+            "This looks like an archive bomb. " + _VENDOR_HINT,
+        )
+    # Only now may the caller create anything (the import's temporary folder).
     state.dest = choose_dest(state.manifest, state.manifest_bytes)
     if state.dest is not None:
         for name, data in (
             (MANIFEST_NAME, state.manifest_bytes),
             (SIGNATURE_NAME, state.signature),
         ):
-            with _create(state.dest, name, executable=False) as out:
+            with writeout.create(state.dest, name, executable=False) as out:
                 try:
                     out.write(data)
-                    _flush(out)
+                    writeout.flush(out)
                 except OSError as e:
-                    raise _write_error(state.dest / name, e) from e
+                    raise writeout.write_error(state.dest / name, e) from e
 
 
 def _member_name(member: tarfile.TarInfo) -> str:
@@ -230,8 +266,20 @@ def _directory(state: _State, name: str) -> None:
             raise BundleError(
                 f"archive folder {show_value(name)} clashes with file {path}", _VENDOR_HINT
             )
-    if state.dest is not None:
-        _makedirs(state.dest, name)
+    if name in state.folders:
+        return
+    if not state.folded:  # every name the manifest gives, as a folding file system sees it
+        names = [*files, *state.folders, *RESERVED_NAMES]
+        state.folded = {fold_name(path): path for path in names}
+    for path in [*parents(name), name]:
+        first = state.folded.setdefault(fold_name(path), path)
+        if first != path:
+            raise BundleError(
+                f"archive folder {show_value(path)} and {show_value(first)} are the same name "
+                "where case or Unicode normalisation does not count",
+                "Rename one of them: on macOS or Windows one would overwrite the other.",
+            )
+    state.empty_dirs.append(name)  # created after every check passed, never before
 
 
 def _file(
@@ -243,6 +291,8 @@ def _file(
         raise BundleError(
             f"archive member {show_value(name)} is not listed in bundle.yml",
             "Unlisted files are refused: they are not covered by the signature. " + _VENDOR_HINT,
+            code="bundle.unlisted_file",
+            params={"file": show_value(name)},
         )
     guard.check_announced(name, member.size)
     source = tar.extractfile(member)
@@ -253,7 +303,7 @@ def _file(
             guard.add_content(len(chunk))
             digest.update(chunk)
     else:
-        with _create(state.dest, name, bool(member.mode & 0o111)) as out:
+        with writeout.create(state.dest, name, bool(member.mode & 0o111)) as out:
             try:
                 writing: Future[int] | None = None
                 while chunk := source.read(CHUNK):
@@ -264,14 +314,16 @@ def _file(
                     digest.update(chunk)
                 if writing is not None:
                     writing.result()
-                _flush(out)
+                writeout.flush(out)
             except OSError as e:
-                raise _write_error(state.dest / name, e) from e
+                raise writeout.write_error(state.dest / name, e) from e
     if digest.hexdigest() != expected:
         raise BundleError(
             f"file {show_value(name)} does not match its sha256 in bundle.yml (it was altered "
             "or damaged)",
             "Copy the bundle again or ask the vendor for an intact one.",
+            code="bundle.hash_mismatch",
+            params={"file": show_value(name)},
         )
 
 
@@ -282,67 +334,12 @@ def _read_small(
         raise BundleError(f"{member.name} is larger than {limit} bytes", _VENDOR_HINT)
     source = tar.extractfile(member)
     assert source is not None
-    data = source.read(limit + 1)
-    guard.add_content(len(data))
+    data = bytearray()
+    # In chunks, each counted as content at once: a manifest over the metadata allowance
+    # (several MiB for bundles carrying collections) is not mistaken for a header bomb.
+    while len(data) <= limit and (chunk := source.read(min(CHUNK, limit + 1 - len(data)))):
+        guard.add_content(len(chunk))
+        data += chunk
     if len(data) > limit:
         raise BundleError(f"{member.name} is larger than {limit} bytes", _VENDOR_HINT)
-    return data
-
-
-def _makedirs(dest: Path, name: str) -> None:
-    try:
-        os.makedirs(dest / name, mode=0o755, exist_ok=True)
-    except OSError as e:
-        raise _write_error(dest / name, e) from e
-
-
-def _create(dest: Path, name: str, executable: bool) -> BinaryIO:
-    """A new file under ``dest`` (never an existing one, never through a link)."""
-    path = dest / name
-    if "/" in name:
-        _makedirs(dest, name.rsplit("/", 1)[0])
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(path, flags, 0o755 if executable else 0o644)
-    except OSError as e:
-        raise _write_error(path, e) from e
-    return os.fdopen(fd, "wb")
-
-
-def _flush(out: BinaryIO) -> None:
-    # Written out; made durable all at once by _sync_tree (one fsync per file costs a journal
-    # commit each: 40 s for the 8,000 files of a bundle carrying collections).
-    out.flush()
-
-
-def _sync_tree(dest: Path) -> None:
-    """On disk before the tree is renamed into place: a crash must not leave an "imported"
-    bundle with empty files that a re-import would then take as already present. syncfs(2) of
-    the data folder's filesystem writes every file at once; without it, sync(2)."""
-    fd = os.open(dest, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        if _syncfs is None or _syncfs(fd) != 0:
-            os.sync()
-    finally:
-        os.close(fd)
-
-
-def _load_syncfs() -> Any:
-    try:
-        import ctypes
-        import ctypes.util
-
-        name = ctypes.util.find_library("c")
-        return ctypes.CDLL(name, use_errno=True).syncfs if name else None
-    except (OSError, AttributeError, ImportError):
-        return None
-
-
-_syncfs = _load_syncfs()
-
-
-def _write_error(path: Path, e: OSError) -> BundleError:
-    return BundleError(
-        f"cannot write {path}: {e.strerror or e}",
-        "Check free space and permissions of the data directory.",
-    )
+    return bytes(data)

@@ -115,6 +115,7 @@ def verify_signature(trusted: list[TrustedKey], data: bytes, signature: bytes) -
             "no trusted keys: the bundle's signature cannot be checked",
             "Trust the vendor's public key (Bundles screen, Trusted vendor keys, or "
             "'appliance key add PUBFILE') and try again.",
+            code="bundle.no_trusted_keys",
         )
     if len(signature) == SIGNATURE_BYTES:
         for key in trusted:
@@ -129,6 +130,8 @@ def verify_signature(trusted: list[TrustedKey], data: bytes, signature: bytes) -
         f"key this appliance does not trust; trusted: {known})",
         "If the vendor's key is new, trust it (Bundles screen, Trusted vendor keys, or "
         "'appliance key add PUBFILE'); otherwise ask the vendor for an intact bundle.",
+        code="bundle.signature",
+        params={"trusted": known},
     )
 
 

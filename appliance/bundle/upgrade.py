@@ -25,3 +25,18 @@ def upgrade_allowed(manifest: Manifest, installed_version: str | None) -> tuple[
         return False, f"{target} cannot upgrade an existing installation (upgrade_from is empty)"
     patterns = ", ".join(repr(p) for p in manifest.upgrade_from)
     return False, f"{target} upgrades only from {patterns}, not from {installed_version}"
+
+
+def refusal_code(manifest: Manifest, installed_version: str | None) -> tuple[str, dict] | None:
+    """Why ``upgrade_allowed`` refuses, as a code and params the page words in its language
+    (``reason.<code>``); None when it allows."""
+    allowed, _ = upgrade_allowed(manifest, installed_version)
+    if allowed:
+        return None
+    target = f"{manifest.name} {manifest.version}"
+    if installed_version == manifest.version:
+        return "reason.already_at", {"version": manifest.version}
+    if not manifest.upgrade_from:
+        return "reason.fresh_only", {"target": target}
+    patterns = ", ".join(manifest.upgrade_from)
+    return "reason.not_from", {"target": target, "from": patterns, "installed": installed_version}

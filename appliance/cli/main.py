@@ -14,7 +14,9 @@ from typing import IO, Any, NoReturn
 from appliance import __version__
 from appliance.cli import (
     bundles,
+    config,
     data,
+    daytwo,
     export,
     history,
     logs,
@@ -31,7 +33,20 @@ from appliance.store import DATABASE_ERRORS
 logger = logging.getLogger(__name__)
 
 # Each module adds its subcommands with register(subparsers); handlers are (Command) -> int.
-COMMAND_MODULES = (serve, sites, bundles, runs, export, reports, history, schedules, data, logs)
+COMMAND_MODULES = (
+    serve,
+    sites,
+    config,
+    bundles,
+    runs,
+    export,
+    reports,
+    history,
+    schedules,
+    data,
+    daytwo,
+    logs,
+)
 
 
 class ExitStatus(IntEnum):

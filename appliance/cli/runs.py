@@ -137,6 +137,8 @@ def _write_plan(cmd: Command, plan: dict) -> None:
         f"{plan['action']} {plan['bundle']} {plan['version']} on site "
         f"{plan['site']} (installed: {plan['installed_version'] or 'nothing'})\n"
     )
+    for warning in plan.get("warnings", []):
+        out.write(f"  warning: {warning}\n")
     for step in plan["plan"]:
         title = step["kind"] if step["kind"] != "component" else step["name"]
         change = (

@@ -50,6 +50,10 @@ def start_server(ctx: Context, host: str | None = None, port: int | None = None)
     from appliance.jobs.retention import Retention
 
     ctx.services["retention"] = Retention(ctx).start()
+    # Day two: status after every run (listens to the run manager) and on an interval.
+    from appliance.jobs.daytwo.service import StatusService
+
+    ctx.services["status"] = StatusService(ctx, ctx.services.get("runs")).start()
     server = LocalServer(ctx, host=host, port=port).start()
     ctx.services["http"] = server
     return server

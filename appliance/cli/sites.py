@@ -1,11 +1,11 @@
-"""appliance site add|list|show|export|check|rm"""
+"""appliance site add|list|show|export|check|rm (trust-keys: cli/hostkeys.py)"""
 
 from __future__ import annotations
 
 import argparse
 from typing import Any
 
-from appliance.cli import credentials
+from appliance.cli import credentials, daytwo, hostkeys
 from appliance.cli.common import Command
 from appliance.errors import BadRequest
 from appliance.jobs import removal
@@ -88,6 +88,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     rm.set_defaults(handler=remove_site)
 
     credentials.register_site_commands(cmds)
+    daytwo.register_site_commands(cmds)
+    hostkeys.register_site_commands(cmds)
 
 
 def _split(text: str, sep: str, what: str, example: str) -> tuple[str, str]:
@@ -238,15 +240,25 @@ def check_site(cmd: Command) -> int:
                     ":".join(filter(None, (h.get("python_version"), h["python"]))) or "-",
                     "yes" if h["modules"] else "no",
                     h["sudo"] or "-",
+                    _host_key(h.get("host_key")),
                     h["error"] or "",
                 ]
                 for h in result["hosts"]
             ],
-            ["HOST", "TARGET", "LOGIN", "PYTHON", "MODULES", "SUDO", "PROBLEM"],
+            ["HOST", "TARGET", "LOGIN", "PYTHON", "MODULES", "SUDO", "HOST KEY", "PROBLEM"],
         )
         verdict = "all hosts ready" if result["ok"] else "some hosts are NOT ready"
         env.stdout.write(f"site {result['site']}: {verdict}\n")
     return 0 if result["ok"] else 1
+
+
+def _host_key(key: dict[str, Any] | None) -> str:
+    """type, fingerprint and whether it is trusted (- for a host on this machine)."""
+    if not key:
+        return "-"
+    if not key["fingerprint"]:
+        return "not read"
+    return f"{key['type']} {key['fingerprint']} ({key['status']})"
 
 
 def remove_site(cmd: Command) -> int:

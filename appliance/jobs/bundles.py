@@ -30,9 +30,10 @@ from appliance.bundle import (
     verify_signature,
 )
 from appliance.bundle.manifest import MANIFEST_NAME, RESERVED_NAMES, SIGNATURE_NAME
+from appliance.bundle.upgrade import refusal_code
 from appliance.compat import carried_bundles_dir, shipped_keys_dir
 from appliance.context import Context
-from appliance.errors import BundleError, NotFound, PayloadTooLarge
+from appliance.errors import BundleError, NotFound, PayloadTooLarge, coded
 from appliance.jobs import removal
 from appliance.jobs.ansible.syntax import check_playbooks
 from appliance.store import bundles as rows
@@ -176,6 +177,10 @@ def import_stream(ctx: Context, body: BinaryIO, length: int | None) -> tuple[dic
         if length is not None and total < length:
             raise BundleError("the upload ended early", "Upload the bundle again.")
         return import_file(ctx, path)
+    except BundleError as e:
+        if e.code is None:  # the page words every refusal; the detail stays as written
+            coded(e, "bundle.refused", detail=e.message)
+        raise
     finally:
         path.unlink(missing_ok=True)
 
@@ -188,6 +193,7 @@ def bundle_detail(name: str, version: str) -> dict[str, Any]:
     sites = []
     for site, installed in rows.installed_bundle_versions(name):
         allowed, reason = upgrade_allowed(manifest, installed)
+        code, params = refusal_code(manifest, installed) or (None, {})
         sites.append(
             {
                 "site": site.name,
@@ -196,6 +202,8 @@ def bundle_detail(name: str, version: str) -> dict[str, Any]:
                 "action": "install" if installed is None else "upgrade",
                 "allowed": allowed,
                 "reason": reason,
+                "reason_code": code,  # the page words a refusal in its language
+                "reason_params": params,
             }
         )
     others = [

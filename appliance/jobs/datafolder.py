@@ -29,7 +29,7 @@ import tarfile
 import tempfile
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -236,3 +236,112 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.b64decode(text.encode("ascii"))
+
+
+# -- the window's side (routes/data.py) -----------------------------------------------------------
+def data_info(ctx: Context) -> dict[str, Any]:
+    """What the Data screen shows: where the folder is, whether a backup needs a passphrase,
+    a new folder to restore into, and the snapshots of the sites' records."""
+    from appliance.store import site_snapshots
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d")
+    return {
+        "data_dir": str(ctx.paths.root),
+        "key": "wrapped" if needs_passphrase(ctx) else _key_kind(ctx),
+        "needs_passphrase": needs_passphrase(ctx),
+        "min_passphrase": MIN_PASSPHRASE,
+        "restore_folder": str(ctx.paths.root.with_name(f"{ctx.paths.root.name}-restored-{stamp}")),
+        "backup_file": str(Path.home() / f"appliance-backup-{stamp}.tar"),
+        "snapshots": site_snapshots.list_snapshots(ctx.paths.snapshots),
+    }
+
+
+def backup_download(ctx: Context, passphrase: str | None) -> tuple[BinaryIO, str, int]:
+    """A backup for the window to download: (open file, file name, size). The file is written
+    in this process's tmp (never part of a backup) and unlinked at once: the open file is all
+    that is left of it, gone when the answer is sent or the client goes away."""
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    name = f"appliance-backup-{stamp}.tar"
+    ctx.paths.tmp.mkdir(parents=True, exist_ok=True)
+    path = ctx.paths.tmp / f"download-{os.urandom(6).hex()}.tar"
+    try:
+        done = backup(ctx, path, passphrase)
+        stream = path.open("rb")
+    finally:
+        path.unlink(missing_ok=True)
+    return stream, name, done["bytes"]
+
+
+def backup_to_file(ctx: Context, path: str, passphrase: str | None) -> dict[str, Any]:
+    """A backup the window writes on this computer (where the appliance runs): an absolute
+    path outside the data folder (a backup inside it would go into the next one)."""
+    target = Path(path or "").expanduser()
+    if not path or not target.is_absolute():
+        raise BadRequest(
+            "the backup file must be an absolute path", "Name a file, e.g. the one suggested."
+        )
+    target = Path(os.path.abspath(target))
+    if target.is_relative_to(ctx.paths.root.resolve()):
+        raise Conflict(
+            f"{target} is inside the data folder",
+            "Save the backup outside it, best on a disk that leaves with you.",
+        )
+    if target.exists():
+        raise Conflict(f"{target} exists", "Name a new file: a backup never overwrites one.")
+    return backup(ctx, target, passphrase)
+
+
+def restore_upload(
+    ctx: Context, body: BinaryIO, length: int | None, folder: str, passphrase: str | None
+) -> dict[str, Any]:
+    """An archive sent by the window restored into a NEW folder (never the running one's):
+    the body is spooled to this process's tmp (bounded by its Content-Length and the free
+    space), checked and unpacked as :func:`restore` does, then removed."""
+    target = _restore_target(ctx, folder)
+    if length is None or length <= 0:
+        raise BadRequest("the backup's size is missing", "Send the file with its Content-Length.")
+    ctx.paths.tmp.mkdir(parents=True, exist_ok=True)
+    free = shutil.disk_usage(ctx.paths.tmp).free
+    if length * 2 > free:  # the upload, then what is unpacked from it
+        raise Unprocessable(
+            f"not enough free space for a {length}-byte backup ({free} bytes free)",
+            "Free some space (twice the backup's size), then restore again.",
+        )
+    fd, name = tempfile.mkstemp(prefix="upload-", suffix=".tar", dir=ctx.paths.tmp)
+    upload = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            remaining = length
+            while remaining > 0:
+                chunk = body.read(min(1024 * 1024, remaining))
+                if not chunk:
+                    raise BadRequest("the upload ended early", "Send the backup again.")
+                out.write(chunk)
+                remaining -= len(chunk)
+        info = read_manifest(upload)
+        if info.get("key") == "wrapped" and not passphrase:
+            raise BadRequest(
+                "this backup holds the credentials key: its passphrase is needed",
+                "Type the passphrase given when the backup was made.",
+            )
+        done = restore(upload, target, passphrase)
+    finally:
+        upload.unlink(missing_ok=True)
+    return done
+
+
+def _restore_target(ctx: Context, folder: str) -> Path:
+    target = Path(folder or "").expanduser()
+    if not folder or not target.is_absolute():
+        raise BadRequest(
+            "the folder to restore into must be an absolute path",
+            "Name a new folder, e.g. the one suggested.",
+        )
+    target, root = Path(os.path.abspath(target)), ctx.paths.root.resolve()
+    if target == root or target.is_relative_to(root) or root.is_relative_to(target):
+        raise Conflict(
+            f"{target} is this appliance's own data folder (or holds it)",
+            "A running appliance keeps its folder: restore into a new folder, then start the "
+            "appliance on it (--data-dir).",
+        )
+    return target

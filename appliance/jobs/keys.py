@@ -119,7 +119,12 @@ def remove_key(ctx: Context, key_id: str) -> dict[str, Any]:
         None,
     )
     if found is None:
-        raise NotFound(f"no trusted key {key_id}", "List the keys with GET /api/keys.")
+        raise NotFound(
+            f"no trusted key {key_id}",
+            "List the keys with GET /api/keys.",
+            code="not_found.key",
+            params={"id": key_id},
+        )
     info = _describe(ctx, found, _names(ctx))
     if info["source"] == "shipped":
         raise Conflict(

@@ -30,6 +30,8 @@ def delete_site(ctx: Context, ref: int | str) -> dict[str, Any]:
     gone = site_rows.delete_site(ctx.store, ref)
     for run_id in gone["runs"]:
         _remove_tree(ctx.paths.run_dir(run_id))
+    # its accepted host keys and kept inventory folder: a later site may get the same id
+    _remove_tree(ctx.paths.sites / str(gone["site_id"]))
     logger.info("deleted site %s (%d runs)", gone["site"], len(gone["runs"]))
     return gone
 

@@ -66,6 +66,7 @@ def bundle_to_json(bundle: Bundle) -> dict[str, Any]:
         "components": manifest.get("components", []),
         "stages": manifest.get("stages", {}),
         "files": len(manifest.get("files", {})),
+        "config": manifest.get("config", []),
     }
 
 
@@ -78,7 +79,12 @@ def find_bundle(name: str, version: str) -> Bundle:
             if known
             else "Import the bundle first (appliance bundle import FILE, or the Bundles screen)."
         )
-        raise NotFound(f"no bundle {name} {version}", hint)
+        raise NotFound(
+            f"no bundle {name} {version}",
+            hint,
+            code="not_found.bundle",
+            params={"name": name, "version": version},
+        )
     return bundle
 
 

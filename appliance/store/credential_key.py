@@ -50,6 +50,7 @@ class CredentialKeyError(ApplianceError):
 
 class PassphraseNeeded(CredentialKeyError):
     status = 423
+    default_code = "credentials.locked"
     default_hint = (
         "Unlock the credentials in the window (a site's Credentials section), or type the "
         "passphrase when the command prompts for it on a terminal."
@@ -178,7 +179,9 @@ def _verify(found: CredentialKey, meta: dict) -> None:
     except InvalidTag as e:
         if found.source == "passphrase":
             raise PassphraseNeeded(
-                "wrong credentials passphrase", "Type the passphrase again."
+                "wrong credentials passphrase",
+                "Type the passphrase again.",
+                code="credentials.wrong_passphrase",
             ) from e
         raise CredentialKeyError(
             f"the credentials key ({found.source}) does not match this data folder"

@@ -132,6 +132,7 @@ ALTER TABLE site ADD COLUMN timezone TEXT;
 ALTER TABLE schedule ADD COLUMN edited_at TEXT;
 """
 MIGRATIONS.append(_sql_script(V_TIMEZONES))
+
 # Checks a step reported as data (issue 14, set_stats key ``appliance_checks``): one row per
 # host and check, in the order reported; replaced when the step runs again.
 V_RUN_CHECK = """
@@ -144,6 +145,29 @@ CREATE TABLE run_check (
 CREATE INDEX run_check_run ON run_check (run_id, step_id);
 """
 MIGRATIONS.append(_sql_script(V_RUN_CHECK))
+
+# Day two (issue 15): each site's last status (one row, the whole result as JSON), and the
+# acknowledgements of a failed run that marked the site as needing attention (kept: history).
+V_DAYTWO = """
+CREATE TABLE site_status (
+  site_id INTEGER PRIMARY KEY REFERENCES site(id) ON DELETE CASCADE,
+  checked_at TEXT NOT NULL, result TEXT NOT NULL);
+CREATE TABLE attention_ack (
+  id INTEGER PRIMARY KEY, site_id INTEGER NOT NULL REFERENCES site(id) ON DELETE CASCADE,
+  run_id INTEGER NOT NULL, reason TEXT NOT NULL, created_at TEXT NOT NULL);
+CREATE INDEX attention_ack_site ON attention_ack (site_id, run_id);
+"""
+MIGRATIONS.append(_sql_script(V_DAYTWO))
+
+# Declared configuration (issue 14): one row per site, bundle name and item; a password item
+# has only ciphertext (AES-256-GCM with the credentials key), any other its JSON value.
+V_SITE_CONFIG = """
+CREATE TABLE site_config (
+  id INTEGER PRIMARY KEY, site_id INTEGER NOT NULL REFERENCES site(id) ON DELETE CASCADE,
+  bundle_name TEXT NOT NULL, name TEXT NOT NULL, value TEXT, key_id TEXT, nonce BLOB,
+  ciphertext BLOB, updated_at TEXT NOT NULL, UNIQUE (site_id, bundle_name, name));
+"""
+MIGRATIONS.append(_sql_script(V_SITE_CONFIG))
 
 LATEST = len(MIGRATIONS)
 

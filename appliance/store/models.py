@@ -209,3 +209,20 @@ class Credential(BaseModel):
 
     class Meta:
         indexes = ((("site", "kind"), True),)
+
+
+class SiteConfig(BaseModel):
+    """One declared config value of a site for a bundle (see appliance/store/siteconfig.py)."""
+
+    site = ForeignKeyField(Site, backref="config", on_delete="CASCADE")
+    bundle_name = CharField()
+    name = CharField()
+    value = JSONField(null=True)  # NULL for a password
+    key_id = CharField(null=True)
+    nonce = BlobField(null=True)
+    ciphertext = BlobField(null=True)
+    updated_at = CharField()
+
+    class Meta:
+        table_name = "site_config"
+        indexes = ((("site", "bundle_name", "name"), True),)

@@ -21,14 +21,17 @@ from appliance.store.models import Bundle, InstalledComponent, Run, RunStep, Sit
 from appliance.validate import as_id
 
 
-def _busy_hint(site_id: int) -> str:
+def _busy(site_id: int) -> Conflict:
+    """The site has an active run: the CLI's hint names commands, the page's (site.busy) screens."""
     active = Run.select(Run.id).where((Run.site == site_id) & Run.state.in_(ACTIVE)).scalar()
-    if active is None:
-        return "Wait for the site's active run to end, or cancel it, then try again."
-    return (
+    hint = (
         f"Run {active} is active on this site: wait for it (appliance log {active} --follow) "
         f"or cancel it (appliance cancel {active}), then try again."
+        if active is not None
+        else "Wait for the site's active run to end, or cancel it, then try again."
     )
+    busy = "the site is busy: another run is active on it"
+    return Conflict(busy, hint, code="site.busy", params={"run": active})
 
 
 def create_run(
@@ -62,9 +65,7 @@ def create_run(
                 owner_start=owner_start,
             )
         except IntegrityError as e:  # run_one_active_per_site
-            raise Conflict(
-                "the site is busy: another run is active on it", _busy_hint(site_id)
-            ) from e
+            raise _busy(site_id) from e
         for step in plan:
             RunStep.create(
                 run=run,
@@ -103,9 +104,7 @@ def set_run_state(
         try:
             Run.update(state=target, **fields).where(Run.id == run_id).execute()
         except IntegrityError as e:  # back to an active state while another run is active
-            raise Conflict(
-                "the site is busy: another run is active on it", _busy_hint(run.site_id)
-            ) from e
+            raise _busy(run.site_id) from e
         return True
 
     return store.write(write)
@@ -268,7 +267,12 @@ def find_run(run_id: int | str) -> Run:
     run = Run.get_or_none(Run.id == number) if number is not None else None
     if run is None:
         shown = run_id if not isinstance(run_id, str) or len(run_id) <= 40 else run_id[:40] + "..."
-        raise NotFound(f"no run {shown!r}", "List runs with `appliance runs` or GET /api/runs.")
+        raise NotFound(
+            f"no run {shown!r}",
+            "List runs with `appliance runs` or GET /api/runs.",
+            code="not_found.run",
+            params={"id": shown},
+        )
     return run
 
 

@@ -115,6 +115,8 @@ def find_schedule(ref: int | str) -> Schedule:
         raise NotFound(
             f"no schedule {shown!r}",
             "List schedules with `appliance schedule list` or GET /api/schedules.",
+            code="not_found.schedule",
+            params={"id": shown},
         )
     return schedule
 

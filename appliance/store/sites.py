@@ -93,6 +93,8 @@ def create_site(store: Store, spec: dict[str, Any]) -> dict[str, Any]:
             raise Conflict(
                 f"a site named {spec['name']!r} exists already",
                 "Pick another name, or open the existing site.",
+                code="site.exists",
+                params={"name": spec["name"]},
             ) from e
         for host in spec["hosts"]:
             Host.create(site=site, **host)
@@ -165,7 +167,10 @@ def find_site(ref: int | str) -> Site:
     if site is None:
         shown = ref if not isinstance(ref, str) or len(ref) <= 60 else ref[:60] + "..."
         raise NotFound(
-            f"no site {shown!r}", "List sites with `appliance site list` or GET /api/sites."
+            f"no site {shown!r}",
+            "List sites with `appliance site list` or GET /api/sites.",
+            code="not_found.site",
+            params={"name": shown},
         )
     return site
 
@@ -207,12 +212,19 @@ def update_site(store: Store, site_id: int, spec: dict[str, Any]) -> dict[str, A
     def write() -> int:
         site = Site.get_or_none(Site.id == site_id)
         if site is None:
-            raise NotFound(f"no site {site_id}", "List sites with GET /api/sites.")
+            raise NotFound(
+                f"no site {site_id}",
+                "List sites with GET /api/sites.",
+                code="not_found.site",
+                params={"name": site_id},
+            )
         clash = Site.get_or_none((Site.name == spec["name"]) & (Site.id != site_id))
         if clash is not None:
             raise Conflict(
                 f"a site named {spec['name']!r} exists already",
                 "Pick another name, or edit the existing site.",
+                code="site.exists",
+                params={"name": spec["name"]},
             )
         changes = {"name": spec["name"], "vars": spec["vars"]}
         if spec.get("timezone"):

@@ -54,5 +54,8 @@ def assert_refused_well(reply: Reply, where: str) -> None:
     assert "internal error" not in text and "Traceback" not in text, (where, text[:300])
     if reply.status >= 400:
         answer = strict_json(reply.body)
-        assert set(answer) == {"error", "hint"} and answer["hint"], (where, answer)
+        assert set(answer) == {"error", "hint", "code", "params"} and answer["hint"], (
+            where,
+            answer,
+        )
         assert len(reply.body) < 4096, (where, "the answer echoes too much", len(reply.body))

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from appliance.context import Context, open_context
+from appliance.jobs.ansible import hostkeys
 from appliance.settings import load_settings
 from tests.support.sshhosts import USER, SshLab, missing_requirements
 
@@ -56,7 +57,9 @@ def remote_ctx(remote_data_dir: Path) -> Iterator[Context]:
 
 def site_spec(lab: SshLab, name: str = "remote", **extra_vars: Any) -> dict[str, Any]:
     """A site of the lab's hosts: each with its own install_root and app port, the app bound to
-    the host's address (reachable from here), SSH failing fast, host keys checked."""
+    the host's address (reachable from here), SSH failing fast. The site's host keys are
+    checked against its own file in the data folder (:func:`trust_lab` fills it); the lab's
+    known_hosts in the SSH args is overridden by it, as any a site names would be."""
     return {
         "name": name,
         "vars": {
@@ -84,3 +87,12 @@ def site_spec(lab: SshLab, name: str = "remote", **extra_vars: Any) -> dict[str,
             for h in lab.hosts
         ],
     }
+
+
+def trust_lab(data_dir: Path, site_id: int, lab: SshLab) -> Path:
+    """The site trusts the lab's host keys, as ``site trust-keys`` leaves it (the keys come from
+    the lab's own files, not from the network): its known_hosts file in the data folder."""
+    path = hostkeys.known_hosts_file(data_dir, site_id)
+    entries = hostkeys.read(lab.known_hosts)
+    hostkeys.write(path, entries)
+    return path

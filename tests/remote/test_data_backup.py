@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from appliance.jobs.ansible.hostkeys import known_hosts_file, read
 from appliance.jobs.datafolder import backup, restore
 from appliance.jobs.sites.service import check_site, set_site_credentials
+from appliance.jobs.sites.trust import trust_keys
 from appliance.settings import load_settings
 from appliance.store import sites
 from tests.remote.conftest import site_spec
@@ -24,7 +26,9 @@ def test_restored_credentials_reach_the_hosts(remote_data_dir: Path, lab: SshLab
 
     ctx = open_context(load_settings(cli={"data_dir": str(remote_data_dir)}, env={}))
     try:
-        sites.create_site(ctx.store, sites.parse_site(site_spec(lab)))
+        site = sites.create_site(ctx.store, sites.parse_site(site_spec(lab)))
+        accepted = trust_keys(ctx, "remote")  # over the network, as the engineer would
+        assert {h["status"] for h in accepted["hosts"]} == {"unknown"}
         set_site_credentials(
             ctx,
             "remote",
@@ -39,6 +43,10 @@ def test_restored_credentials_reach_the_hosts(remote_data_dir: Path, lab: SshLab
 
     new = lab.laptop / f"{remote_data_dir.name}-new"
     restore(archive, new, PASSPHRASE)
+    # the accepted host keys came back with the folder, private
+    known_hosts = known_hosts_file(new, site["id"])
+    assert known_hosts.stat().st_mode & 0o777 == 0o600
+    assert read(known_hosts) == read(lab.known_hosts)
     again = open_context(load_settings(cli={"data_dir": str(new)}, env={}))
     try:
         result = check_site(again, "remote")

@@ -28,7 +28,7 @@ from appliance.jobs.sites import check as site_check
 from appliance.jobs.sites import service as remote_sites
 from appliance.store import runs, sites
 from appliance.store.credentials import SiteSecrets
-from tests.remote.conftest import site_spec
+from tests.remote.conftest import site_spec, trust_lab
 from tests.support.sshhosts import SshLab
 
 pytestmark = pytest.mark.slow
@@ -66,7 +66,9 @@ def test_the_check_reports_each_hosts_python_and_what_it_cannot_manage(
     secrets = runner_secrets(SiteSecrets(ssh_key=lab.key_text, become_password=lab.password))
     got = {
         r["host"]: r
-        for r in site_check.check_hosts(remote_ctx.paths.root, spec["hosts"], spec["vars"], secrets)
+        for r in site_check.check_hosts(
+            remote_ctx.paths.root, spec["hosts"], spec["vars"], secrets, lab.known_hosts
+        )
     }
     for name in ("h1", "h3"):  # the real /usr/bin/python3 of this machine (Debian 12: 3.11)
         assert got[name]["python"] == "/usr/bin/python3", (got[name]["error"], got[name])
@@ -91,6 +93,7 @@ def test_a_run_on_a_site_it_cannot_manage_is_refused_before_it_starts(
     archive = build_bundle(REPO / "bundles" / "demo-platform" / "1.0.0", key, tmp_path)
     bundle_jobs.import_file(ctx, archive)
     site = sites.create_site(ctx.store, sites.parse_site(old_site(lab, "old-run", old_python)))
+    trust_lab(ctx.paths.root, site["id"], lab)
     remote_sites.set_site_credentials(
         ctx,
         site["id"],
@@ -133,6 +136,7 @@ def test_the_check_table_shows_versions_and_the_problem(
     assert r.returncode == 0, r.stderr
     r = run_cli(data_dir, "site", "credentials", "old-cli", "--ssh-key", str(lab.client_key))
     assert r.returncode == 0, r.stderr
+    assert run_cli(data_dir, "site", "trust-keys", "old-cli", input="y\n").returncode == 0
     r = run_cli(data_dir, "site", "check", "old-cli")
     assert r.returncode == 1, (r.stdout, r.stderr)
     rows = {line.split()[0]: line for line in r.stdout.splitlines()[1:] if line[:1] == "h"}
@@ -163,7 +167,7 @@ def test_a_site_it_can_manage_is_not_refused(remote_ctx: Context, lab: SshLab) -
     secrets = runner_secrets(SiteSecrets(ssh_key=lab.key_text))
     started = time.monotonic()
     versions = site_check.refuse_unmanageable(
-        remote_ctx.paths.root, spec["hosts"], spec["vars"], lambda: secrets
+        remote_ctx.paths.root, spec["hosts"], spec["vars"], lambda: secrets, lab.known_hosts
     )
     print(f"\npreflight probe of {len(spec['hosts'])} hosts: {time.monotonic() - started:.2f} s")
     assert set(versions) == {"h1", "h2", "h3"}
@@ -176,4 +180,7 @@ def test_sites_on_this_machine_are_not_probed(remote_ctx: Context) -> None:
         raise AssertionError("a local site needs no credentials and no probe")
 
     hosts = [{"name": "laptop", "address": "localhost", "vars": {}}]
-    assert site_check.refuse_unmanageable(remote_ctx.paths.root, hosts, {}, no_secrets) == {}
+    nowhere = remote_ctx.paths.root / "no-known-hosts"
+    assert (
+        site_check.refuse_unmanageable(remote_ctx.paths.root, hosts, {}, no_secrets, nowhere) == {}
+    )

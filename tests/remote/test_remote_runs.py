@@ -23,7 +23,7 @@ from appliance.jobs.runs.manager import RunManager
 from appliance.jobs.sites import service as remote_sites
 from appliance.store import sites
 from appliance.store.models import RunEvent, RunStep
-from tests.remote.conftest import site_spec
+from tests.remote.conftest import site_spec, trust_lab
 from tests.support.local import poll
 from tests.support.sshhosts import SshHost, SshLab
 
@@ -134,6 +134,7 @@ def test_install_upgrade_cut_and_resume(
         shutil.rmtree(host.root, ignore_errors=True)
         host.root.mkdir()
     site = sites.create_site(ctx.store, sites.parse_site(site_spec(lab, "remote3")))
+    trust_lab(ctx.paths.root, site["id"], lab)
     remote_sites.set_site_credentials(
         ctx,
         site["id"],

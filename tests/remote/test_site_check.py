@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 def run_check(ctx: Context, lab: SshLab, secrets: SiteSecrets) -> dict[str, dict]:
     spec = sites.parse_site(site_spec(lab))
     results = site_check.check_hosts(
-        ctx.paths.root, spec["hosts"], spec["vars"], runner_secrets(secrets)
+        ctx.paths.root, spec["hosts"], spec["vars"], runner_secrets(secrets), lab.known_hosts
     )
     return {r["host"]: r for r in results}
 
@@ -86,6 +86,9 @@ def test_cli_check_table_and_exit_status(data_dir, lab: SshLab, tmp_path) -> Non
         input=lab.password + "\n",
     )
     assert r.returncode == 0, r.stderr
+    r = run_cli(data_dir, "site", "trust-keys", "cli-check", "--yes")
+    assert r.returncode == 0, r.stderr
+    assert "trusted the host keys of h1, h2, h3" in r.stdout
     lab.hosts[0].stop()
     r = run_cli(data_dir, "site", "check", "cli-check")
     assert r.returncode == 1, (r.stdout, r.stderr)
@@ -93,6 +96,7 @@ def test_cli_check_table_and_exit_status(data_dir, lab: SshLab, tmp_path) -> Non
     assert " NO " in rows["h1"]
     assert "/usr/bin/python3" in rows["h2"] and rows["h2"].split()[5] == "ok", r.stdout
     assert "NOT ready" in r.stdout
+    assert "(trusted)" in rows["h2"] and "not read" in rows["h1"], r.stdout
 
 
 def test_http_check(api, lab: SshLab) -> None:
@@ -101,6 +105,8 @@ def test_http_check(api, lab: SshLab) -> None:
     body = {"ssh_key": lab.key_text}
     assert api.request("PUT", "/api/sites/http-check/credentials", body).status == 200
     api.timeout = 300  # the check takes seconds, more on a busy machine
+    reply = api.post("/api/sites/http-check/host-keys", {})
+    assert reply.status == 200, reply.body
     reply = api.post("/api/sites/http-check/check")
     assert reply.status == 200, reply.body
     result = reply.json()

@@ -16,7 +16,7 @@ from appliance.jobs import bundles as bundle_jobs
 from appliance.jobs.runs.manager import RunManager
 from appliance.jobs.sites import service as remote_sites
 from appliance.store import sites
-from tests.remote.conftest import site_spec
+from tests.remote.conftest import site_spec, trust_lab
 from tests.runs.test_vendor_content import PUBLIC_KEY, vendor_bundle  # noqa: F401 (a fixture)
 from tests.support.sshhosts import SshLab
 
@@ -43,6 +43,7 @@ def test_public_collections_run_over_ssh_without_laptop_paths(
     spec = site_spec(lab, "vendor")
     spec["vars"].pop("ansible_remote_tmp")  # Ansible's default remote temp, as a site has it
     site = sites.create_site(ctx.store, sites.parse_site(spec))
+    trust_lab(ctx.paths.root, site["id"], lab)
     remote_sites.set_site_credentials(
         ctx,
         site["id"],

@@ -27,6 +27,8 @@ SOURCES = {
     "demo-platform@1.1.0": REPO / "bundles" / "demo-platform" / "1.1.0",
     "demo-platform@1.2.0": REPO / "tests" / "fixtures" / "bundles" / "broken-platform" / "1.2.0",
     "slow-platform@1.0.0": REPO / "tests" / "fixtures" / "bundles" / "slow-platform" / "1.0.0",
+    "conf-platform@1.0.0": REPO / "tests" / "fixtures" / "bundles" / "conf-platform" / "1.0.0",
+    "conf-platform@1.1.0": REPO / "tests" / "fixtures" / "bundles" / "conf-platform" / "1.1.0",
 }
 DEMO_KEY = REPO / "bundles" / "DEMO-ONLY-signing.key"
 TERMINAL = {"succeeded", "failed", "cancelled", "interrupted"}

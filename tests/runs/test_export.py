@@ -286,6 +286,7 @@ def test_export_contents_and_no_secrets(ctx: Context, data_dir: Path, tmp_path: 
     assert extravars == {
         "install_root": "/opt/demo",
         "app_port": 18080,
+        "log_level": "info",  # the default of the bundle's declared config item
         "bundle_name": "demo-platform",
         "bundle_version": "1.1.0",
         "component_versions": {"db": "2", "config": "1.0.0", "app": "1.1.0"},

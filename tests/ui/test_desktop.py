@@ -89,3 +89,13 @@ def test_window_geometry_follows_the_available_area() -> None:
     small = desktop.window_geometry((64, 0, 900, 560))
     assert (small["x"], small["width"], small["min_size"]) == (64, 900, (900, 528))
     assert desktop.window_geometry(None) == {"width": 1280, "height": 700, "min_size": (1000, 600)}
+
+
+def test_the_window_bridge_gives_the_current_login_link(ctx: Context) -> None:
+    """Reconnect in the window asks for the login link of the server running now."""
+    bridge = desktop.LoginBridge(ctx.paths.server_json)
+    assert bridge.login_url() is None  # no server: nothing to reconnect to
+    ctx.paths.server_json.write_text('{"url": "http://127.0.0.1:5/", "token": "t2", "pid": 1}')
+    assert bridge.login_url() == "http://127.0.0.1:5/?token=t2"
+    ctx.paths.server_json.write_text("{broken")
+    assert bridge.login_url() is None

@@ -61,6 +61,7 @@ def test_every_screen_fits_a_laptop(laptop, serve: ServerProcess) -> None:  # no
         "new-run": ("#/runs/new", "#preview-plan"),
         "history": ("#/history", "table"),
         "schedules": ("#/schedules", "h2"),
+        "data": ("#/data", "#data-restore"),
         "run": (f"#/runs/{serve.run_id}", ".run-head"),  # type: ignore[attr-defined]
     }
     base = page.url.split("#")[0]

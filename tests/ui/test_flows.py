@@ -232,18 +232,24 @@ def test_install_live_log_reload_failed_run_and_report(
     page.wait_for_url(lambda url: url != failed_url)
     assert wait_state(page, {"succeeded", "failed"}) == "succeeded"
     expect(page.locator("#rollback-run")).to_have_count(0)  # a rollback rolls nothing back
+    rollback_id = page.url.rsplit("/", 1)[1]
+    upgrade_id = failed_url.rsplit("/", 1)[1]
+    back = page.locator("#related-runs a.rollback-of")  # the rollback links what it undid...
+    expect(back).to_have_attribute("href", f"#/runs/{upgrade_id}")
     page.goto(failed_url)
     page.wait_for_selector(".run-head h2 .state-failed")
     expect(page.locator("#report-link")).to_be_visible()  # the buttons are drawn
     expect(page.locator("#resume-run")).to_have_count(0)
+    forth = page.locator("#related-runs a.rolled-back-by")  # ...and the undone run its rollback
+    expect(forth).to_have_text(f"rolled back by #{rollback_id}")
+    expect(forth).to_have_attribute("href", f"#/runs/{rollback_id}")
     # history: how each run came about; the rollback links the run whose backup it restored
-    upgrade_id = failed_url.rsplit("/", 1)[1]
     page.goto(failed_url.split("#")[0] + "#/history")
     undone = page.locator("#history-table td.trigger a.rollback-of")
     expect(undone).to_have_text(f"rollback of #{upgrade_id}")
     expect(undone).to_have_attribute("href", f"#/runs/{upgrade_id}")
     expect(page.locator(f'#history-table tr[data-run="{upgrade_id}"] td.trigger')).to_have_text(
-        "manual"
+        f"manual · rolled back by #{rollback_id}"
     )
 
 

@@ -2,6 +2,8 @@
 
 from appliance.backend.routes import (
     bundles,
+    data,
+    daytwo,
     health,
     keys,
     logsearch,
@@ -9,6 +11,7 @@ from appliance.backend.routes import (
     runs,
     schedules,
     site_extras,
+    siteconfig,
     sites,
     streams,
     ui,
@@ -18,6 +21,8 @@ ROUTE_MODULES = (
     health,
     sites,
     site_extras,
+    daytwo,
+    siteconfig,
     bundles,
     keys,
     runs,
@@ -25,5 +30,6 @@ ROUTE_MODULES = (
     streams,
     schedules,
     logsearch,
+    data,
     ui,
 )

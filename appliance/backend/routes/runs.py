@@ -12,8 +12,8 @@ from appliance.errors import BadRequest, ServiceUnavailable
 from appliance.jobs.runs.actions import run_actions
 from appliance.jobs.runs.plan import ACTIONS
 from appliance.states import RunState
+from appliance.store import run_links, sites
 from appliance.store import runs as rows
-from appliance.store import sites
 from appliance.validate import Field, expect_object
 
 RUN_FIELDS = {
@@ -60,16 +60,20 @@ def register(app: Bottle, ctx: Context) -> None:
                 f"state={state!r} is not a run state",
                 f"Use one of: {', '.join(s.value for s in RunState)}.",
             )
-        return rows.list_runs(
+        found = rows.list_runs(
             site=sites.find_site(site).id if site is not None else None,
             state=state,
             limit=query_int(request, "limit", 100, 1, 100_000),
             offset=query_int(request, "offset", 0),
         )
+        undone = run_links.rolled_back_by(r["id"] for r in found)
+        return [{**r, "rolled_back_by": undone.get(r["id"], [])} for r in found]
 
     @app.get("/api/runs/<run_id>")
     def get_run(run_id: str) -> dict:
-        return {**rows.get_run(run_id), **run_actions(run_id)}
+        run = rows.get_run(run_id)
+        undone = run_links.rolled_back_by([run["id"]]).get(run["id"], [])
+        return {**run, **run_actions(run_id), "rolled_back_by": undone}
 
     @app.post("/api/runs/<run_id>/cancel")
     def cancel_run(run_id: str) -> dict:

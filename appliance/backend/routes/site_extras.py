@@ -1,4 +1,5 @@
-"""Remote-site routes: inventory import/export, credentials (write-only), connectivity check."""
+"""Remote-site routes: inventory import/export, credentials (write-only), connectivity check,
+host keys."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from bottle import Bottle, HTTPResponse, request, response
 from appliance.backend.http import json_body
 from appliance.context import Context
 from appliance.errors import BadRequest
-from appliance.jobs.sites import inventory_io
+from appliance.jobs.sites import inventory_io, trust
 from appliance.jobs.sites import service as remote_sites
 from appliance.validate import Field, expect_object
 
@@ -17,6 +18,17 @@ IMPORT_FIELDS = {
     "format": Field(str),  # ini | yaml | auto (default: from the content)
     "text": Field(str, required=True, max_chars=inventory_io.MAX_TEXT),
 }
+TRUST_FIELDS = {
+    "hosts": Field(list),  # names; default: every host reached over SSH
+    "replace": Field(bool),  # accept a key that changed
+    "fingerprints": Field(dict),  # host -> the fingerprint the engineer saw
+}
+
+
+def _strings(value: object, where: str) -> None:
+    items = value.values() if isinstance(value, dict) else value
+    if not all(isinstance(x, str) for x in items or ()):
+        raise BadRequest(f"{where} must hold strings", f"Send {where} as host names.")
 
 
 def register(app: Bottle, ctx: Context) -> None:
@@ -57,6 +69,23 @@ def register(app: Bottle, ctx: Context) -> None:
     @app.post("/api/sites/<ref>/check")
     def check_site(ref: str) -> dict:
         return remote_sites.check_site(ctx, ref)
+
+    @app.get("/api/sites/<ref>/host-keys")
+    def host_keys(ref: str) -> dict:
+        return trust.trusted_keys(ctx, ref)
+
+    @app.post("/api/sites/<ref>/host-keys")
+    def trust_host_keys(ref: str) -> dict:
+        body = expect_object(json_body(request, limit), "host-keys", TRUST_FIELDS)
+        _strings(body.get("hosts"), "hosts")
+        _strings(body.get("fingerprints"), "fingerprints")
+        return trust.trust_keys(
+            ctx,
+            ref,
+            body.get("hosts") or (),
+            replace=bool(body.get("replace")),
+            expect=body.get("fingerprints"),
+        )
 
     @app.get("/api/credentials/key")
     def key_status() -> dict:

@@ -70,7 +70,12 @@ def _position(p: Position) -> dict:
 def _state_of(run_id: int) -> str:
     state = runs.current_state(run_id)
     if state is None:
-        raise NotFound(f"no run {run_id}", "List the runs (GET /api/runs) for their ids.")
+        raise NotFound(
+            f"no run {run_id}",
+            "List the runs (GET /api/runs) for their ids.",
+            code="not_found.run",
+            params={"id": run_id},
+        )
     return state
 
 

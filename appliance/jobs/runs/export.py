@@ -40,6 +40,7 @@ from appliance.errors import BadRequest, Conflict, Unprocessable
 from appliance.jobs.ansible.inventory import inventory_yaml
 from appliance.jobs.runs.export_note import readme
 from appliance.jobs.runs.plan import PlannedStep
+from appliance.jobs.sites import config
 from appliance.jobs.sites.inventory_io import SECRET_VARS
 from appliance.store import bundles as bundle_rows
 from appliance.store import credentials, sites
@@ -134,9 +135,14 @@ def export_run(
         steps=steps,
         # The appliance names a backup after its run; here the export's time names it (the demo
         # bundles keep it on the host under install_root/backups/<backup_id>).
-        extravars={**extra, **engine_extravars(manifest, "export-" + _stamp())},
+        extravars={
+            **extra,
+            **config.plain_values(site_row.id, manifest),
+            **engine_extravars(manifest, "export-" + _stamp()),
+        },
         inventory_vars=tuple(sorted(inventory_site)),
-        left_out=_secret_names(site_row.vars, hosts),
+        left_out=_secret_names(site_row.vars, hosts)
+        + tuple(i.name for i in manifest.config if i.secret),
         credentials=tuple(credentials.credential_kinds(site_row.id)),
     )
     files = {

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import AnyStr
 
@@ -70,3 +70,33 @@ class RunLog:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def log_blocks(path: Path, strip: bool, block: int = 1 << 20) -> Iterator[bytes]:
+    """The log's bytes as it is now (up to its size when asked), in blocks of about ``block``
+    bytes, for a download; with ``strip`` without terminal control sequences. Blocks are cut
+    after a newline (a line over 4 blocks: before its last escape), so a control sequence is
+    never split between two of them."""
+    with open(path, "rb") as f:
+        left = os.fstat(f.fileno()).st_size
+        carry = b""
+        while left > 0:
+            data = f.read(min(block, left))
+            if not data:
+                break
+            left -= len(data)
+            if not strip:
+                yield data
+                continue
+            data = carry + data
+            cut = data.rfind(b"\n") + 1
+            if cut == 0:
+                if len(data) < max(4 * block, 4096):
+                    carry = data  # no newline yet: wait for one (bounded)
+                    continue
+                esc = data.rfind(b"\x1b", len(data) - 64)  # a very long line: cut before
+                cut = esc if esc > 0 else len(data)  # its last escape, which may be unfinished
+            carry = data[cut:]
+            yield strip_ansi(data[:cut])
+        if strip and carry:
+            yield strip_ansi(carry)

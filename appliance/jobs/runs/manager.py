@@ -25,6 +25,7 @@ from appliance.jobs.ansible.secrets import redact_row
 from appliance.jobs.runs import processes, project, recovery
 from appliance.jobs.runs.checks import apply_checks, read_checks
 from appliance.jobs.runs.log import RunLog
+from appliance.jobs.runs.operate import Operation
 from appliance.jobs.runs.outcomes import (
     EventBatch,
     failed_result,
@@ -104,13 +105,15 @@ class RunManager:
         *,
         trigger: str = "manual",
         dry_run: bool = False,
+        operation: Operation | None = None,
     ) -> dict[str, Any]:
-        """Plan a run and start it (``dry_run``: only plan; nothing is stored)."""
+        """Plan a run and start it (``dry_run``: only plan; nothing is stored); ``operation``
+        for action operate."""
         if self._stopping:
             raise ServiceUnavailable(
                 "the appliance is shutting down", "Start the run again once the appliance is back."
             )
-        planned = plan_run(site, bundle, version, action)
+        planned = plan_run(site, bundle, version, action, operation)
         if dry_run:
             return planned.to_json()
         plan, manifest, site_row = planned.plan, planned.manifest, planned.site
@@ -185,12 +188,16 @@ class RunManager:
                 "Start a new run instead."
                 if run.state in TERMINAL
                 else f"Wait for run {run.id} to end first.",
+                code="run.not_resumable",
+                params={"id": run.id, "state": run.state},
             )
         later = rows.later_runs(run)
         if later:
             raise Conflict(
                 f"run {run.id} cannot resume: the site has had {later} run(s) since",
                 "The site changed after this run; start a new run instead.",
+                code="run.changed_since",
+                params={"id": run.id, "later": later},
             )
         steps = rows.run_steps(run.id)
         first = next((s.idx for s in steps if s.state != StepState.SUCCEEDED), len(steps) + 1)
@@ -321,6 +328,7 @@ class RunManager:
                 check=planned.check,
                 secrets=secrets,
                 inventory_dir=self.ctx.paths.site_inventory(work.site_id),
+                limit=planned.limit,
             )
             step_id = step.id
             batch = EventBatch(

@@ -55,13 +55,14 @@ def failed_result(run_id: int, where: str, outcome: StepOutcome) -> tuple[RunSta
     cause = outcome.failure or f"ansible-playbook exited with {outcome.rc}"
     if outcome.unreachable:
         hint = (
-            "Check that the host is reachable (address, port, user, key), then resume "
-            f"run {run_id}."
+            "Check that the host is reachable (address, port, user, key), then resume the "
+            f"run (appliance resume {run_id})."
         )
-    else:
+    else:  # the command line's words; the window words its own hint from the run's actions
         hint = (
-            f"Read the log (appliance log {run_id}), fix the cause, then resume run "
-            f"{run_id} (POST /api/runs/{run_id}/resume), or roll back."
+            f"Read the log (appliance log {run_id}), fix the cause, then resume the run "
+            f"(appliance resume {run_id}), or roll back (appliance run SITE BUNDLE@VERSION "
+            "--action rollback)."
         )
     return RunState.FAILED, f"failed {where}: {cause}", hint
 

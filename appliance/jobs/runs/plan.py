@@ -3,21 +3,24 @@
 - install (nothing of this bundle installed): preflight, every component in order, verify;
 - upgrade: preflight, backup, each component whose version changes, verify;
 - check: preflight, then every component with ``--check --diff``;
-- rollback: the bundle's rollback stage, restoring the backup an earlier run took.
+- rollback: the bundle's rollback stage, restoring the backup an earlier run took;
+- reconfigure: preflight, the installed components whose config values changed since they
+  last ran, verify (the versions stay).
 Stages the bundle does not have are left out, except the one an action cannot do without
 (rollback); a refusal is an ``Unprocessable`` (422) that says why and what to do instead.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from appliance.bundle import Manifest, upgrade_allowed
 from appliance.errors import BadRequest, Unprocessable
+from appliance.jobs.runs.operate import OPERATE, Operation, operate_steps
 
-ACTIONS = ("install", "upgrade", "check", "rollback")
+ACTIONS = ("install", "upgrade", "check", "rollback", "reconfigure")
 
 
 @dataclass(frozen=True)
@@ -50,12 +53,16 @@ class PlannedStep:
     from_version: str | None = None
     to_version: str | None = None
     check: bool = False  # run with --check --diff
+    limit: tuple[str, ...] = ()  # operate: only these hosts (empty: all)
 
     def title(self, total: int) -> str:
         """``[3/6] component app 1.0.0 -> 1.1.0 (playbooks/app.yml)``"""
         what = self.kind if self.kind != "component" else f"component {self.name}"
         if self.kind == "component":
             what += f" {self.from_version or 'none'} -> {self.to_version}"
+        if self.kind == "operation":
+            what = f"{self.name} {self.component}"
+            what += f" on {', '.join(self.limit)}" if self.limit else ""
         if self.check:
             what += " --check --diff"
         return f"[{self.idx}/{total}] {what} ({self.playbook})"
@@ -70,11 +77,15 @@ class PlannedStep:
             "from_version": self.from_version,
             "to_version": self.to_version,
             "check": self.check,
+            **({"limit": list(self.limit)} if self.limit else {}),
         }
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> PlannedStep:
-        return cls(**{k: data.get(k) for k in cls.__dataclass_fields__ if k in data})
+        fields = {k: data.get(k) for k in cls.__dataclass_fields__ if k in data}
+        if "limit" in fields:
+            fields["limit"] = tuple(fields["limit"] or ())
+        return cls(**fields)
 
 
 @dataclass(frozen=True)
@@ -121,22 +132,34 @@ def make_plan(
     action: str | None = None,
     *,
     restore: Mapping[str, Installed] | None = None,
+    operation: Operation | None = None,
+    reconfigure: Collection[str] = (),
 ) -> Plan:
     """The steps of a run of ``manifest`` on a site with ``installed`` components.
 
     ``restore`` (rollback only) is what the site had installed before the run whose backup is
-    restored; None means no earlier run took a backup.
+    restored; None means no earlier run took a backup. ``reconfigure`` (reconfigure only): the
+    components whose config values changed.
     """
     current = installed_bundle_version(installed, manifest.name)
     if action is None:
         action = "install" if current is None else "upgrade"
-    if action not in ACTIONS:
-        raise BadRequest(f"unknown action {action!r}", f"Use one of: {', '.join(ACTIONS)}.")
-    if action in ("install", "upgrade"):
+    if action not in ACTIONS and action != OPERATE:
+        raise BadRequest(
+            f"unknown action {action!r}",
+            f"Use one of: {', '.join(ACTIONS)}.",
+            code="plan.unknown_action",
+            params={"action": action, "actions": ", ".join(ACTIONS)},
+        )
+    if action == OPERATE:
+        steps = operate_steps(manifest, installed, operation)
+    elif action in ("install", "upgrade"):
         _check_allowed(manifest, action, current)
         steps = _change_steps(manifest, installed, action)
     elif action == "check":
         steps = _check_steps(manifest, installed)
+    elif action == "reconfigure":
+        steps = _reconfigure_steps(manifest, current, reconfigure)
     else:
         steps = _rollback_steps(manifest, restore)
     planned = tuple(
@@ -160,12 +183,16 @@ def _check_allowed(manifest: Manifest, action: str, current: str | None) -> None
             f"{manifest.name} {current} is installed on the site already; install is for a "
             "site without it",
             f"Upgrade instead (action upgrade), or run action check to compare with {target}.",
+            code="plan.installed_already",
+            params={"bundle": manifest.name, "current": current, "target": target},
         )
     if action == "upgrade":
         if current is None:
             raise Unprocessable(
                 f"nothing of {manifest.name} is installed on the site",
                 f"Install {target} instead (action install).",
+                code="plan.nothing_installed",
+                params={"bundle": manifest.name, "target": target},
             )
         ok, reason = upgrade_allowed(manifest, current)
         if not ok:
@@ -174,6 +201,8 @@ def _check_allowed(manifest: Manifest, action: str, current: str | None) -> None
                 f"cannot upgrade the site to {target}: {reason}",
                 f"{target} upgrades from {patterns}; the site has {current}. "
                 "Install a version in between first, or pick another bundle version.",
+                code="plan.upgrade_refused",
+                params={"target": target, "from": patterns, "current": current},
             )
 
 
@@ -215,10 +244,36 @@ def _rollback_steps(manifest: Manifest, restore: Mapping[str, Installed] | None)
         raise Unprocessable(
             f"{manifest.name} {manifest.version} has no rollback stage",
             "Roll back with the bundle version whose upgrade took the backup, or restore by hand.",
+            code="plan.no_rollback_stage",
+            params={"bundle": manifest.name, "version": manifest.version},
         )
     if restore is None:
         raise Unprocessable(
             "no earlier run on this site took a backup to roll back to",
             "Only an upgrade takes a backup; there is nothing to restore.",
+            code="plan.no_backup",
         )
     return _stage(manifest, "rollback")
+
+
+def _reconfigure_steps(
+    manifest: Manifest, current: str | None, changed: Collection[str]
+) -> list[Step]:
+    """preflight, the components using changed values (in install order), verify."""
+    target = f"{manifest.name} {manifest.version}"
+    if current != manifest.version:
+        raise Unprocessable(
+            f"reconfigure applies {target} as installed; the site has {current or 'nothing of it'}",
+            "Install or upgrade to this version first (it applies the values as well).",
+        )
+    picked = [c for c in manifest.components if c.name in changed]
+    if not picked:
+        raise Unprocessable(
+            "no configuration value used by a component changed since it last ran",
+            "Change a value first (the site's Configuration screen or appliance config set).",
+        )
+    steps = _stage(manifest, "preflight")
+    for c in picked:
+        extra = {"component": c.name, "from_version": c.version, "to_version": c.version}
+        steps.append(("component", c.name, c.playbook, extra))
+    return steps + _stage(manifest, "verify")

@@ -10,10 +10,13 @@ from typing import Any
 
 from appliance.bundle import Manifest, parse_manifest
 from appliance.errors import Unprocessable
+from appliance.jobs.runs.operate import Operation, check_hosts
 from appliance.jobs.runs.plan import Installed, Plan, make_plan, success_record
+from appliance.jobs.sites import config
 from appliance.store import bundles as bundle_rows
 from appliance.store import runs as rows
 from appliance.store import sites
+from appliance.store.daytwo import drift_warnings
 from appliance.store.rows import Bundle, Run, Site
 
 
@@ -40,13 +43,23 @@ class PlannedRun:
             "backup_run": self.backup_run,
             "installed_version": self.plan.installed_version,
             "plan": self.plan.to_json(),
+            # what the site's last status says differs from its records (day two)
+            "warnings": drift_warnings(self.site.id),
         }
 
 
-def plan_run(site: int | str, bundle: str, version: str, action: str | None) -> PlannedRun:
+def plan_run(
+    site: int | str,
+    bundle: str,
+    version: str,
+    action: str | None,
+    operation: Operation | None = None,
+) -> PlannedRun:
     """Plan ``action`` (None: install or upgrade, from what the site has) of a bundle version on
     a site; NotFound / Unprocessable with the reason a run would get."""
     site_row = sites.find_site(site)
+    if operation is not None:
+        check_hosts(operation, [h["name"] for h in sites.site_hosts(site_row.id)])
     bundle_row = bundle_rows.find_bundle(bundle, version)
     manifest = read_manifest(bundle_row)
     installed = {
@@ -61,7 +74,14 @@ def plan_run(site: int | str, bundle: str, version: str, action: str | None) -> 
             restore = {
                 name: Installed.from_json(info) for name, info in backup.installed_before.items()
             }
-    plan = make_plan(manifest, installed, action, restore=restore)
+    changed = config.changed_components(site_row.id, manifest) if action == "reconfigure" else ()
+    plan = make_plan(
+        manifest, installed, action, restore=restore, operation=operation, reconfigure=changed
+    )
+    # a rollback restores what was, an operation starts or stops what is: neither waits for
+    # values a newer declaration asks for
+    if plan.action not in ("rollback", "operate"):
+        config.check_ready(site_row.id, manifest)
     return PlannedRun(site_row, bundle_row, manifest, installed, plan, backup_run)
 
 
@@ -87,3 +107,18 @@ def read_manifest(bundle: Bundle) -> Manifest:
             f"bundle {bundle.name} {bundle.version} is not readable at {path}",
             "Import the bundle again.",
         ) from e
+
+
+def operation_bundle(site: int | str, component: str) -> tuple[str, str]:
+    """The bundle name and version the site recorded for ``component`` (an operation runs the
+    playbook of the installed version)."""
+    site_row = sites.find_site(site)
+    rows_by_name = {r.component: r for r in rows.installed_rows(site_row.id)}
+    row = rows_by_name.get(component)
+    if row is None:
+        known = ", ".join(rows_by_name) or "none yet"
+        raise Unprocessable(
+            f"no component {component[:60]!r} is installed on site {site_row.name}",
+            f"Installed components: {known}.",
+        )
+    return row.bundle_name, row.bundle_version

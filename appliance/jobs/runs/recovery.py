@@ -94,7 +94,10 @@ def recover(ctx: Context, notify: Callable[[dict[str, Any]], None] | None = None
         why = (
             f"the appliance process that ran it (pid {run.owner_pid}) stopped before the run ended"
         )
-        hint = f"Look at the log (appliance log {run.id}); resume the run or start a new one."
+        hint = (
+            f"Look at the log (appliance log {run.id}); resume the run (appliance resume "
+            f"{run.id}) or start a new one."
+        )
         if end_orphan(ctx, run, RunState.INTERRUPTED, why, hint):
             logger.warning("run %d interrupted: owner pid %s is gone", run.id, run.owner_pid)
             ended.append(run.id)
@@ -111,6 +114,8 @@ def cancel_run(ctx: Context, run_id: int | str, wait: float = 5.0) -> dict[str, 
         raise Conflict(
             f"run {run.id} has already ended ({run.state})",
             "Only a queued or running run can be cancelled.",
+            code="run.ended",
+            params={"id": run.id, "state": run.state},
         )
     rows.request_cancel(ctx.store, run.id)
     if not processes.is_alive(run.owner_pid, run.owner_start):

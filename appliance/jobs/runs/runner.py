@@ -74,6 +74,7 @@ class StepSpec:
     # The site's credentials: handed over through ansible-runner's ssh_key / passwords (never
     # in a file of the private_data_dir), and redacted from what the step reports.
     secrets: RunnerSecrets = field(default_factory=RunnerSecrets)
+    limit: tuple[str, ...] = ()  # only these hosts (an operation asked for some); empty: all
 
 
 @dataclass
@@ -151,6 +152,15 @@ def _write(path: Path, text: str) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     with os.fdopen(fd, "w", encoding="utf-8") as out:
         out.write(text)
+    os.replace(tmp, path)
+
+
+def write_private(path: Path, data: bytes) -> None:
+    """Write a file only this user may read (created 0600, moved into place)."""
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(fd, "wb") as out:
+        out.write(data)
     os.replace(tmp, path)
 
 
@@ -308,6 +318,7 @@ def run_step(
             cancel_callback=cancel,
             quiet=True,
             cmdline=spec.secrets.cmdline("--check --diff" if spec.check else ""),
+            limit=",".join(spec.limit) or None,
             **spec.secrets.run_kwargs(),
         )
         outcome.rc = result.rc

@@ -3,7 +3,9 @@ run's own view of the bundle, the environment and the extra variables."""
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -11,13 +13,17 @@ from typing import Any
 from appliance.ansible_env import content_environment, local_remote_temp, target_environment
 from appliance.compat import launcher_dir
 from appliance.context import Context
+from appliance.jobs.ansible import hostkeys, vault
 from appliance.jobs.ansible.inventory import inventory_yaml
+from appliance.jobs.ansible.local_python import local_interpreter
 from appliance.jobs.ansible.secrets import RunnerSecrets, runner_secrets
 from appliance.jobs.runs import processes, project
 from appliance.jobs.runs.planning import read_manifest
+from appliance.jobs.runs.runner import write_private
+from appliance.jobs.sites import config
 from appliance.store import bundles as bundle_rows
 from appliance.store import credentials, sites
-from appliance.store.rows import Run
+from appliance.store.rows import Run, Site
 
 
 @dataclass(frozen=True)
@@ -42,10 +48,12 @@ def prepare(ctx: Context, run: Run) -> Workspace:
         "backup_dir": str(ctx.paths.backups / site.name / str(backup_run)),
         "ansible_remote_tmp": local_remote_temp(ctx.paths.root),
     }
-    inventory = inventory_yaml(sites.site_hosts(site.id), site.vars, local)
+    known_hosts = hostkeys.known_hosts_file(ctx.paths.root, site.id)
+    inventory = site_inventory(site, local, known_hosts)
     # a key unlocked from the window is held by the server (never stored)
     unlocked = ctx.services.get("credential_key")
-    secrets = runner_secrets(credentials.load_credentials(ctx.paths.root, site.id, key=unlocked))
+    site_secrets = credentials.load_credentials(ctx.paths.root, site.id, key=unlocked)
+    secrets = runner_secrets(site_secrets)
     view = project.make_view(Path(bundle.path), ctx.paths.run_dir(run.id))
     extravars = {
         "bundle_name": manifest.name,
@@ -53,12 +61,41 @@ def prepare(ctx: Context, run: Run) -> Workspace:
         "backup_id": f"run-{backup_run}",
         "component_versions": {c.name: c.version for c in manifest.components},
     }
-    return Workspace(site.id, inventory, secrets, view, envvars(ctx, run.id, view), extravars)
+    # the declared configuration: plain values as extra vars, passwords in a vault file
+    plain, secret = config.run_values(ctx, site.id, manifest)
+    extravars = {**plain, **extravars}
+    if secret:
+        password = vault.new_password()
+        path = ctx.paths.run_dir(run.id) / "private" / "config.vault.yml"
+        write_private(path, vault.vault_vars(secret, password))
+        secrets = dataclasses.replace(
+            secrets,
+            passwords={**secrets.passwords, vault.VAULT_PROMPT: password},
+            flags=(*secrets.flags, vault.VAULT_FLAG, "-e", shlex.quote(f"@{path}")),
+            redact=credentials.Redactor([*site_secrets.values(), *secret.values(), password]),
+            no_output_file=True,
+        )
+    return Workspace(
+        site.id, inventory, secrets, view, envvars(ctx, run.id, view, known_hosts), extravars
+    )
 
 
-def envvars(ctx: Context, run_id: int, view: Path) -> dict[str, str]:
+def site_inventory(site: Site, local: dict[str, Any], known_hosts: Path) -> str:
+    """The site's inventory as Ansible gets it: ``local`` holds the variables of hosts on this
+    machine (their interpreter added here)."""
+    # runnable by whichever user a task becomes (become_user on a local host)
+    interpreter = local_interpreter()
+    if interpreter is not None:
+        local = {**local, "ansible_python_interpreter": interpreter}
+    # every SSH connection checks the site's own accepted host keys, strictly
+    hosts, site_vars = hostkeys.enforce_vars(sites.site_hosts(site.id), site.vars, known_hosts)
+    return inventory_yaml(hosts, site_vars, local)
+
+
+def envvars(ctx: Context, run_id: int, view: Path, known_hosts: Path) -> dict[str, str]:
     root = ctx.paths.root
     env = target_environment(root)
+    env.update(hostkeys.environment(known_hosts))  # with ANSIBLE_HOST_KEY_CHECKING
     # the bundle's roles/ and collections/ from every playbook; nothing from this machine
     env.update(content_environment(view, ctx.paths.ansible_home / "empty.cfg"))
     path = os.environ.get("PATH", os.defpath)
@@ -66,7 +103,6 @@ def envvars(ctx: Context, run_id: int, view: Path) -> dict[str, str]:
         {
             "PATH": f"{launcher_dir(root / 'bin')}{os.pathsep}{path}",
             "ANSIBLE_FORCE_COLOR": "1",  # the log keeps colours; the UI renders ANSI
-            "ANSIBLE_HOST_KEY_CHECKING": "True",  # ansible-runner turns it off unless told
             "APPLIANCE_DATA_DIR": str(root),
             processes.MARKER_VAR: processes.run_marker(root, run_id),
         }

@@ -32,8 +32,10 @@ from appliance.ansible_env import local_remote_temp, target_environment
 from appliance.compat import launcher_dir
 from appliance.context import Context
 from appliance.errors import ApplianceError, Unprocessable
+from appliance.jobs.ansible import hostkeys
 from appliance.jobs.ansible.inventory import inventory_yaml, is_local
 from appliance.jobs.ansible.secrets import RunnerSecrets, runner_secrets
+from appliance.jobs.sites import trust
 from appliance.store import credentials, sites
 
 logger = logging.getLogger(__name__)
@@ -55,14 +57,14 @@ WAY_OUT = (
 )
 
 
-def check_env(data_dir: Path) -> dict[str, str]:
+def check_env(data_dir: Path, known_hosts: Path) -> dict[str, str]:
     """The environment Ansible gets (as a run's): launchers first on PATH, Ansible's folders,
-    host keys checked."""
+    host keys checked against the site's file (a master connection lives 5 s)."""
     env = target_environment(data_dir)
+    env.update(hostkeys.environment(known_hosts, persist="5s"))
     env.update(
         {
             "PATH": f"{launcher_dir(data_dir / 'bin')}{os.pathsep}{os.environ.get('PATH', '')}",
-            "ANSIBLE_HOST_KEY_CHECKING": "True",
             "ANSIBLE_FORCE_COLOR": "0",
             "APPLIANCE_DATA_DIR": str(data_dir),
         }
@@ -138,8 +140,12 @@ def check_hosts(
     hosts: Sequence[Mapping[str, Any]],
     site_vars: Mapping[str, Any],
     secrets: RunnerSecrets,
+    known_hosts: Path,
+    site: str = "SITE",
 ) -> list[dict[str, Any]]:
-    """One result per host: reachable, python, modules, sudo, error (secrets redacted)."""
+    """One result per host: host_key (``trust.survey``), reachable, python, modules, sudo,
+    error (secrets redacted); ``site`` names the site in the way to accept a key."""
+    keys = trust.survey(known_hosts, hosts, site_vars)
     results = {
         h["name"]: {
             "host": h["name"],
@@ -153,10 +159,11 @@ def check_hosts(
             "modules": False,
             "sudo": None,
             "error": None,
+            "host_key": trust.public(keys[h["name"]]),
         }
         for h in hosts
     }
-    with _scratch(Path(data_dir), hosts, site_vars) as (private, env):
+    with _scratch(Path(data_dir), hosts, site_vars, known_hosts) as (private, env):
         found = _adhoc(private, env, secrets, "raw", PYTHON_PROBE, None)
         with_python = []
         for name, result in results.items():
@@ -186,7 +193,9 @@ def check_hosts(
         reachable = [n for n, r in results.items() if r["reachable"]]
         if reachable:
             _check_sudo(private, env, secrets, results, reachable, with_python)
-    for result in results.values():
+    for name, result in results.items():
+        if refused := trust.problem(name, keys[name], site):
+            result["error"] = refused  # ssh's "Host key verification failed", with the way out
         if result["error"]:
             result["error"] = secrets.redact(result["error"])
     logger.info(
@@ -198,10 +207,14 @@ def check_hosts(
 
 @contextmanager
 def _scratch(
-    data_dir: Path, hosts: Sequence[Mapping[str, Any]], site_vars: Mapping[str, Any]
+    data_dir: Path,
+    hosts: Sequence[Mapping[str, Any]],
+    site_vars: Mapping[str, Any],
+    known_hosts: Path,
 ) -> Iterator[tuple[Path, dict[str, str]]]:
     """A private_data_dir under ``<data>/tmp`` with the site's inventory, and Ansible's
     environment; both removed afterwards."""
+    hosts, site_vars = hostkeys.enforce_vars(hosts, site_vars, known_hosts)
     scratch = data_dir / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)
     private = Path(tempfile.mkdtemp(prefix="check-", dir=scratch))
@@ -212,13 +225,12 @@ def _scratch(
             inventory_yaml(hosts, site_vars, {"ansible_remote_tmp": local_remote_temp(data_dir)})
         )
         (private / "env").mkdir(mode=0o700)
-        env = check_env(data_dir)
+        env = check_env(data_dir, known_hosts)
         # A connection of this check only: a master connection left by a run (or by a check a
         # minute ago, with other credentials) would otherwise answer for the host.
         # (in the system temp folder: a socket path has at most 107 bytes)
         control_dir = tempfile.mkdtemp(prefix="appliance-cp-")
         env["ANSIBLE_SSH_CONTROL_PATH_DIR"] = control_dir
-        env["ANSIBLE_SSH_ARGS"] = "-C -o ControlMaster=auto -o ControlPersist=5s"
         (private / "env" / "envvars").write_text(yaml.safe_dump(env))
         yield private, env
     finally:
@@ -267,6 +279,7 @@ def refuse_unmanageable(
     hosts: Sequence[Mapping[str, Any]],
     site_vars: Mapping[str, Any],
     load_secrets: Callable[[], RunnerSecrets],
+    known_hosts: Path,
 ) -> dict[str, str | None]:
     """Before a run starts: the site's remote hosts' Python, probed as the check does; raises
     Unprocessable (nothing started) when one is older than the carried Ansible manages. A host
@@ -279,7 +292,7 @@ def refuse_unmanageable(
         secrets = load_secrets()
     except ApplianceError:
         return {}
-    with _scratch(Path(data_dir), remote, site_vars) as (private, env):
+    with _scratch(Path(data_dir), remote, site_vars, known_hosts) as (private, env):
         found = _adhoc(private, env, secrets, "raw", PYTHON_PROBE, None)
     too_old, versions = [], {}
     for host in remote:
@@ -296,14 +309,19 @@ def refuse_unmanageable_site(
     ctx: Context, site_id: int, site_vars: Mapping[str, Any]
 ) -> dict[str, str | None]:
     """:func:`refuse_unmanageable` for a stored site (the run manager calls it before a run),
-    with the credentials as the run loads them (a key unlocked from the window included)."""
+    with the credentials as the run loads them (a key unlocked from the window included); first
+    refused while a host's key is unknown or changed."""
     root = ctx.paths.root
     unlocked = ctx.services.get("credential_key")
+    hosts = sites.site_hosts(site_id)
+    known_hosts = hostkeys.known_hosts_file(root, site_id)
+    trust.refuse_untrusted(known_hosts, hosts, site_vars, sites.find_site(site_id).name)
     return refuse_unmanageable(
         root,
-        sites.site_hosts(site_id),
+        hosts,
         site_vars,
         lambda: runner_secrets(credentials.load_credentials(root, site_id, key=unlocked)),
+        known_hosts,
     )
 
 

@@ -8,6 +8,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from appliance.context import Context
+from appliance.jobs.ansible import hostkeys
 from appliance.jobs.ansible.secrets import RunnerSecrets, runner_secrets
 from appliance.jobs.sites import check as site_check
 from appliance.jobs.sites import inventory_io
@@ -95,7 +96,10 @@ def check_site(ctx: Context, site_ref: int | str, passphrase: str | None = None)
     site = sites.find_site(site_ref)
     hosts = sites.site_hosts(site.id)
     secrets = site_secrets(ctx, site.id, passphrase)
-    results = site_check.check_hosts(ctx.paths.root, hosts, site.vars, secrets)
+    known_hosts = hostkeys.known_hosts_file(ctx.paths.root, site.id)
+    results = site_check.check_hosts(
+        ctx.paths.root, hosts, site.vars, secrets, known_hosts, site.name
+    )
     return {
         "site": site.name,
         "site_id": site.id,

@@ -3,12 +3,15 @@ import { h } from "./dom.js";
 import { getLang, setLang, t } from "./i18n.js";
 import { showError } from "./ui.js";
 import * as bundles from "./screens/bundles.js";
+import * as data from "./screens/data.js";
 import * as history from "./screens/history.js";
 import * as logsearch from "./screens/logsearch.js";
 import * as newRun from "./screens/newrun.js";
 import * as run from "./screens/run.js";
 import * as schedules from "./screens/schedules.js";
+import * as siteConfig from "./screens/siteconfig.js";
 import * as sites from "./screens/sites.js";
+import * as siteStatus from "./screens/status.js";
 
 const ROUTES = [
   [/^\/?$/, sites.list, "sites"],
@@ -16,12 +19,15 @@ const ROUTES = [
   [/^\/sites\/new$/, sites.edit, "sites"],
   [/^\/sites\/([^/]+)$/, sites.edit, "sites"],
   [/^\/sites\/([^/]+)\/logs$/, logsearch.render, "sites"],
+  [/^\/sites\/([^/]+)\/status$/, siteStatus.render, "sites"],
+  [/^\/sites\/([^/]+)\/config\/([^/]+)$/, siteConfig.render, "sites"],
   [/^\/bundles$/, bundles.list, "bundles"],
   [/^\/bundles\/([^/]+)\/([^/]+)$/, bundles.detail, "bundles"],
   [/^\/runs\/new$/, newRun.render, "new-run"],
   [/^\/runs\/(\d+)$/, run.render, "history"],
   [/^\/history$/, history.render, "history"],
   [/^\/schedules$/, schedules.render, "schedules"],
+  [/^\/data$/, data.render, "data"],
 ];
 
 const NAV = [
@@ -30,6 +36,7 @@ const NAV = [
   ["new-run", "#/runs/new", "nav.newRun"],
   ["history", "#/history", "nav.history"],
   ["schedules", "#/schedules", "nav.schedules"],
+  ["data", "#/data", "nav.data"],
 ];
 
 let current = null; // {controller, cleanup}

@@ -14,17 +14,21 @@
 //
 // Both retry dropped connections and 503 (too many streams) with backoff. Other HTTP errors are
 // final: onError(err) is called and the Promise rejects with err (err.status, err.hint set).
-// Aborting `signal` ends quietly: the Promise resolves with null.
+// Aborting `signal` ends quietly: the Promise resolves with null. Each attempt tells
+// connection.js whether the server was reached (a run page shows "connection lost" meanwhile).
+import { reached } from "./connection.js";
 
 const BACKOFF_START_MS = 250;
 const BACKOFF_MAX_MS = 5000;
 
 class StreamError extends Error {
-  constructor(message, status, hint) {
+  constructor(message, status, hint, code = null, params = null) {
     super(message);
     this.name = "StreamError";
     this.status = status;
     this.hint = hint;
+    this.code = code;
+    this.params = params || {};
   }
 }
 
@@ -44,14 +48,19 @@ function sleep(ms, signal) {
 async function httpError(response) {
   let error = `HTTP ${response.status}`;
   let hint = "";
+  let code = null;
+  let params = null;
   try {
     const body = await response.json();
     error = body.error || error;
     hint = body.hint || "";
+    code = typeof body.code === "string" ? body.code : null;
+    params = body.params || null;
   } catch {
     // not JSON: keep the status line
   }
-  return new StreamError(error, response.status, hint);
+  reached(true, code);
+  return new StreamError(error, response.status, hint, code, params);
 }
 
 // Runs `attempt` until it reports the end; retries network drops and 503s with backoff.
@@ -78,8 +87,15 @@ async function withRetries(attempt, signal, onError) {
 }
 
 async function open(url, signal) {
-  const response = await fetch(url, { signal, credentials: "same-origin", cache: "no-store" });
+  let response;
+  try {
+    response = await fetch(url, { signal, credentials: "same-origin", cache: "no-store" });
+  } catch (err) {
+    if (err?.name !== "AbortError") reached(false);
+    throw err;
+  }
   if (!response.ok) throw await httpError(response);
+  reached(true);
   return response.body.getReader();
 }
 

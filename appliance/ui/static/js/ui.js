@@ -1,19 +1,21 @@
 // Pieces every screen shares: error boxes (message + hint), state badges, times, notices.
 import { h } from "./dom.js";
-import { t } from "./i18n.js";
+import { errorText, locale, t } from "./i18n.js";
 import { TERMINAL as TERMINAL_LIST } from "./states.js";
 
 export const TERMINAL = new Set(TERMINAL_LIST);
 
+// An error in the UI's language when the server coded it (i18n.js errorText), else as sent.
 export function errorBox(err) {
-  const message = err && err.message ? err.message : String(err);
+  const { message, hint } = errorText(err);
   return h(
     "div",
-    { class: "error-box", role: "alert" },
+    { class: "error-box", role: "alert", dataset: err && err.code ? { code: err.code } : {} },
     h("strong", {}, t("err.title")),
     " ",
     h("span", { class: "error-message" }, message),
-    err && err.hint ? h("div", { class: "error-hint" }, t("err.hint"), " ", err.hint) : null,
+    err && err.detail ? h("div", { class: "error-detail" }, err.detailLabel || "", " ", h("span", { class: "error-detail-text" }, err.detail)) : null,
+    hint ? h("div", { class: "error-hint" }, t("err.hint"), " ", hint) : null,
   );
 }
 
@@ -41,7 +43,7 @@ export function parseTime(value) {
 export function fmtTime(value) {
   const ms = parseTime(value);
   if (ms === null) return "—";
-  return new Date(ms).toLocaleString();
+  return new Date(ms).toLocaleString(locale());
 }
 
 export function fmtDuration(ms) {
@@ -60,6 +62,12 @@ export function elapsed(start, end) {
   if (a === null) return null;
   const b = parseTime(end);
   return (b === null ? Date.now() : b) - a;
+}
+
+// A stage step is named after its kind (preflight, backup...): shown in the UI's words; a
+// component step by its component's name (the bundle's).
+export function stepName(step) {
+  return step.kind !== "component" && step.name === step.kind ? t(`kind.${step.kind}`) : step.name;
 }
 
 export function siteName(value) {

@@ -161,7 +161,7 @@ export async function detail(root, { params, signal }) {
               h("td", {}, s.site),
               h("td", {}, s.installed || t("bundles.notInstalled")),
               h("td", {}, t(`action.${s.action}`)),
-              h("td", { class: s.allowed ? "yes" : "no" }, s.allowed ? t("common.yes") : `${t("common.no")}: ${s.reason || ""}`),
+              h("td", { class: s.allowed ? "yes" : "no" }, s.allowed ? t("common.yes") : `${t("common.no")}: ${s.reason_code ? t(s.reason_code, s.reason_params) : s.reason || ""}`),
               h(
                 "td",
                 {},

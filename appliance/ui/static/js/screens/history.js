@@ -68,10 +68,20 @@ export async function render(root, { query, signal }) {
   );
 }
 
-// How the run came about: by hand or by a schedule, and for a rollback the run it undid.
+// How the run came about: by hand or by a schedule, for a rollback the run it undid, and for
+// a run a rollback undid, that rollback (each a link).
 function triggerCell(run) {
-  const how = t(`trigger.${run.trigger}`);
-  if (run.action !== "rollback" || !run.backup_run) return how;
-  const undone = h("a", { href: `#/runs/${run.backup_run}`, class: "rollback-of" }, t("history.rollbackOf", { id: run.backup_run }));
-  return h("span", {}, `${how} · `, undone);
+  return h("span", {}, t(`trigger.${run.trigger}`), relatedRuns(run).flatMap((link) => [" · ", link]));
+}
+
+// Links to the runs related to `run` (shared with the run screen).
+export function relatedRuns(run) {
+  const links = [];
+  if (run.action === "rollback" && run.backup_run) {
+    links.push(h("a", { href: `#/runs/${run.backup_run}`, class: "rollback-of" }, t("history.rollbackOf", { id: run.backup_run })));
+  }
+  for (const id of run.rolled_back_by || []) {
+    links.push(h("a", { href: `#/runs/${id}`, class: "rolled-back-by" }, t("history.rolledBackBy", { id })));
+  }
+  return links;
 }

@@ -3,7 +3,7 @@
 import { get, post } from "../api.js";
 import { h, table } from "../dom.js";
 import { t } from "../i18n.js";
-import { busy, field, notice, select, showError } from "../ui.js";
+import { busy, field, notice, select, showError, stepName } from "../ui.js";
 
 export const ACTIONS = ["install", "upgrade", "check", "rollback"];
 
@@ -15,8 +15,8 @@ export function planTable(plan) {
         "tr",
         {},
         h("td", {}, String(s.idx ?? "")),
-        h("td", {}, s.name),
-        h("td", {}, s.kind),
+        h("td", {}, stepName(s)),
+        h("td", {}, t(`kind.${s.kind}`)),
         h("td", {}, s.component || "—"),
         h("td", {}, s.from_version || (s.component ? t("plan.none") : "—")),
         h("td", {}, s.to_version ? h("b", {}, s.to_version) : "—"),
@@ -79,8 +79,18 @@ export async function render(root, { query, signal }) {
   previewBtn.addEventListener("click", () =>
     busy(previewBtn, status, async () => {
       invalidate();
-      const answer = await post("/api/runs", { ...body(), dry_run: true }, { signal });
+      let answer;
+      try {
+        answer = await post("/api/runs", { ...body(), dry_run: true }, { signal });
+      } catch (err) {
+        if (err.fields) planSlot.replaceChildren(configLink(body()));
+        throw err;
+      }
       planSlot.replaceChildren(h("h3", {}, t("newRun.plan")), planTable(answer.plan || []));
+      // day two: what the site's last status says differs from its records
+      for (const warning of answer.warnings || []) {
+        planSlot.append(h("div", { class: "notice notice-warn plan-warning", role: "status" }, t("status.driftWarning"), " ", warning));
+      }
       startBtn.disabled = false;
     }),
   );
@@ -102,4 +112,10 @@ export async function render(root, { query, signal }) {
     ),
     planSlot,
   );
+}
+
+// A plan refused for missing or invalid configuration values: the screen that fills them.
+function configLink({ site, bundle, version }) {
+  const href = `#/sites/${encodeURIComponent(site)}/config/${encodeURIComponent(bundle)}?version=${encodeURIComponent(version)}`;
+  return h("p", {}, h("a", { class: "button", href, id: "fill-config" }, t("newRun.fillConfig")));
 }

@@ -1,9 +1,14 @@
-// One run: state and facts, error with hint, cancel / resume / rollback / report, steps with
-// elapsed time, host x step progress from the event stream, and the live terminal log.
+// One run: state and facts, error with hint, cancel / resume / rollback / report / raw log,
+// steps with elapsed time, host x step progress from the event stream (with each host's task
+// of the running step), and the live terminal log. While the server cannot be reached a run
+// that has not ended shows "connection lost", not its last known state.
 import { get, post } from "../api.js";
+import { connectionState, onConnection } from "../connection.js";
 import { h } from "../dom.js";
 import { t } from "../i18n.js";
 import { checksView } from "./checks.js";
+import { RESUMABLE } from "../states.js";
+import { relatedRuns } from "./history.js";
 import { RunLog } from "./runlog.js";
 import {
   TERMINAL,
@@ -15,6 +20,7 @@ import {
   showError,
   siteName,
   stateBadge,
+  stepName,
 } from "../ui.js";
 
 const RESULT_KEYS = ["ok", "changed", "failed", "unreachable", "skipped"];
@@ -74,7 +80,7 @@ class HostGrid {
       this.el.replaceChildren(h("p", { class: "muted" }, t("run.noHostsYet")));
       return;
     }
-    const head = h("tr", {}, h("th", {}, t("run.host")), steps.map((s) => h("th", { title: s.name }, s.name)));
+    const head = h("tr", {}, h("th", {}, t("run.host")), steps.map((s) => h("th", { title: stepName(s) }, stepName(s))));
     const rows = this.hosts.map((host) =>
       h(
         "tr",
@@ -84,6 +90,7 @@ class HostGrid {
           // a finished step shows Ansible's own recap of its last attempt; else its events
           const recap = run.step_hosts && run.step_hosts[s.idx] && run.step_hosts[s.idx][host];
           const c = recap ? { ...recap, task: "" } : this.cells.get(`${host}\t${s.idx}`);
+          const now = s.state === "running" && c && c.task ? c.task : "";
           let cls = "cell-pending";
           let text = "";
           if (c) {
@@ -96,7 +103,8 @@ class HostGrid {
             text = SHOWN_KEYS.filter((k) => c[k]).map((k) => `${t(`result.${k}`)} ${c[k]}`).join(" · ");
           } else if (s.state === "running") cls = "cell-running";
           else if (s.state === "skipped") cls = "cell-skipped";
-          return h("td", { class: `cell ${cls}`, title: c && c.task ? c.task : "" }, text || "·");
+          const task = now ? h("div", { class: "current-task" }, t("run.currentTask", { task: now })) : null;
+          return h("td", { class: `cell ${cls}`, title: c && c.task ? c.task : "" }, text || (now ? "" : "·"), task);
         }),
       ),
     );
@@ -127,8 +135,8 @@ function stepsTable(run) {
           "tr",
           { class: `step step-${s.state}`, dataset: { idx: String(s.idx) } },
           h("td", {}, String(s.idx)),
-          h("td", {}, s.name),
-          h("td", {}, s.kind),
+          h("td", {}, stepName(s)),
+          h("td", {}, t(`kind.${s.kind}`)),
           h("td", {}, s.component || "—"),
           h("td", {}, s.from_version || "—"),
           h("td", {}, s.to_version || "—"),
@@ -148,7 +156,7 @@ function stepsTable(run) {
 // The run's facts (header, error with hint).
 function renderHead(run, id, head, errSlot) {
   head.replaceChildren(
-    h("h2", {}, t("run.title", { id }), " ", stateBadge(run.state)),
+    h("h2", {}, t("run.title", { id }), " ", shownState(run)),
     h(
       "dl",
       { class: "facts" },
@@ -159,7 +167,8 @@ function renderHead(run, id, head, errSlot) {
       h("dt", {}, t("common.action")),
       h("dd", {}, t(`action.${run.action}`)),
       h("dt", {}, t("run.trigger")),
-      h("dd", {}, run.trigger || "—"),
+      h("dd", {}, run.trigger ? t(`trigger.${run.trigger}`) : "—"),
+      ...related(run),
       h("dt", {}, t("run.started")),
       h("dd", {}, fmtTime(run.started_at || run.created_at)),
       h("dt", {}, t("run.finished")),
@@ -168,8 +177,42 @@ function renderHead(run, id, head, errSlot) {
       h("dd", { class: "elapsed", id: "run-duration", dataset: TERMINAL.has(run.state) ? {} : { start: run.started_at || "" } }, fmtDuration(elapsed(run.started_at, run.finished_at))),
     ),
   );
-  if (run.error) errSlot.replaceChildren(errorBox({ message: run.error, hint: run.hint }));
+  if (run.error) errSlot.replaceChildren(errorBox(runError(run)));
   else errSlot.replaceChildren();
+}
+
+// An ended run's error in the window's words: what happened where (from its state and steps),
+// the appliance's own record of it (Ansible's words: data, as sent), and what to do here.
+function runError(run) {
+  if (!RESUMABLE.includes(run.state)) return { message: run.error, hint: run.hint };
+  const headline = `runError.${run.state}`;
+  const step = (run.steps || []).find((s) => s.state === run.state || (run.state === "failed" && s.state === "failed"));
+  const message = step ? t(headline, { step: `${step.idx} (${stepName(step)})` }) : t(`${headline}Run`);
+  return { message, detail: run.error, detailLabel: t("runError.detail"), hint: windowHint(run) || run.hint };
+}
+
+function related(run) {
+  const links = relatedRuns(run);
+  if (!links.length) return [];
+  return [h("dt", {}, t("run.related")), h("dd", { id: "related-runs" }, links.flatMap((a, i) => (i ? [" · ", a] : [a])))];
+}
+
+// The run's state, or "connection lost" while a run that has not ended cannot be followed.
+function shownState(run) {
+  if (TERMINAL.has(run.state) || connectionState() === "ok") return stateBadge(run.state);
+  return h("span", { class: "badge state-lost", dataset: { connection: connectionState() } }, t("run.connectionLost"));
+}
+
+// What to do about an ended run, in this window's terms: the buttons it offers now (the
+// server's hint names the commands, for the command line).
+function windowHint(run) {
+  if (!RESUMABLE.includes(run.state)) return "";
+  const allowed = new Set(run.actions || []);
+  const parts = run.state === "failed" ? [t("runHint.failed")] : [];
+  if (allowed.has("resume")) parts.push(t("runHint.resume", { button: t("run.resume") }));
+  if (allowed.has("rollback")) parts.push(t("runHint.rollback", { button: t("run.rollback") }));
+  if (!allowed.has("resume") && !allowed.has("rollback")) parts.push(t("runHint.newRun"));
+  return parts.join(" ");
 }
 
 // The buttons of the actions the server says the run allows now (GET /api/runs/<id>
@@ -214,9 +257,11 @@ function actionButtons(run, id, actionSlot, { refresh, restart }) {
     });
     buttons.push(b);
   }
+  const log = h("a", { class: "button", id: "raw-log-link", href: `/api/runs/${id}/output.log`, download: `run-${id}-output.log`, title: t("run.rawLogHelp") }, t("run.rawLog"));
   if (allowed.has("report")) {
     buttons.push(h("a", { class: "button", id: "report-link", href: `/api/runs/${id}/report`, download: `run-${id}-report.html` }, t("run.report")));
   }
+  buttons.push(log);
   return buttons;
 }
 
@@ -260,7 +305,8 @@ export async function render(root, { params, signal }) {
       checksSlot.replaceChildren(...checksView(run));
       grid.render(run);
     } catch (err) {
-      showError(actionSlot, err);
+      // no server: the banner and the state say so; keep asking while the run may go on
+      if (err.status !== 0) showError(actionSlot, err);
     }
     clearTimeout(polling);
     if (!signal.aborted && run && !TERMINAL.has(run.state)) polling = setTimeout(refresh, 2000);
@@ -295,8 +341,16 @@ export async function render(root, { params, signal }) {
     }).catch(() => {}); // shown by onError above
   }
 
+  const unwatch = onConnection((state) => {
+    if (!run) return;
+    if (state === "ok") refresh();
+    else renderHead(run, id, head, errSlot);
+  });
   await refresh();
-  if (!run) return () => log.destroy();
+  if (!run) {
+    unwatch();
+    return () => log.destroy();
+  }
   startStreams();
   timers.push(
     setInterval(() => {
@@ -307,6 +361,7 @@ export async function render(root, { params, signal }) {
     }, 500),
   );
   return () => {
+    unwatch();
     clearTimeout(polling);
     for (const x of timers) clearInterval(x);
     if (streamCtl) streamCtl.abort();

@@ -1,7 +1,8 @@
 // The run screen's terminal log: toolbar (follow, search, first error, status) and the view,
 // fed by a LogSource (a window of the log, fetched as the user scrolls, searches or follows).
 import { h } from "../dom.js";
-import { t } from "../i18n.js";
+import { connectionState } from "../connection.js";
+import { locale, t } from "../i18n.js";
 import { LogSource } from "../logsource.js";
 import { LogView } from "../logview.js";
 import { errorBox } from "../ui.js";
@@ -105,11 +106,11 @@ export class RunLog {
       if (line < 0) this.found = t("log.noErrors");
       else {
         const key = complete ? "log.errorAt" : "log.errorAtSoFar";
-        this.found = t(key, { line: this.number(line), count: count.toLocaleString() });
+        this.found = t(key, { line: this.number(line), count: count.toLocaleString(locale()) });
       }
       counted?.then((total) => {
         if (total === null) return;
-        this.found = t("log.errorAt", { line: this.number(line), count: total.toLocaleString() });
+        this.found = t("log.errorAt", { line: this.number(line), count: total.toLocaleString(locale()) });
         this.update();
       }, (err) => this.source.quiet(err));
     } catch (err) {
@@ -120,14 +121,15 @@ export class RunLog {
 
   // A line number as shown: "~" marks an estimate (the server's index is being built).
   number(line) {
-    const n = (line + 1).toLocaleString();
+    const n = (line + 1).toLocaleString(locale());
     return this.view.exact && this.view.win.exact ? n : `~${n}`;
   }
 
   update() {
-    const n = this.view.lineCount.toLocaleString();
+    const n = this.view.lineCount.toLocaleString(locale());
     const lines = t("log.lines", { n: this.view.exact ? n : `~${n}` });
-    this.status.textContent = [lines, this.ended ? t("log.ended") : t("log.live"), this.found].filter(Boolean).join(" · ");
+    const live = connectionState() === "ok" ? t("log.live") : t("run.connectionLost");
+    this.status.textContent = [lines, this.ended ? t("log.ended") : live, this.found].filter(Boolean).join(" · ");
   }
 
   destroy() {

@@ -102,17 +102,71 @@ export function credentialsPanel(site, { signal }) {
   return h("section", { class: "panel", id: "credentials" }, h("h3", {}, t("cred.title")), h("p", { class: "muted" }, t("cred.help")), status, unlockSlot, form, slot);
 }
 
+function keyCell(key) {
+  if (!key) return h("td", {}, "—"); // a host on this machine: no SSH, no key
+  if (!key.fingerprint) return h("td", { class: "no" }, t("hostkey.notRead"));
+  const cls = { trusted: "yes", unknown: "", changed: "no" }[key.status] ?? "";
+  return h(
+    "td",
+    { class: `host-key ${cls}` },
+    h("span", {}, `${key.type} `),
+    h("code", { class: "fingerprint" }, key.fingerprint),
+    h("br"),
+    h("span", { class: "muted" }, t(`hostkey.${key.status}`)),
+  );
+}
+
+// Accept (unknown) or replace (changed, after a confirmation naming both fingerprints) the key a
+// host offers; the fingerprint shown goes along, so a key that changed meanwhile is refused.
+function acceptButton(site, host, key, slot, again, signal) {
+  if (!key || !key.fingerprint || !["unknown", "changed"].includes(key.status)) return [];
+  const replace = key.status === "changed";
+  const b = h(
+    "button",
+    { type: "button", class: replace ? "small danger" : "small", dataset: { accept: host } },
+    replace ? t("hostkey.replace") : t("hostkey.accept"),
+  );
+  b.addEventListener("click", () => {
+    if (replace && !window.confirm(t("hostkey.replaceConfirm", { host, old: key.trusted?.fingerprint ?? "?", now: key.fingerprint }))) return;
+    busy(b, slot, async () => {
+      await post(`/api/sites/${site.id}/host-keys`, { hosts: [host], replace, fingerprints: { [host]: key.fingerprint } }, { signal });
+      notice(slot, t("hostkey.accepted", { host }));
+      again();
+    });
+  });
+  return b;
+}
+
+// Every new key at once (trust on first use for the site); changed keys stay one by one.
+function acceptAll(site, hosts, slot, again, signal) {
+  const fresh = hosts.filter((x) => x.host_key && x.host_key.status === "unknown" && x.host_key.fingerprint);
+  if (!fresh.length) return [];
+  const b = h("button", { type: "button", id: "accept-all-keys" }, t("hostkey.acceptAll", { count: fresh.length }));
+  b.addEventListener("click", () =>
+    busy(b, slot, async () => {
+      const fingerprints = Object.fromEntries(fresh.map((x) => [x.host, x.host_key.fingerprint]));
+      await post(`/api/sites/${site.id}/host-keys`, { hosts: Object.keys(fingerprints), fingerprints }, { signal });
+      notice(slot, t("hostkey.accepted", { host: Object.keys(fingerprints).join(", ") }));
+      again();
+    }),
+  );
+  return h("p", {}, b);
+}
+
 export function checkPanel(site, { signal }) {
   const slot = h("div", { class: "slot table-wrap", id: "check-result" });
+  const keySlot = h("div", { class: "slot", id: "host-key-result" });
   const button = h("button", { type: "button", id: "check-hosts" }, t("check.run"));
+  const again = () => button.click();
   button.addEventListener("click", () => {
     slot.replaceChildren(h("p", { class: "muted" }, t("check.running")));
     busy(button, slot, async () => {
       const r = await post(`/api/sites/${site.id}/check`, {}, { signal });
       slot.replaceChildren(
         h("div", { class: `notice ${r.ok ? "notice-ok" : "error-box"}`, id: "check-verdict" }, r.ok ? t("check.ready") : t("check.notReady")),
+        acceptAll(site, r.hosts, keySlot, again, signal),
         table(
-          [t("check.host"), t("check.target"), t("check.login"), t("check.python"), t("check.modules"), t("check.sudo"), t("check.problem")],
+          [t("check.host"), t("check.target"), t("check.login"), t("check.python"), t("check.modules"), t("check.sudo"), t("check.hostKey"), t("check.problem")],
           r.hosts.map((x) =>
             h(
               "tr",
@@ -123,7 +177,8 @@ export function checkPanel(site, { signal }) {
               h("td", {}, x.python || "—"),
               h("td", { class: x.modules ? "yes" : "no" }, x.modules ? t("common.yes") : t("common.no")),
               h("td", {}, x.sudo || "—"),
-              h("td", {}, x.error || ""),
+              keyCell(x.host_key),
+              h("td", {}, x.error || "", h("div", {}, acceptButton(site, x.host, x.host_key, keySlot, again, signal))),
             ),
           ),
           { class: "grid", id: "check-table" },
@@ -131,7 +186,7 @@ export function checkPanel(site, { signal }) {
       );
     });
   });
-  return h("section", { class: "panel", id: "host-check" }, h("h3", {}, t("check.title")), h("p", { class: "muted" }, t("check.help")), button, slot);
+  return h("section", { class: "panel", id: "host-check" }, h("h3", {}, t("check.title")), h("p", { class: "muted" }, t("check.help")), button, keySlot, slot);
 }
 
 export function exportPanel(site, { signal }) {

@@ -3,7 +3,9 @@ import { get, post, put } from "../api.js";
 import { h, table } from "../dom.js";
 import { t } from "../i18n.js";
 import { busy, errorBox, field, fmtTime, notice, showError } from "../ui.js";
+import { configPanel } from "./siteconfig.js";
 import { checkPanel, credentialsPanel, deletePanel, exportPanel, importPanel } from "./site_tools.js";
+import { healthBadge } from "./status.js";
 import { textToVars, varsToText } from "./vars.js";
 import { loadZones, zonePicker } from "../zones.js";
 
@@ -42,14 +44,31 @@ export async function list(root, { signal }) {
     notice(status, t("sites.empty"), "info");
     return;
   }
+  // day two: each site's overall state (a failure here leaves the column empty)
+  const health = new Map();
+  try {
+    for (const s of await get("/api/status", { signal })) health.set(s.site_id, s);
+  } catch (err) {
+    if (err.name === "AbortError") throw err;
+  }
+  const healthCell = (s) => {
+    const found = health.get(s.id);
+    return h(
+      "td",
+      { class: "site-health" },
+      h("a", { href: `#/sites/${s.id}/status`, title: t("status.open") }, healthBadge(found ? found.overall : "unknown")),
+      found && found.attention ? h("span", { class: "badge health-down attention-flag" }, t("status.attentionShort")) : null,
+    );
+  };
   root.append(
     table(
-      [t("sites.name"), t("sites.hosts"), t("sites.installed"), t("sites.created"), ""],
+      [t("sites.name"), t("status.overall"), t("sites.hosts"), t("sites.installed"), t("sites.created"), ""],
       sites.map((s) =>
         h(
           "tr",
           { dataset: { site: s.name } },
           h("td", {}, h("a", { href: `#/sites/${s.id}` }, s.name)),
+          healthCell(s),
           h("td", {}, s.hosts.map((x) => x.name).join(", ") || "—"),
           h("td", {}, installedList(s.installed)),
           h("td", {}, fmtTime(s.created_at)),
@@ -57,6 +76,7 @@ export async function list(root, { signal }) {
             "td",
             { class: "actions" },
             h("a", { class: "button", href: `#/sites/${s.id}` }, t("common.edit")),
+            h("a", { class: "button", href: `#/sites/${s.id}/status` }, t("status.open")),
             h("a", { class: "button", href: `#/runs/new?site=${encodeURIComponent(s.name)}` }, t("nav.newRun")),
             h("a", { class: "button", href: `#/history?site=${encodeURIComponent(s.name)}` }, t("nav.history")),
           ),
@@ -98,9 +118,11 @@ export async function edit(root, { params, query, signal }) {
   const ref = params[0];
   const status = h("div", { class: "slot" });
   let site = { name: "", vars: {}, hosts: [{ name: "", address: "", port: 22 }], installed: {} };
+  let bundles = [];
   if (ref) {
     try {
       site = await get(`/api/sites/${encodeURIComponent(ref)}`, { signal });
+      bundles = await get("/api/bundles?limit=100000", { signal });
     } catch (err) {
       root.append(h("h2", {}, t("sites.edit")), status);
       showError(status, err);
@@ -197,6 +219,7 @@ export async function edit(root, { params, query, signal }) {
         " ",
         h("a", { class: "button", href: `/api/sites/${site.id}/support-bundle`, download: "", id: "site-support" }, t("support.download")),
       ),
+      configPanel(site, bundles),
       credentialsPanel(site, { signal }),
       checkPanel(site, { signal }),
       exportPanel(site, { signal }),

@@ -1,0 +1,33 @@
+"""A site's values for a bundle's declared configuration (passwords write-only)."""
+
+from __future__ import annotations
+
+from bottle import Bottle, request
+
+from appliance.backend.http import json_body
+from appliance.context import Context
+from appliance.errors import BadRequest
+from appliance.jobs.sites import config
+
+
+def _version() -> str | None:
+    raw = request.query.getunicode("version", "") or ""
+    if len(raw) > 100:
+        raise BadRequest("query parameter version is too long", "Send a bundle version.")
+    return raw or None
+
+
+def register(app: Bottle, ctx: Context) -> None:
+    @app.get("/api/sites/<ref>/config/<bundle>")
+    def show_config(ref: str, bundle: str) -> dict:
+        return config.describe(ref, bundle, _version())
+
+    @app.put("/api/sites/<ref>/config/<bundle>")
+    def set_config(ref: str, bundle: str) -> dict:
+        body = json_body(request, ctx.settings.max_body_bytes)
+        if not isinstance(body, dict) or set(body) != {"values"}:
+            raise BadRequest(
+                'the body must be {"values": {name: value, ...}}',
+                "Send only the values to change; null resets one to its default.",
+            )
+        return config.update(ctx, ref, bundle, body["values"], _version())
