@@ -451,7 +451,7 @@ export const MESSAGES = {
     "logs.host": "主机",
     "logs.allHosts": "所有主机",
     "logs.grep": "查找文本",
-    "logs.grepPlaceholder": "例如 ERROR",
+    "logs.grepPlaceholder": "例如：错误",
     "logs.grepHelp": "包含此文本的行（留空：所有行）。最多 200 个字符。",
     "logs.regex": "正则表达式（不允许反向引用或嵌套重复）",
     "logs.lines": "每台主机的行数",
