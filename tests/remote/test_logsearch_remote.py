@@ -21,7 +21,7 @@ from appliance.jobs.logsearch.request import plan_search
 from appliance.jobs.runs.manager import RunManager
 from appliance.jobs.sites import service as remote_sites
 from appliance.store import sites
-from tests.remote.conftest import site_spec
+from tests.remote.conftest import site_spec, trust_lab
 from tests.support.cli import run_cli
 from tests.support.sshhosts import SshLab
 
@@ -44,6 +44,7 @@ def test_search_finds_the_app_line_on_every_host(
         shutil.rmtree(host.root, ignore_errors=True)
         host.root.mkdir()
     site = sites.create_site(ctx.store, sites.parse_site(site_spec(lab, "logs3")))
+    trust_lab(ctx.paths.root, site["id"], lab)
     remote_sites.set_site_credentials(
         ctx,
         site["id"],

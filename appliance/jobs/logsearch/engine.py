@@ -27,6 +27,7 @@ import yaml
 
 from appliance.ansible_env import local_remote_temp
 from appliance.context import Context
+from appliance.jobs.ansible import hostkeys
 from appliance.jobs.ansible.inventory import inventory_yaml
 from appliance.jobs.ansible.secrets import RunnerSecrets
 from appliance.jobs.logsearch.request import MAX_BYTES, SearchRequest
@@ -202,8 +203,10 @@ def _adhoc(
 @contextmanager
 def _scratch(data_dir: Path, req: SearchRequest) -> Iterator[tuple[Path, dict[str, str]]]:
     """A private_data_dir under ``<data>/tmp`` with the site's inventory, and the environment
-    (the carried module on ANSIBLE_LIBRARY, an SSH control folder of its own, as the site
-    check has); both removed afterwards."""
+    as the site check has it (the site's trusted host keys, strictly checked; an SSH control
+    folder of its own) plus the carried module on ANSIBLE_LIBRARY; both removed afterwards."""
+    known_hosts = hostkeys.known_hosts_file(data_dir, req.site_id)
+    hosts, site_vars = hostkeys.enforce_vars(req.hosts, req.site_vars, known_hosts)
     scratch = data_dir / "tmp"
     scratch.mkdir(parents=True, exist_ok=True)
     private = Path(tempfile.mkdtemp(prefix="logsearch-", dir=scratch))
@@ -211,16 +214,13 @@ def _scratch(data_dir: Path, req: SearchRequest) -> Iterator[tuple[Path, dict[st
     try:
         (private / "inventory").mkdir(mode=0o700)
         local = {"ansible_remote_tmp": local_remote_temp(data_dir)}
-        (private / "inventory" / "hosts.yml").write_text(
-            inventory_yaml(req.hosts, req.site_vars, local)
-        )
-        env = check_env(data_dir)
+        (private / "inventory" / "hosts.yml").write_text(inventory_yaml(hosts, site_vars, local))
+        env = check_env(data_dir, known_hosts)
         env.update(
             {
                 "ANSIBLE_LIBRARY": str(LIBRARY),
                 "ANSIBLE_TASK_TIMEOUT": str(TASK_TIMEOUT),
                 "ANSIBLE_SSH_CONTROL_PATH_DIR": control,
-                "ANSIBLE_SSH_ARGS": "-C -o ControlMaster=auto -o ControlPersist=5s",
             }
         )
         (private / "env").mkdir(mode=0o700)
