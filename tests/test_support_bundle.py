@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from appliance.jobs.support.analyzers import host_findings, site_findings
+from appliance.jobs.support.analyzers import host_findings, site_findings, status_findings
 from appliance.jobs.support.redact import Scrubber, masked
 from appliance.store import credential_key
 from tests.support.cli import run_cli
@@ -51,6 +51,29 @@ def test_site_findings() -> None:
     status = {f["name"]: (f["status"], f["message"]) for f in site_findings(site, runs)}
     assert status["last run"] == ("fail", "run 2 (upgrade 1.1.0) failed: app: boom")
     assert status["version drift"] == ("warn", "components from demo 1.0.0, demo 1.1.0")
+
+
+def test_status_findings() -> None:
+    assert status_findings("plant", None)[0]["status"] == "warn"
+    status = {
+        "checked_at": "t",
+        "components": [
+            {
+                "component": "app",
+                "installed_version": "1.1.0",
+                "hosts": [
+                    {"host": "h1", "state": "running", "version": "1.1.0", "detail": ""},
+                    {"host": "h2", "state": "stopped", "version": "1.0.0", "detail": "no pid"},
+                ],
+            }
+        ],
+    }
+    found = [(f["scope"], f["name"], f["status"]) for f in status_findings("plant", status)]
+    assert found == [
+        ("h1", "app status", "pass"),
+        ("h2", "app status", "fail"),
+        ("h2", "version drift", "warn"),
+    ]
 
 
 def test_redaction() -> None:

@@ -64,3 +64,27 @@ def site_findings(site: Mapping[str, Any], runs: Sequence[Mapping[str, Any]]) ->
     else:
         out.append(_finding(name, "version drift", "warn", "nothing installed"))
     return out
+
+
+def status_findings(site: str, status: Mapping[str, Any] | None) -> list[dict]:
+    """From the site's last status (day two): a component stopped or unreachable on a host
+    fails, degraded or unknown warns, running passes; a version the host reports other than
+    the recorded one warns (drift)."""
+    if not status or not status.get("components"):
+        return [_finding(site, "component status", "warn", "no status checked yet")]
+    out = []
+    when = status.get("checked_at") or "?"
+    for component in status["components"]:
+        for host in component.get("hosts", []):
+            state = host.get("state", "unknown")
+            result = "pass" if state == "running" else "fail"
+            result = "warn" if state in ("degraded", "unknown") else result
+            message = f"{state} (status of {when})" + (
+                f": {host['detail']}" if host.get("detail") else ""
+            )
+            out.append(_finding(host["host"], f"{component['component']} status", result, message))
+            recorded, version = component.get("installed_version"), host.get("version")
+            if version and recorded and version != recorded:
+                text = f"recorded {component['component']} {recorded}, host reports {version}"
+                out.append(_finding(host["host"], "version drift", "warn", text))
+    return out

@@ -1,9 +1,9 @@
 """A support bundle of one site: a ``.tar.gz`` with, per host, the declared logs (bounded tails)
 and basic facts; the appliance's own record of that site only (its hosts and variables, its
 runs with their logs and events, the lines of the appliance log that concern it); the
-analyzers' findings; and an ``index.html`` that opens offline. Every text goes through the
-Scrubber (redact.py) before it is written; the archive is written beside the target and
-renamed into place, so a failed collection leaves nothing."""
+analyzers' findings (with the site's last status, day two); and an ``index.html`` that opens
+offline. Every text goes through the Scrubber (redact.py) before it is written; the archive is
+written beside the target and renamed into place, so a failed collection leaves nothing."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ from appliance.jobs.logsearch.request import plan_search
 from appliance.jobs.sites.service import unlocked_key
 from appliance.jobs.support import analyzers, page
 from appliance.jobs.support.redact import Scrubber, all_known_secrets, masked, secret_vars
-from appliance.store import credentials, events, runs, sites
+from appliance.store import credentials, daytwo, events, runs, sites
 from appliance.store.credential_key import load_key
 
 logger = logging.getLogger(__name__)
@@ -64,7 +64,13 @@ def make_bundle(ctx: Context, site_ref: int | str, passphrase: str | None = None
         }
     )
     files["appliance.log"] = _appliance_lines(ctx, site, [r["id"] for r in site_runs], others)
+    status = daytwo.last_status(site["id"])
+    files["status.json"] = _json(status)
+    status_log = ctx.paths.root / "status" / str(site["id"]) / "status.log"  # jobs/daytwo
+    if status_log.is_file():
+        files["status.log"] = _tail(status_log, RUN_LOG_BYTES)
     findings = analyzers.site_findings(site, site_runs)
+    findings += analyzers.status_findings(site["name"], status)
     for name, summary in hosts.items():
         lines = [
             ln
