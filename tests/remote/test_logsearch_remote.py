@@ -20,6 +20,7 @@ from appliance.jobs.logsearch.engine import open_search
 from appliance.jobs.logsearch.request import plan_search
 from appliance.jobs.runs.manager import RunManager
 from appliance.jobs.sites import service as remote_sites
+from appliance.store import runs as rows
 from appliance.store import sites
 from tests.remote.conftest import site_spec, trust_lab
 from tests.support.cli import run_cli
@@ -53,6 +54,12 @@ def test_search_finds_the_app_line_on_every_host(
     )
     # another customer's site: its name must never reach this site's support bundle
     sites.create_site(ctx.store, sites.parse_site(site_spec(lab, "othercustomer")))
+    # the same hosts as a site that trusts no host key yet (installed as recorded, not run)
+    stranger = sites.create_site(ctx.store, sites.parse_site(site_spec(lab, "untrusted")))
+    record = {
+        "app": {"version": "1.0.0", "bundle_name": "demo-platform", "bundle_version": "1.0.0"}
+    }
+    ctx.store.write(rows.record_installed, stranger["id"], None, record, ctx.store.now())
     manager = RunManager(ctx).start()
     ctx.services["runs"] = manager
     run = manager.start_run("logs3", "demo-platform", "1.0.0", "install")
@@ -96,6 +103,13 @@ def test_search_finds_the_app_line_on_every_host(
     for secret in [lab.password, *key_lines]:
         assert secret not in everything
     assert "othercustomer" not in everything
+
+    # host keys are checked against the site's own file: a site that trusts none reads nothing
+    result = run_cli(ctx.paths.root, "logs", "untrusted", "--json")
+    items = [json.loads(line) for line in result.stdout.splitlines()]
+    assert result.returncode == 1 and len(items) == 1
+    for summary in items[0]["summary"]["hosts"].values():
+        assert summary["unreachable"] and "host key" in summary["error"].lower()
 
     # a host down: the others answer, the summary names it unreachable; exit 1
     down = lab.hosts[0]
