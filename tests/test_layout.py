@@ -43,6 +43,8 @@ LAYERS = [
         "appliance.jobs.datafolder",
         "appliance.jobs.removal",
         "appliance.jobs.keys",
+        "appliance.jobs.logsearch",
+        "appliance.jobs.support",
     },
     {"appliance.jobs.daytwo"},  # status runs steps (runs/runner); it listens to the run manager
     {"appliance.jobs.schedules"},

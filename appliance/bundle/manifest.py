@@ -15,6 +15,7 @@ import yaml
 
 from appliance import __version__
 from appliance.bundle.configspec import ConfigItem, check_requires, parse_items
+from appliance.bundle.logdecl import parse_logs
 from appliance.bundle.safety import check_no_collisions, check_relpath, show_value
 from appliance.bundle.yamlread import is_int as _is_int
 from appliance.bundle.yamlread import load_manifest_yaml as _load_yaml
@@ -50,7 +51,8 @@ _TOP_KEYS = (
 )
 _COMPONENT_KEYS = ("name", "version", "playbook", "config")
 _REQUIRED_COMPONENT_KEYS = ("name", "version", "playbook")
-_COMPONENT_OPTIONAL = ("status", "operations")  # day two (docs/bundle-format.md)
+# day two (docs/bundle-format.md); logs: the component's log files (logdecl.py)
+_COMPONENT_OPTIONAL = ("status", "operations", "logs")
 OPERATIONS = ("start", "stop", "restart")
 _HINT = "Fix bundle.yml (see docs/bundle-format.md) and build the bundle again."
 
@@ -65,6 +67,7 @@ class Component:
     # day two: operation (start | stop | restart) -> playbook
     operations: Mapping[str, str] = field(default_factory=dict)
     config: tuple[str, ...] = ()  # the config items it uses (reconfigure re-applies it)
+    logs: tuple[str, ...] = ()  # globs of its log files on each host, templated per host
 
     def day_two_playbooks(self) -> list[str]:
         found = [self.status] if self.status else []
@@ -79,6 +82,8 @@ class Component:
             data["operations"] = {
                 op: self.operations[op] for op in OPERATIONS if op in self.operations
             }
+        if self.logs:
+            data["logs"] = list(self.logs)
         return data
 
 
@@ -281,7 +286,8 @@ def _components(value: Any) -> tuple[Component, ...]:
         uses = item.get("config", [])
         if not isinstance(uses, list) or not all(isinstance(u, str) for u in uses):
             raise BundleError(f"{where}.config must be a list of config item names", _HINT)
-        out.append(Component(name, version, playbook, status, operations, tuple(uses)))
+        logs = parse_logs(item.get("logs"), f"{where}.logs", _HINT)
+        out.append(Component(name, version, playbook, status, operations, tuple(uses), logs))
     return tuple(out)
 
 

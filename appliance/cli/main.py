@@ -20,6 +20,7 @@ from appliance.cli import (
     daytwo,
     export,
     history,
+    logs,
     reports,
     runs,
     schedules,
@@ -46,6 +47,7 @@ COMMAND_MODULES = (
     data,
     daytwo,
     backups,
+    logs,
 )
 
 

@@ -56,7 +56,7 @@ def test_status_and_operations_parse_and_dump_back() -> None:
         ({"operations": {"start": None}}, "components[1].operations.start must be a string"),
         ({"operations": {"stop": "../x.yml"}}, "components[1].operations.stop"),
         ({"operations": {"stop": "p/nope.yml"}}, "p/nope.yml is not in files"),
-        ({"logs": ["*.log"]}, "unknown key 'logs'"),
+        ({"health": "playbooks/h.yml"}, "unknown key 'health'"),
     ],
 )
 def test_bad_declarations_are_refused(app: dict, message: str) -> None:

@@ -111,6 +111,7 @@ def test_every_screen_in_chinese(page, serve: ServerProcess, demo: Path, tmp_pat
         "#/schedules",
         "#/data",
         "#/sites/lab/status",
+        "#/sites/lab/logs",
         f"#/runs/{run_id}",
         f"#/runs/{failed_id}",
     ]

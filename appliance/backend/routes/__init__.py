@@ -7,6 +7,7 @@ from appliance.backend.routes import (
     daytwo,
     health,
     keys,
+    logsearch,
     reports,
     runs,
     schedules,
@@ -30,6 +31,7 @@ ROUTE_MODULES = (
     reports,
     streams,
     schedules,
+    logsearch,
     data,
     ui,
 )

@@ -6,6 +6,7 @@ import * as backups from "./screens/backups.js";
 import * as bundles from "./screens/bundles.js";
 import * as data from "./screens/data.js";
 import * as history from "./screens/history.js";
+import * as logsearch from "./screens/logsearch.js";
 import * as newRun from "./screens/newrun.js";
 import * as run from "./screens/run.js";
 import * as schedules from "./screens/schedules.js";
@@ -18,6 +19,7 @@ const ROUTES = [
   [/^\/sites$/, sites.list, "sites"],
   [/^\/sites\/new$/, sites.edit, "sites"],
   [/^\/sites\/([^/]+)$/, sites.edit, "sites"],
+  [/^\/sites\/([^/]+)\/logs$/, logsearch.render, "sites"],
   [/^\/sites\/([^/]+)\/status$/, siteStatus.render, "sites"],
   [/^\/sites\/([^/]+)\/config\/([^/]+)$/, siteConfig.render, "sites"],
   [/^\/sites\/([^/]+)\/backups$/, backups.render, "sites"],
