@@ -192,12 +192,13 @@ def test_two_hundred_slow_header_clients_do_not_slow_health(server: LocalServer)
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(120)
+@pytest.mark.timeout(180)
 def test_a_log_stream_idle_far_past_the_header_deadline_still_resumes(
     ctx: Context, server: LocalServer
 ) -> None:
-    """A followed log that says nothing for four header deadlines (and twice cheroot's socket
-    timeout) still delivers what comes next; meanwhile a slow-header client is cut off."""
+    """A followed log that says nothing for a minute (the issue's pause: a dozen header
+    deadlines, six times cheroot's socket timeout) still delivers what comes next; meanwhile a
+    slow-header client is cut off."""
     run_id = make_run(ctx, "running")
     log = ctx.paths.run_log(run_id)
     append(log, b"first line\n")
@@ -205,7 +206,7 @@ def test_a_log_stream_idle_far_past_the_header_deadline_still_resumes(
     assert stream.status == 200
     stream.read_until(lambda data: b"first line\n" in data)
     attacker = _slowloris(server, 5, HEADER_SECONDS + 2)
-    idle = 4 * HEADER_SECONDS + 1
+    idle = max(61, 4 * HEADER_SECONDS + 1)
     assert idle > 2 * server._server.timeout
     assert stream.still_open_after(idle)  # nothing sent, nothing closed, for `idle` seconds
     stats = json.loads(attacker.communicate(timeout=60)[0])
