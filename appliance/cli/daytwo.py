@@ -70,7 +70,6 @@ def write_status(out: Any, result: dict[str, Any]) -> None:
 def service_command(cmd: Command) -> int:
     from appliance.cli.runs import _follow_run, _manager
     from appliance.jobs.daytwo import operations
-    from appliance.jobs.daytwo.service import StatusService
 
     args = cmd.args
     manager = _manager(cmd)
@@ -78,7 +77,4 @@ def service_command(cmd: Command) -> int:
     if args.host:
         body["hosts"] = args.host
     run = operations.start_operation(manager, args.site, body)
-    code = _follow_run(cmd, manager, run["id"])
-    # the status after the operation, as a serving appliance refreshes it after every run
-    StatusService(cmd.ctx).refresh_quietly(run["site_id"], f"after run {run['id']}")
-    return code
+    return _follow_run(cmd, manager, run["id"])

@@ -123,10 +123,21 @@ def _follow_run(cmd: Command, manager, run_id: int) -> int:
         log.copy(_state(run_id))
     run = manager.wait(run_id, 30)
     checks.write_checks(env, run.get("checks") or [])
+    _refresh_status(cmd, run)
     if run["state"] == RunState.SUCCEEDED:
         return 0
     env.fail_line(f"run {run_id} {run['state']}: {run['error']}", run["hint"] or "see the log")
     return 1
+
+
+def _refresh_status(cmd: Command, run: dict) -> None:
+    """The site's status after the run, as a serving appliance refreshes it after every run
+    (nothing when its bundles declare no status playbook)."""
+    from appliance.jobs.daytwo.service import StatusService
+
+    status = StatusService(cmd.ctx).refresh_quietly(run["site_id"], f"after run {run['id']}")
+    if status is not None:
+        cmd.env.stdout.write(f"site {status['site']} status: {status['overall']}\n")
 
 
 def _manager(cmd: Command):

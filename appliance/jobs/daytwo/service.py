@@ -74,18 +74,22 @@ class StatusService:
             self._threads.append(thread)
         thread.start()
 
-    def refresh_quietly(self, site_id: int, why: str) -> None:
+    def refresh_quietly(self, site_id: int, why: str) -> dict[str, Any] | None:
+        """The site's new status (None: nothing declares status, or it could not be taken:
+        logged, never raised)."""
         try:
             if not status_targets(site_id):
-                return
+                return None
             result = refresh(self.ctx, site_id, stop=self._stop)
             logger.info("status of site %s %s: %s", result["site"], why, result["overall"])
+            return result
         except ApplianceError as e:
             logger.info("no status refresh of site %s %s: %s", site_id, why, e.message)
         except Exception:
             logger.exception("status refresh of site %s %s failed", site_id, why)
         finally:
             self.ctx.store.db.close()  # this thread's reader connection
+        return None
 
     def _loop(self, every: float) -> None:
         while not self._stop.wait(every):
