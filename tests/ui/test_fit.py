@@ -62,6 +62,10 @@ def test_every_screen_fits_a_laptop(laptop, serve: ServerProcess) -> None:  # no
         "history": ("#/history", "table"),
         "schedules": ("#/schedules", "h2"),
         "data": ("#/data", "#data-restore"),
+        "site-status": (f"#/sites/{serve.site_id}/status", "#overall"),  # type: ignore[attr-defined]
+        "site-backups": (f"#/sites/{serve.site_id}/backups", "#backups-empty"),  # type: ignore[attr-defined]
+        "site-config": (f"#/sites/{serve.site_id}/config/demo-platform", "#config-review"),  # type: ignore[attr-defined]
+        "site-logs": (f"#/sites/{serve.site_id}/logs", "#log-search"),  # type: ignore[attr-defined]
         "run": (f"#/runs/{serve.run_id}", ".run-head"),  # type: ignore[attr-defined]
     }
     base = page.url.split("#")[0]
