@@ -20,7 +20,7 @@ from appliance.jobs.runs.backups import list_backups
 from appliance.jobs.runs.manager import RunManager
 from appliance.jobs.sites import service as remote_sites
 from appliance.store import sites
-from tests.remote.conftest import site_spec
+from tests.remote.conftest import site_spec, trust_lab
 from tests.remote.test_remote_runs import health
 from tests.support.sshhosts import SshLab
 
@@ -57,6 +57,7 @@ def test_rollback_to_a_chosen_backup_and_delete_one(
         shutil.rmtree(host.root, ignore_errors=True)
         host.root.mkdir()
     site = sites.create_site(ctx.store, sites.parse_site(site_spec(lab, "bk")))
+    trust_lab(ctx.paths.root, site["id"], lab)
     remote_sites.set_site_credentials(
         ctx,
         site["id"],
