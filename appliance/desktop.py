@@ -373,6 +373,7 @@ def show_ui(
 ) -> None:
     """The window where one can start, else the browser or the URL. ``start`` starts the
     services and the server, on a thread while Qt starts; what it raises is raised here."""
+    startup_time("desktop start (the appliance's modules loaded)")
     starting = ServerStart(start)
     why = window_unavailable()
     if why is None:
