@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 from appliance.backend.server import LocalServer
+from appliance.clock import process_age
 from appliance.compat import is_frozen, resource_root
 from appliance.context import Context
 from appliance.signals import StopSignals
@@ -192,6 +193,12 @@ class SignalWatch:
         self._wsock.close()
 
 
+def startup_time(what: str) -> None:
+    age = process_age()
+    if age is not None:  # where a start-up's time goes (docs/architecture.md, "The window")
+        logger.info("%s %.2f s after the process started", what, age)
+
+
 def window_geometry(area: tuple[int, int, int, int] | None) -> dict[str, Any]:
     """The window's position, size and minimum from the screen's available area (x, y, w, h:
     the screen less panels and docks). "Maximized" is not used: without a window manager it is
@@ -242,23 +249,53 @@ class LoginBridge:
             return None  # no server now: the page keeps saying so
 
 
-def run_window(ctx: Context, server: LocalServer) -> tuple[bool, threading.Event]:
-    """Show the window until it closes. Returns (keep serving?, the stop event a signal sets)."""
+class ServerStart(threading.Thread):
+    """The services and the server, started on a thread while Qt loads and makes its
+    application on the main thread (one used to wait for the other). ``result()`` gives the
+    server or raises what its start raised."""
+
+    def __init__(self, start: Callable[[], LocalServer]) -> None:
+        super().__init__(name="server-start", daemon=True)
+        self._start_server = start
+        self.server: LocalServer | None = None
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.server = self._start_server()
+            startup_time("server serving")
+        except BaseException as e:  # handed to the main thread by result()
+            self.error = e
+
+    def result(self) -> LocalServer:
+        self.join()
+        if self.error is not None:
+            raise self.error
+        assert self.server is not None
+        return self.server
+
+
+def run_window(ctx: Context, starting: ServerStart) -> tuple[bool, threading.Event]:
+    """Show the window until it closes. Returns (keep serving?, the stop event a signal sets).
+    Qt starts while ``starting`` starts the server; the window opens on its login URL."""
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         # Chromium refuses to sandbox as root; only then is the sandbox turned off.
         os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
+    os.environ.setdefault("QT_API", "pyqt6")  # qtpy (pywebview's Qt layer) tries PyQt5 first
     import webview
 
     stop = threading.Event()
     keep = threading.Event()
     area = available_area()
+    startup_time("Qt application made")
     geometry = window_geometry(area)
     bridge = LoginBridge(ctx.paths.server_json)
-    window = webview.create_window(
-        TITLE, server.login_url, js_api=bridge, text_select=True, **geometry
-    )
+    url = starting.result().login_url
+    window = webview.create_window(TITLE, url, js_api=bridge, text_select=True, **geometry)
 
     def on_shown() -> None:
+        startup_time("window shown")
         # what Qt reports once the window is on screen (the window test reads this line)
         logger.info(
             "window geometry %s,%s %sx%s; screen available area %s",
@@ -270,6 +307,7 @@ def run_window(ctx: Context, server: LocalServer) -> tuple[bool, threading.Event
         )
 
     window.events.shown += on_shown
+    window.events.loaded += lambda: startup_time("page loaded")
 
     def on_closing() -> bool:
         if stop.is_set():
@@ -330,18 +368,27 @@ def open_browser_or_print(
     wait(threading.Event())
 
 
-def show_ui(ctx: Context, server: LocalServer, wait: Callable[[threading.Event], None]) -> None:
+def show_ui(
+    ctx: Context, start: Callable[[], LocalServer], wait: Callable[[threading.Event], None]
+) -> None:
+    """The window where one can start, else the browser or the URL. ``start`` starts the
+    services and the server, on a thread while Qt starts; what it raises is raised here."""
+    startup_time("desktop start (the appliance's modules loaded)")
+    starting = ServerStart(start)
     why = window_unavailable()
     if why is None:
         try:
-            keep, stop = run_window(ctx, server)
+            keep, stop = run_window(ctx, starting)
         except Exception as e:  # the GUI edge: any failure to start falls back to the browser
+            if e is starting.error:
+                raise  # the server's own failure: the command fails, as without a window
             logger.exception("the window could not start")
             why = f"the window could not start: {e}".splitlines()[0]
         else:
             if keep:
                 serve_while_needed(ctx, stop)
             return
+    server = starting.result()
     sys.stdout.write(f"No window: {why}; using the browser instead.\n")
     sys.stdout.flush()
     open_browser_or_print(ctx, server, wait)

@@ -9,6 +9,7 @@ when it is missing.
 from __future__ import annotations
 
 import os
+import re
 import resource
 import shutil
 import statistics
@@ -98,6 +99,20 @@ def _window(env: dict[str, str], base: Path) -> Callable[[int], float]:
     return once
 
 
+def _phases(log: Path, skip_chars: int) -> None:
+    """The window's start-up phases as the appliance logged them (appliance/desktop.py
+    ``startup_time``), medians over the measured launches: where the time goes."""
+    try:
+        text = log.read_text(errors="replace")[skip_chars:]
+    except OSError:
+        return
+    found: dict[str, list[float]] = {}
+    for m in re.finditer(r"appliance\.desktop: (.+?) ([\d.]+) s after the process started", text):
+        found.setdefault(m.group(1), []).append(float(m.group(2)))
+    for name, times in sorted(found.items(), key=lambda item: statistics.median(item[1])):
+        print(f"  {statistics.median(times):5.2f} s  {name}")
+
+
 def _line(name: str, median: float, times: list[float], target: float | None) -> None:
     verdict = "" if target is None else ("  ok" if median < target else "  OVER TARGET")
     goal = "" if target is None else f"  (target < {target:.1f} s)"
@@ -139,7 +154,11 @@ def main() -> None:
         _line("/api/health answers", *_median(_health(env, base)), TARGETS["health"])
         if shutil.which("xvfb-run") and shutil.which("import"):
             _window(env, base)(-1)  # first window creates the web profile: not measured
+            log = Path(env["APPLIANCE_DATA_DIR"]) / "logs" / "appliance.log"
+            seen = len(log.read_text(errors="replace")) if log.exists() else 0
             _line("window rendered", *_median(_window(env, base)), TARGETS["window"])
+            print(f"{'':22}(first paint, read from Xvfb's framebuffer) phases, median:")
+            _phases(log, seen)
         else:
             print("window rendered       skipped: xvfb-run or ImageMagick import missing")
     finally:

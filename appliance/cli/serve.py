@@ -118,7 +118,7 @@ def desktop(cmd: Command) -> int:
     with StopSignals(threading.Event()) as signals:  # held through the shutdown, as above
         try:
             ctx = cmd.ctx
-            show_ui(ctx, start_server(ctx), lambda _stop: signals.wait())
+            show_ui(ctx, lambda: start_server(ctx), lambda _stop: signals.wait())
         finally:
             cmd.close()
     return 0

@@ -10,6 +10,7 @@ import pytest
 
 from appliance import desktop
 from appliance.context import Context
+from appliance.errors import BadRequest
 from tests.support.processes import REPO
 
 
@@ -58,13 +59,37 @@ def test_no_display_falls_back_to_the_url(
         login_url = "http://127.0.0.1:1/?token=t"
 
     waited: list[threading.Event] = []
-    desktop.show_ui(ctx, Server(), waited.append)  # type: ignore[arg-type]
+    desktop.show_ui(ctx, Server, waited.append)  # type: ignore[arg-type]
     out = capsys.readouterr().out.splitlines()
     assert out[0] == (
         "No window: no display (DISPLAY/WAYLAND_DISPLAY unset); using the browser instead."
     )
     assert "Appliance serving at http://127.0.0.1:1/?token=t" in out
     assert len(waited) == 1
+
+
+def test_a_server_that_cannot_start_fails_the_command(
+    ctx: Context, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The server starts on a thread (beside Qt); its error still reaches the command line,
+    never a browser opened on nothing."""
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+
+    def start() -> None:
+        raise BadRequest("port 1 is taken", hint="choose another port")
+
+    with pytest.raises(BadRequest, match="port 1 is taken"):
+        desktop.show_ui(ctx, start, lambda _stop: None)  # type: ignore[arg-type]
+    assert "serving" not in capsys.readouterr().out
+
+
+def test_server_start_hands_back_its_server_or_error() -> None:
+    assert desktop.ServerStart(lambda: "server").result() == "server"  # type: ignore[arg-type,return-value]
+    failing = desktop.ServerStart(lambda: 1 / 0)  # type: ignore[arg-type,return-value]
+    with pytest.raises(ZeroDivisionError):
+        failing.result()
+    assert isinstance(failing.error, ZeroDivisionError)
 
 
 def test_version_and_serve_do_not_import_qt() -> None:
