@@ -50,10 +50,15 @@ def _cpu() -> float:
     return total
 
 
+OWN: dict[int, float] = {}  # id(cpu list) -> CPU seconds of this process alone, last call
+
+
 def _timed(cpu: list[float], fn: Callable[..., Any], *args: Any) -> Any:
-    before = _cpu()
+    before, own = _cpu(), resource.getrusage(resource.RUSAGE_SELF)
     result = fn(*args)
     cpu.append(_cpu() - before)
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    OWN[id(cpu)] = after.ru_utime + after.ru_stime - own.ru_utime - own.ru_stime
     return result
 
 
@@ -207,6 +212,12 @@ def main() -> None:
     print("  CPU time (this process + children: less sensitive to the machine's load)")
     for key, label in labels.items():
         print(_line(label, cpu[key], None if key == "plain" else cpu_base))
+    for key in ("runner", "ours"):
+        print(
+            f"    of which in this process ({labels[key].split(' (')[0]}, last round): "
+            f"{OWN.get(id(cpu[key]), 0):.1f} s (pty reading, event decoding"
+            + (", our handler, the writer)" if key == "ours" else ")")
+        )
     print(
         f"  overhead {pct:+.1f} %   target <= {TARGET:.0f} % -> "
         + ("MET" if pct <= TARGET else "NOT MET")
