@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["writer", "ui", "runs", "binary", "streams", "bundles", "history", "status"]
+BENCHES = ["writer", "ui", "runs", "manyhosts", "binary", "streams", "bundles", "history", "status"]
 
 
 def main(argv: list[str]) -> int:

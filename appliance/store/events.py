@@ -29,10 +29,26 @@ _EVENT_FIELDS = (
 
 
 def insert_events(batch: Sequence[dict[str, Any]]) -> None:
-    """A writer unit (queued with ``store.fire``): Ansible events in order, one INSERT per 200
-    (far below SQLite's bound-variable limit)."""
-    for start in range(0, len(batch), 200):
-        RunEvent.insert_many(batch[start : start + 200]).execute()
+    """A writer unit (queued with ``store.fire``): Ansible events in order, in one sqlite3
+    ``executemany`` on the writer's connection when the rows have the same keys (peewee's
+    ``insert_many`` built its SQL at about 35 us a row, ten times this)."""
+    if not batch:
+        return
+    names = list(batch[0])
+    if any(len(row) != len(names) or any(n not in row for n in names) for row in batch):
+        for start in range(0, len(batch), 200):  # mixed rows: peewee fills in the defaults
+            RunEvent.insert_many(batch[start : start + 200]).execute()
+        return
+    fields = [RunEvent._meta.fields[n] for n in names]
+    sql = (
+        f'INSERT INTO "{RunEvent._meta.table_name}" ('
+        + ", ".join(f'"{f.column_name}"' for f in fields)
+        + ") VALUES ("
+        + ", ".join("?" for _ in fields)
+        + ")"
+    )
+    values = [tuple(f.db_value(row[f.name]) for f in fields) for row in batch]
+    RunEvent._meta.database.connection().executemany(sql, values)
 
 
 COUNTS = ("ok", "changed", "failed", "unreachable", "skipped", "rescued", "ignored")

@@ -11,7 +11,7 @@ The private_data_dir is self-contained, so the same folder re-runs unchanged wit
     env/extravars         bundle_name, bundle_version, backup_id, component_versions
     env/settings          pexpect_timeout (how often the cancel callback runs)
     env/cmdline           --check --diff for a check step
-    artifacts/<ident>/    what ansible-runner writes (stdout, rc, status)
+    artifacts/<ident>/    what ansible-runner writes (rc, status; stdout only on a plain re-run)
 
 Events go to ``on_event`` (stored through the writer by the caller) and their stdout to the
 run's log. Cancel: the callback SIGTERMs the whole process group of ``ansible-playbook`` (pexpect
@@ -307,6 +307,10 @@ def run_step(
         on_event(event)
         return False  # stored by us; no per-event JSON files in artifacts
 
+    kwargs = spec.secrets.run_kwargs()
+    # No artifacts/<ident>/stdout: the run's output.log has the same text (redacted), and the
+    # raw copy cost a write and a flush per event (a plain re-run of the folder still has it).
+    kwargs["settings"] = {**kwargs.get("settings", {}), "suppress_output_file": True}
     try:
         result = ansible_runner.run(
             private_data_dir=str(spec.private_dir),
@@ -319,7 +323,7 @@ def run_step(
             quiet=True,
             cmdline=spec.secrets.cmdline("--check --diff" if spec.check else ""),
             limit=",".join(spec.limit) or None,
-            **spec.secrets.run_kwargs(),
+            **kwargs,
         )
         outcome.rc = result.rc
         outcome.status = "successful" if result.status == "successful" else "failed"
