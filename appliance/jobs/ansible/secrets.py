@@ -29,9 +29,6 @@ class RunnerSecrets:
     passwords: dict[str, str] = field(default_factory=dict)
     flags: tuple[str, ...] = ()  # added to the ansible / ansible-playbook command line
     redact: Redactor = field(default_factory=lambda: Redactor([]))
-    # password config values travel in a vault file: ansible-runner's raw stdout copy is not
-    # redacted, so it is not written (the run's output.log is, through ``redact``)
-    no_output_file: bool = False
 
     def __repr__(self) -> str:
         return f"RunnerSecrets(ssh_key={self.ssh_key is not None}, flags={self.flags})"
@@ -50,8 +47,6 @@ class RunnerSecrets:
             kwargs["ssh_key"] = self.ssh_key
         if self.passwords:
             kwargs["passwords"] = dict(self.passwords)
-        if self.no_output_file:
-            kwargs["settings"] = {"suppress_output_file": True}
         return kwargs
 
 

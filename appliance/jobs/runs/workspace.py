@@ -73,7 +73,6 @@ def prepare(ctx: Context, run: Run) -> Workspace:
             passwords={**secrets.passwords, vault.VAULT_PROMPT: password},
             flags=(*secrets.flags, vault.VAULT_FLAG, "-e", shlex.quote(f"@{path}")),
             redact=credentials.Redactor([*site_secrets.values(), *secret.values(), password]),
-            no_output_file=True,
         )
     return Workspace(
         site.id, inventory, secrets, view, envvars(ctx, run.id, view, known_hosts), extravars
