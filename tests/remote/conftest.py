@@ -7,6 +7,7 @@ the whole session and torn down at its end (every process in the hosts' namespac
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ import pytest
 from appliance.context import Context, open_context
 from appliance.jobs.ansible import hostkeys
 from appliance.settings import load_settings
+from tests.support.local import kill_everything_under
 from tests.support.sshhosts import USER, SshLab, missing_requirements
 
 
@@ -33,9 +35,11 @@ def ssh_lab() -> Iterator[SshLab]:
 
 @pytest.fixture
 def lab(ssh_lab: SshLab) -> Iterator[SshLab]:
-    """The lab with every host up (again) after the test."""
+    """The lab with every host up (again) after the test, and nothing a test started there
+    (the demo app) still running: the next test finds its ports free."""
     yield ssh_lab
     for host in ssh_lab.hosts:
+        kill_everything_under(host.root)
         host.restore_network()
         host.start()
 
@@ -96,3 +100,31 @@ def trust_lab(data_dir: Path, site_id: int, lab: SshLab) -> Path:
     entries = hostkeys.read(lab.known_hosts)
     hostkeys.write(path, entries)
     return path
+
+
+def clean_roots(lab: SshLab) -> None:
+    """An empty install root on every host (what an earlier test installed is gone, and
+    stopped)."""
+    for host in lab.hosts:
+        kill_everything_under(host.root)
+        shutil.rmtree(host.root, ignore_errors=True)
+        host.root.mkdir()
+
+
+def lab_site(ctx: Context, lab: SshLab, spec: dict[str, Any] | str) -> dict[str, Any]:
+    """A site over the lab's hosts, ready to run: created (``spec``, or a name for
+    :func:`site_spec`), its host keys trusted and the lab's credentials set."""
+    from appliance.jobs.sites import service as remote_sites
+    from appliance.store import sites
+
+    if isinstance(spec, str):
+        spec = site_spec(lab, spec)
+    site = sites.create_site(ctx.store, sites.parse_site(spec))
+    trust_lab(ctx.paths.root, site["id"], lab)
+    remote_sites.set_site_credentials(
+        ctx,
+        site["id"],
+        {"ssh_key": lab.key_text, "password": lab.password, "become_password": lab.password},
+        key_source="file",
+    )
+    return site

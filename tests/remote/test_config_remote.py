@@ -19,7 +19,7 @@ from appliance.jobs.runs.manager import RunManager
 from appliance.jobs.sites import config
 from appliance.jobs.sites import service as remote_sites
 from appliance.store import sites
-from tests.remote.conftest import site_spec, trust_lab
+from tests.remote.conftest import clean_roots, site_spec, trust_lab
 from tests.runs.test_config_runs import files_holding
 from tests.support.sshhosts import SshLab
 
@@ -45,9 +45,7 @@ def test_config_password_next_to_ssh_and_become_passwords(
     key.chmod(stat.S_IRUSR | stat.S_IWUSR)
     src = REPO / "tests" / "fixtures" / "bundles" / "conf-platform" / "1.0.0"
     bundle_jobs.import_file(ctx, build_bundle(src, key, tmp_path))
-    for host in lab.hosts:
-        shutil.rmtree(host.root, ignore_errors=True)
-        host.root.mkdir()
+    clean_roots(lab)
     site = sites.create_site(ctx.store, sites.parse_site(site_spec(lab, "remote-conf")))
     trust_lab(ctx.paths.root, site["id"], lab)
     remote_sites.set_site_credentials(

@@ -19,10 +19,9 @@ from appliance.jobs import bundles as bundle_jobs
 from appliance.jobs.logsearch.engine import open_search
 from appliance.jobs.logsearch.request import plan_search
 from appliance.jobs.runs.manager import RunManager
-from appliance.jobs.sites import service as remote_sites
 from appliance.store import runs as rows
 from appliance.store import sites
-from tests.remote.conftest import site_spec, trust_lab
+from tests.remote.conftest import clean_roots, lab_site, site_spec
 from tests.support.cli import run_cli
 from tests.support.sshhosts import SshLab
 
@@ -41,17 +40,8 @@ def test_search_finds_the_app_line_on_every_host(
     key.chmod(stat.S_IRUSR | stat.S_IWUSR)
     archive = build_bundle(REPO / "bundles" / "demo-platform" / "1.0.0", key, tmp_path)
     bundle_jobs.import_file(ctx, archive)
-    for host in lab.hosts:  # a clean install root on every host
-        shutil.rmtree(host.root, ignore_errors=True)
-        host.root.mkdir()
-    site = sites.create_site(ctx.store, sites.parse_site(site_spec(lab, "logs3")))
-    trust_lab(ctx.paths.root, site["id"], lab)
-    remote_sites.set_site_credentials(
-        ctx,
-        site["id"],
-        {"ssh_key": lab.key_text, "password": lab.password, "become_password": lab.password},
-        key_source="file",
-    )
+    clean_roots(lab)  # a clean install root on every host
+    lab_site(ctx, lab, "logs3")
     # another customer's site: its name must never reach this site's support bundle
     sites.create_site(ctx.store, sites.parse_site(site_spec(lab, "othercustomer")))
     # the same hosts as a site that trusts no host key yet (installed as recorded, not run)

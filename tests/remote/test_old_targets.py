@@ -28,7 +28,7 @@ from appliance.jobs.sites import check as site_check
 from appliance.jobs.sites import service as remote_sites
 from appliance.store import runs, sites
 from appliance.store.credentials import SiteSecrets
-from tests.remote.conftest import site_spec, trust_lab
+from tests.remote.conftest import clean_roots, site_spec, trust_lab
 from tests.support.sshhosts import SshLab
 
 pytestmark = pytest.mark.slow
@@ -100,9 +100,7 @@ def test_a_run_on_a_site_it_cannot_manage_is_refused_before_it_starts(
         {"ssh_key": lab.key_text, "become_password": lab.password},
         key_source="file",
     )
-    for host in lab.hosts:
-        shutil.rmtree(host.root, ignore_errors=True)
-        host.root.mkdir()
+    clean_roots(lab)
     manager = RunManager(ctx).start()
     try:
         with pytest.raises(Unprocessable) as refused:

@@ -18,9 +18,8 @@ from appliance.jobs import bundles as bundle_jobs
 from appliance.jobs.runs.backup_remove import delete_backup
 from appliance.jobs.runs.backups import list_backups
 from appliance.jobs.runs.manager import RunManager
-from appliance.jobs.sites import service as remote_sites
 from appliance.store import sites
-from tests.remote.conftest import site_spec, trust_lab
+from tests.remote.conftest import clean_roots, lab_site
 from tests.remote.test_remote_runs import health
 from tests.support.sshhosts import SshLab
 
@@ -53,17 +52,8 @@ def test_rollback_to_a_chosen_backup_and_delete_one(
     for version in ("1.0.0", "1.1.0"):
         archive = build_bundle(REPO / "bundles" / "demo-platform" / version, key, tmp_path)
         bundle_jobs.import_file(ctx, archive)
-    for host in lab.hosts:
-        shutil.rmtree(host.root, ignore_errors=True)
-        host.root.mkdir()
-    site = sites.create_site(ctx.store, sites.parse_site(site_spec(lab, "bk")))
-    trust_lab(ctx.paths.root, site["id"], lab)
-    remote_sites.set_site_credentials(
-        ctx,
-        site["id"],
-        {"ssh_key": lab.key_text, "password": lab.password, "become_password": lab.password},
-        key_source="file",
-    )
+    clean_roots(lab)
+    lab_site(ctx, lab, "bk")
     names = sorted(h.name for h in lab.hosts)
 
     run_ok(ctx, manager, "1.0.0", "install")

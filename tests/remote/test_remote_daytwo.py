@@ -18,9 +18,7 @@ from appliance.context import Context
 from appliance.jobs import bundles as bundle_jobs
 from appliance.jobs.daytwo import operations, status
 from appliance.jobs.runs.manager import RunManager
-from appliance.jobs.sites import service as remote_sites
-from appliance.store import sites
-from tests.remote.conftest import site_spec, trust_lab
+from tests.remote.conftest import clean_roots, lab_site
 from tests.support.cli import run_cli
 from tests.support.sshhosts import SshLab
 
@@ -55,17 +53,8 @@ def test_install_status_stop_start(
     key.chmod(stat.S_IRUSR | stat.S_IWUSR)
     archive = build_bundle(REPO / "bundles" / "demo-platform" / "1.1.0", key, tmp_path)
     bundle_jobs.import_file(ctx, archive)
-    for host in lab.hosts:
-        shutil.rmtree(host.root, ignore_errors=True)
-        host.root.mkdir()
-    site = sites.create_site(ctx.store, sites.parse_site(site_spec(lab, "dt")))
-    trust_lab(remote_data_dir, site["id"], lab)
-    remote_sites.set_site_credentials(
-        ctx,
-        site["id"],
-        {"ssh_key": lab.key_text, "password": lab.password, "become_password": lab.password},
-        key_source="file",
-    )
+    clean_roots(lab)
+    lab_site(ctx, lab, "dt")
     names = [h.name for h in lab.hosts]
     run = manager.wait(manager.start_run("dt", "demo-platform", "1.1.0", "install")["id"], 900)
     assert run["state"] == "succeeded", ctx.paths.run_log(run["id"]).read_text()[-3000:]

@@ -20,10 +20,9 @@ from appliance.bundle.build import build_bundle
 from appliance.context import Context
 from appliance.jobs import bundles as bundle_jobs
 from appliance.jobs.runs.manager import RunManager
-from appliance.jobs.sites import service as remote_sites
 from appliance.store import sites
 from appliance.store.models import RunEvent, RunStep
-from tests.remote.conftest import site_spec, trust_lab
+from tests.remote.conftest import clean_roots, lab_site
 from tests.support.local import poll
 from tests.support.sshhosts import SshHost, SshLab
 
@@ -130,17 +129,8 @@ def test_install_upgrade_cut_and_resume(
     ctx = remote_ctx
     for archive in demo_bundles.values():
         bundle_jobs.import_file(ctx, archive)
-    for host in lab.hosts:  # a clean install root on every host
-        shutil.rmtree(host.root, ignore_errors=True)
-        host.root.mkdir()
-    site = sites.create_site(ctx.store, sites.parse_site(site_spec(lab, "remote3")))
-    trust_lab(ctx.paths.root, site["id"], lab)
-    remote_sites.set_site_credentials(
-        ctx,
-        site["id"],
-        {"ssh_key": lab.key_text, "password": lab.password, "become_password": lab.password},
-        key_source="file",
-    )
+    clean_roots(lab)  # a clean install root on every host
+    lab_site(ctx, lab, "remote3")
     key_lines = [ln for ln in lab.key_text.splitlines() if not ln.startswith("-----")]
     needles = [lab.password.encode(), *(ln.encode() for ln in key_lines if len(ln) >= 16)]
 

@@ -5,7 +5,6 @@ the laptop's paths."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,9 +13,7 @@ import pytest
 from appliance.context import Context
 from appliance.jobs import bundles as bundle_jobs
 from appliance.jobs.runs.manager import RunManager
-from appliance.jobs.sites import service as remote_sites
-from appliance.store import sites
-from tests.remote.conftest import site_spec, trust_lab
+from tests.remote.conftest import clean_roots, lab_site, site_spec
 from tests.runs.test_vendor_content import PUBLIC_KEY, vendor_bundle  # noqa: F401 (a fixture)
 from tests.support.sshhosts import SshLab
 
@@ -37,19 +34,10 @@ def test_public_collections_run_over_ssh_without_laptop_paths(
 ) -> None:
     ctx = remote_ctx
     bundle_jobs.import_file(ctx, vendor_bundle)
-    for host in lab.hosts:
-        shutil.rmtree(host.root, ignore_errors=True)
-        host.root.mkdir()
+    clean_roots(lab)
     spec = site_spec(lab, "vendor")
     spec["vars"].pop("ansible_remote_tmp")  # Ansible's default remote temp, as a site has it
-    site = sites.create_site(ctx.store, sites.parse_site(spec))
-    trust_lab(ctx.paths.root, site["id"], lab)
-    remote_sites.set_site_credentials(
-        ctx,
-        site["id"],
-        {"ssh_key": lab.key_text, "password": lab.password, "become_password": lab.password},
-        key_source="file",
-    )
+    lab_site(ctx, lab, spec)
     before = {h.name: sorted(h.view.rglob("*")) for h in lab.hosts}
 
     run = manager.wait(manager.start_run("vendor", "vendor-content", "1.0.0")["id"], 600)
