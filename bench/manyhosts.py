@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import resource
 import statistics
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -34,7 +33,7 @@ from appliance.jobs.runs.manager import RunManager
 from appliance.settings import load_settings
 from appliance.store import sites
 from appliance.store.models import RunEvent
-from bench.runs import ANSIBLE_PLAYBOOK, _bundle_source, _through_appliance
+from bench.runs import ANSIBLE_PLAYBOOK, _bundle_source, _through_appliance, plain_env, play
 
 HOSTS, TASKS, FORKS = 200, 20, 50
 TARGET = 10.0  # per cent over plain ansible-playbook
@@ -62,20 +61,11 @@ def _timed(cpu: list[float], fn: Callable[..., Any], *args: Any) -> Any:
     return result
 
 
-def _env(data: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        **ansible_environment(data),
-        "ANSIBLE_FORCE_COLOR": "1",
-        "ANSIBLE_HOST_KEY_CHECKING": "True",
-    }
-
-
 def _callback_env(data: Path) -> dict[str, str]:
     """The callback settings ansible-runner gives ansible-playbook (its config/_base.py)."""
     import ansible_runner.display_callback as dc
 
-    env = _env(data)
+    env = plain_env(data)
     callbacks = str(Path(dc.__file__).parent / "callback")
     artifacts = Path(data) / "bench-artifacts"
     (artifacts / "job_events").mkdir(parents=True, exist_ok=True)
@@ -86,19 +76,6 @@ def _callback_env(data: Path) -> dict[str, str]:
         AWX_ISOLATED_DATA_DIR=str(artifacts),
     )
     return env
-
-
-def _plain(bundle: Path, inventory: Path, env: dict[str, str]) -> float:
-    started = time.monotonic()
-    subprocess.run(
-        [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), "playbooks/work.yml"],
-        cwd=bundle,
-        env=env,
-        check=True,
-        capture_output=True,
-        timeout=900,
-    )
-    return time.monotonic() - started
 
 
 def _runner_alone(bundle: Path, inventory: Path, data: Path, folder: Path) -> tuple[float, int]:
@@ -177,8 +154,8 @@ def main() -> None:
                 sites.create_site(
                     ctx.store, sites.parse_site({"name": site, "vars": {}, "hosts": hosts})
                 )
-                env = _env(ctx.paths.root)
-                times["plain"].append(_timed(cpu["plain"], _plain, path, inventory, env))
+                env = plain_env(ctx.paths.root)
+                times["plain"].append(_timed(cpu["plain"], play, path, inventory, env))
                 run = _timed(cpu["ours"], _through_appliance, manager, site, "bench-hosts")
                 times["ours"].append(run["wall"])
                 time.sleep(0.5)  # the last batch reaches the writer
@@ -188,7 +165,7 @@ def main() -> None:
                 ]
                 counts.append((len(counters), max(counters)))
                 env = _callback_env(ctx.paths.root)
-                times["callback"].append(_timed(cpu["callback"], _plain, path, inventory, env))
+                times["callback"].append(_timed(cpu["callback"], play, path, inventory, env))
                 wall, runner_events = _timed(
                     cpu["runner"], _runner_alone, path, inventory, ctx.paths.root, folder
                 )

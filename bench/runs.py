@@ -59,12 +59,21 @@ def _plain(bundle: Path, folder: Path, data: Path, hosts: list[dict] | None = No
     """The same playbook with plain ansible-playbook (the venv's), same inventory and env."""
     inventory = folder / "plain-inventory.yml"
     inventory.write_text(inventory_yaml(hosts or [LOCAL], {}))
-    env = {
+    return play(bundle, inventory, plain_env(data))
+
+
+def plain_env(data: Path) -> dict[str, str]:
+    """The environment of a plain ansible-playbook run beside the appliance's."""
+    return {
         **os.environ,
         **ansible_environment(data),
         "ANSIBLE_FORCE_COLOR": "1",
         "ANSIBLE_HOST_KEY_CHECKING": "True",
     }
+
+
+def play(bundle: Path, inventory: Path, env: dict[str, str], timeout: float = 900) -> float:
+    """Wall seconds of ``ansible-playbook playbooks/work.yml`` in ``bundle``."""
     started = time.monotonic()
     subprocess.run(
         [str(ANSIBLE_PLAYBOOK), "-i", str(inventory), "playbooks/work.yml"],
@@ -72,7 +81,7 @@ def _plain(bundle: Path, folder: Path, data: Path, hosts: list[dict] | None = No
         env=env,
         check=True,
         capture_output=True,
-        timeout=600,
+        timeout=timeout,
     )
     return time.monotonic() - started
 

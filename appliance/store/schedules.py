@@ -29,25 +29,23 @@ from appliance.validate import as_id
 OCCURRENCES_SHOWN = 20
 
 
+_COLUMNS = ("action", "trigger", "at", "cron", "timezone", "window_minutes", "enabled")
+
+
+def _columns(spec: dict[str, Any]) -> dict[str, Any]:
+    """A parsed schedule's columns (NotFound for an unknown site or bundle)."""
+    return {
+        "site": find_site(spec["site"]),
+        "bundle": find_bundle(spec["bundle"], spec["version"]),
+        **{k: spec[k] for k in _COLUMNS},
+    }
+
+
 def create_schedule(store: Store, spec: dict[str, Any]) -> int:
     """Insert a parsed schedule; NotFound for an unknown site or bundle (nothing stored)."""
 
     def write() -> int:
-        site = find_site(spec["site"])
-        bundle = find_bundle(spec["bundle"], spec["version"])
-        row = Schedule.create(
-            site=site,
-            bundle=bundle,
-            action=spec["action"],
-            trigger=spec["trigger"],
-            at=spec["at"],
-            cron=spec["cron"],
-            timezone=spec["timezone"],
-            window_minutes=spec["window_minutes"],
-            enabled=spec["enabled"],
-            created_at=store.now(),
-        )
-        return row.id
+        return Schedule.create(**_columns(spec), created_at=store.now()).id
 
     return store.write(write)
 
@@ -61,21 +59,8 @@ def update_schedule(store: Store, ref: int | str, spec: dict[str, Any]) -> int:
 
     def write() -> int:
         schedule = find_schedule(ref)
-        site = find_site(spec["site"])
-        bundle = find_bundle(spec["bundle"], spec["version"])
         now = store.now()
-        Schedule.update(
-            site=site,
-            bundle=bundle,
-            action=spec["action"],
-            trigger=spec["trigger"],
-            at=spec["at"],
-            cron=spec["cron"],
-            timezone=spec["timezone"],
-            window_minutes=spec["window_minutes"],
-            enabled=spec["enabled"],
-            edited_at=now,
-        ).where(Schedule.id == schedule.id).execute()
+        Schedule.update(**_columns(spec), edited_at=now).where(Schedule.id == schedule.id).execute()
         Occurrence.update(state=Occ.SKIPPED, detail=EDITED_REASON, recorded_at=now).where(
             (Occurrence.schedule == schedule.id) & (Occurrence.state == Occ.WAITING)
         ).execute()

@@ -1,4 +1,5 @@
 // Pieces every screen shares: error boxes (message + hint), state badges, times, notices.
+import { get } from "./api.js";
 import { h } from "./dom.js";
 import { errorText, locale, t } from "./i18n.js";
 import { TERMINAL as TERMINAL_LIST } from "./states.js";
@@ -24,6 +25,17 @@ export function showError(slot, err) {
   if (err && err.name === "AbortError") return;
   console.error(err);
   slot.replaceChildren(errorBox(err));
+}
+
+// A site's own screen: the site, or null once the error is shown under the screen's title.
+export async function siteOrError(root, ref, titleKey, slot, signal) {
+  try {
+    return await get(`/api/sites/${encodeURIComponent(ref)}`, { signal });
+  } catch (err) {
+    root.append(h("h2", {}, t(titleKey, { site: ref })), slot);
+    showError(slot, err);
+    return null;
+  }
 }
 
 export function notice(slot, text, kind = "ok") {

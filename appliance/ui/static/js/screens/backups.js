@@ -4,7 +4,7 @@
 import { del, get, post } from "../api.js";
 import { h, table } from "../dom.js";
 import { t } from "../i18n.js";
-import { busy, fmtTime, notice, showError } from "../ui.js";
+import { busy, fmtTime, notice, showError, siteOrError } from "../ui.js";
 
 export function fmtSize(bytes) {
   if (bytes === null || bytes === undefined) return "—";
@@ -69,14 +69,8 @@ export async function render(root, { params, signal }) {
   const ref = params[0];
   const slot = h("div", { class: "slot" });
   const body = h("div", {});
-  let site;
-  try {
-    site = await get(`/api/sites/${encodeURIComponent(ref)}`, { signal });
-  } catch (err) {
-    root.append(h("h2", {}, t("backups.title", { site: ref })), slot);
-    showError(slot, err);
-    return;
-  }
+  const site = await siteOrError(root, ref, "backups.title", slot, signal);
+  if (!site) return;
   const path = `/api/sites/${encodeURIComponent(site.name)}/backups`;
   async function reload() {
     const backups = await get(path, { signal });

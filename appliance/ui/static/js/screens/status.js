@@ -1,10 +1,11 @@
 // Day two: a site's status board (component x host: state, version, detail), refresh, the
 // overall badge, the attention banner (links the failed run; acknowledge with a reason), and
 // per-component start / stop / restart (a run with action operate, after a confirmation).
+import { strip } from "../ansi.js";
 import { get, post } from "../api.js";
 import { h, table } from "../dom.js";
 import { t } from "../i18n.js";
-import { busy, fmtTime, notice, showError } from "../ui.js";
+import { busy, fmtTime, notice, showError, siteOrError } from "../ui.js";
 
 const OPERATIONS = ["start", "stop", "restart"];
 
@@ -111,7 +112,7 @@ function board(ref, status, operations, slot) {
 async function showLog(ref, pre) {
   const response = await fetch(`/api/sites/${encodeURIComponent(ref)}/status/log`, { credentials: "same-origin" });
   // the log keeps Ansible's colours; shown as plain text here
-  pre.textContent = response.ok ? (await response.text()).replace(/\x1b\[[0-9;]*[A-Za-z]/g, "") : t("status.noLog");
+  pre.textContent = response.ok ? strip(await response.text()) : t("status.noLog");
   pre.hidden = false;
 }
 
@@ -119,14 +120,8 @@ export async function render(root, { params, signal }) {
   const ref = params[0];
   const slot = h("div", { class: "slot" });
   const body = h("div", {});
-  let site;
-  try {
-    site = await get(`/api/sites/${encodeURIComponent(ref)}`, { signal });
-  } catch (err) {
-    root.append(h("h2", {}, t("status.title", { site: ref })), slot);
-    showError(slot, err);
-    return;
-  }
+  const site = await siteOrError(root, ref, "status.title", slot, signal);
+  if (!site) return;
   const operations = await declaredOperations(site, signal);
   const badge = h("span", { id: "overall" });
   const checked = h("span", { class: "muted" });
