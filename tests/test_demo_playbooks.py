@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from tests.support.demoapp import DemoAppProbe
-from tests.support.local import free_port, kill_everything_under
+from tests.support.local import free_port, kill_everything_under, poll
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "bundles" / "demo-platform"
@@ -307,3 +307,60 @@ def test_preflight_says_what_to_fix(site: Site) -> None:
 def test_slow_fixture_sleeps_then_marks_done(site: Site) -> None:
     site.run(SLOW, "preflight", "sleeper", extra={"slow_seconds": 1})
     assert (site.root / "sleeper.done").is_file()
+
+
+def _status_of(site: Site, bundle: Path) -> dict[str, str]:
+    """The app status playbook's record for localhost: its run-wide set_stats, which the default
+    callback prints as one `RUN: {json}` line when custom stats are shown."""
+    env = {**site.env, "ANSIBLE_SHOW_CUSTOM_STATS": "1"}
+    cmd = [
+        str(ANSIBLE_PLAYBOOK),
+        "-i",
+        str(site.inventory),
+        str(bundle / "playbooks/app-status.yml"),
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr
+    runs = [line for line in proc.stdout.splitlines() if line.strip().startswith("RUN: ")]
+    assert len(runs) == 1, proc.stdout[-4000:]
+    return json.loads(runs[0].strip()[5:])["appliance_status"]["localhost"]
+
+
+def _proc_state(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bundle", [V100, V110], ids=["1.0.0", "1.1.0"])
+def test_status_calls_a_zombie_stopped(site: Site, bundle: Path) -> None:
+    """A killed app that nobody reaped (its parent does not wait, as a container's first process
+    may not) still has /proc/<pid>: it is stopped, not "runs but does not answer"."""
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys, time\n"
+            "pid = os.fork()\n"
+            "if pid == 0:\n    os._exit(0)\n"
+            "print(pid, flush=True)\ntime.sleep(120)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        zombie = int(parent.stdout.readline())
+        (site.root / "run").mkdir(parents=True)
+        pidfile = site.root / "run" / "app.pid"
+        pidfile.write_text(f"{zombie}\n")
+        poll(lambda: _proc_state(zombie) == "Z", 10, "the forked child became a zombie")
+        record = _status_of(site, bundle)
+        assert record["state"] == "stopped", record
+        assert "stale pid file" in record["detail"], record
+
+        pidfile.write_text(f"{parent.pid}\n")  # alive, and not answering on the port
+        record = _status_of(site, bundle)
+        assert record["state"] == "degraded", record
+        assert f"pid {parent.pid} runs but" in record["detail"], record
+    finally:
+        parent.kill()
+        parent.wait()

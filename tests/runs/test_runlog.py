@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import io
 import os
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 
 from appliance.cli.runs import LogCopy
@@ -59,3 +62,21 @@ def test_process_identity_tells_reused_pids_apart() -> None:
     assert not processes.is_alive(os.getpid(), me.split(":")[0] + ":1")  # another start time
     assert not processes.is_alive(None, None)
     assert processes.run_marker(Path("/a"), 3) != processes.run_marker(Path("/b"), 3)
+
+
+def test_a_zombie_is_not_alive() -> None:
+    """An owner killed and never reaped (its parent does not wait) is gone, not running."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    identity = None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # not waited for: it stays a zombie once it exits
+        stat = Path(f"/proc/{child.pid}/stat").read_text()
+        if stat.rsplit(")", 1)[1].split()[0] == "Z":
+            break
+        identity = processes.process_identity(child.pid) or identity
+        time.sleep(0.01)
+    else:
+        raise AssertionError("the child did not exit")
+    assert processes.process_identity(child.pid) is None
+    assert not processes.is_alive(child.pid, identity)
+    child.wait()

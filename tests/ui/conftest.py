@@ -37,8 +37,18 @@ def logged_in(browser, serve: ServerProcess, viewport: dict[str, int]) -> Iterat
             else None
         ),
     )
+    # what the page fetched and did not get: said when the shell does not come up
+    missed: list[str] = []
+    pg.on("requestfailed", lambda r: missed.append(f"{r.url}: {r.failure}"))
+    pg.on("response", lambda r: missed.append(f"{r.url}: {r.status}") if r.status >= 400 else None)
     pg.goto(f"{serve.url}?token={serve.info['token']}")
-    pg.wait_for_selector("#app-header nav")
+    try:
+        pg.wait_for_selector("#app-header nav")
+    except Exception as exc:  # Playwright's TimeoutError: say why the shell never rendered
+        raise AssertionError(
+            f"the page shell did not render: {exc}\nerrors: {errors}\nnot loaded: {missed}\n"
+            f"server log (end):\n{serve.output()[-4000:]}"
+        ) from exc
     yield pg
     context.close()
     assert not errors, errors

@@ -31,13 +31,18 @@ def _boot_id() -> str:
 
 
 def process_identity(pid: int) -> str | None:
-    """``<boot id>:<start ticks>`` of a live process, None if there is no such process."""
+    """``<boot id>:<start ticks>`` of a live process, None if there is no such process.
+
+    A zombie (killed, not yet reaped: a container's first process may never reap) is not live.
+    """
     try:
         stat = (PROC / str(pid) / "stat").read_text()
     except OSError:
         return None
     # The command name (field 2) may hold spaces and parentheses: split after its last ')'.
     fields = stat[stat.rindex(")") + 2 :].split()
+    if fields[0] in ("Z", "X"):
+        return None
     return f"{_boot_id()}:{fields[19]}"  # field 22 of the whole line: starttime
 
 
