@@ -29,7 +29,7 @@ from pathlib import Path
 from appliance.compat import carried_cores_dir
 from appliance.errors import Unprocessable
 
-SITE_VAR = "appliance_ansible_core"  # a site (or host) variable pinning a carried series
+SITE_VAR = "appliance_ansible_core"  # a site variable pinning a carried series ("2.16")
 # series -> (Python versions its modules run on: exact (2, 7) or a floor (3, x)), controller
 # Python range; from ansible-core's support matrix (docs: "Releases and maintenance").
 TARGETS: dict[str, tuple[tuple[tuple[int, int], ...], tuple[int, int], tuple[int, int]]] = {

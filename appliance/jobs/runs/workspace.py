@@ -89,7 +89,7 @@ def record_core(run_dir: Path, core: cores.Core, log: RunLog) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / CORE_FILE).write_text(core.version + "\n", encoding="utf-8")
     if core.path is not None:
-        log.line(f"appliance: this run uses the carried ansible-core {core.describe()}")
+        log.line(f"appliance: ansible-core {core.describe()}: this run uses it for its hosts")
 
 
 def core_of(run_dir: Path) -> cores.Core:
