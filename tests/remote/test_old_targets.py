@@ -36,6 +36,7 @@ from appliance.errors import Unprocessable
 from appliance.jobs import bundles as bundle_jobs
 from appliance.jobs.ansible import cores
 from appliance.jobs.ansible.secrets import runner_secrets
+from appliance.jobs.daytwo import status
 from appliance.jobs.runs.manager import RunManager
 from appliance.jobs.sites import check as site_check
 from appliance.jobs.sites import service as remote_sites
@@ -188,6 +189,12 @@ def test_a_run_on_python_2_7_succeeds_through_ansible_core_2_16(
     assert seen["h1"][0].startswith("3.11.") and seen["h3"][0].startswith("3.11."), seen
     ini = (lab.hosts[1].root / "base" / "settings.ini").read_text()
     assert ini == "installed_by = root\n", ini
+
+    # Day two: the status playbook runs through the core the site's run used
+    board = status.refresh(ctx, "old-run")
+    hosts = {h["host"]: h for h in board["components"][0]["hosts"]}
+    assert hosts["h2"]["state"] == "running", board
+    assert hosts["h2"]["detail"].startswith("2.7.18 "), board
 
 
 def test_a_site_pinned_to_2_19_with_python_2_7_is_refused(

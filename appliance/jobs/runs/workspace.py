@@ -24,6 +24,7 @@ from appliance.jobs.runs.runner import write_private
 from appliance.jobs.sites import config
 from appliance.store import bundles as bundle_rows
 from appliance.store import credentials, sites
+from appliance.store import runs as run_rows
 from appliance.store.rows import Run, Site
 
 
@@ -131,3 +132,10 @@ def envvars(ctx: Context, run_id: int, view: Path, known_hosts: Path) -> dict[st
         }
     )
     return env
+
+
+def site_core(ctx: Context, site_id: int) -> cores.Core:
+    """The core of the site's newest run, for its steps outside a run (status, operations'
+    backup removal): the hosts' Python chose it then."""
+    newest = run_rows.list_runs(site=site_id, limit=1)
+    return core_of(ctx.paths.run_dir(newest[0]["id"])) if newest else cores.carried()[0]
