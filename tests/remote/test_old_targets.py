@@ -187,6 +187,7 @@ def test_a_run_on_python_2_7_succeeds_through_ansible_core_2_16(
     # Debian 11's python2.7 ran h2's modules (its sys.executable: the root's own binary)
     assert seen["h2"] == ["2.7.18", str(Path(python27).parents[1] / "usr/bin/python2.7")], seen
     assert seen["h1"][0].startswith("3.11.") and seen["h3"][0].startswith("3.11."), seen
+    assert {(h.root / "base" / "ansible-seen").read_text() for h in lab.hosts} == {"2.16.19\n"}
     ini = (lab.hosts[1].root / "base" / "settings.ini").read_text()
     assert ini == "installed_by = root\n", ini
 
