@@ -135,3 +135,12 @@ def launcher_dir(folder: Path) -> Path:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def carried_cores_dir() -> Path:
+    """Older ansible-cores carried beside the one the appliance imports, one installed tree per
+    series (appliance/jobs/ansible/cores.py): scripts/setup.sh puts them in build/ansible-cores
+    in a checkout; a frozen build would carry them as ansible-cores/."""
+    if is_frozen():
+        return resource_root() / "ansible-cores"
+    return resource_root() / "build" / "ansible-cores"

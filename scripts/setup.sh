@@ -37,3 +37,20 @@ if [ "$(cat .stamps/pip 2>/dev/null)" != "$want" ]; then
   .venv/bin/python -m pip install -q -e ".[dev,window]"
   echo "$want" > .stamps/pip
 fi
+
+# The older ansible-core carried beside the venv's (appliance/jobs/ansible/cores.py): 2.16, the
+# last whose modules run on Python 2.7 and 3.6 targets (its controller: Python 3.10 to 3.12). Its
+# own tree, put first on a run's PYTHONPATH when the site's hosts need it; its dependencies
+# (Jinja2, PyYAML, cryptography, packaging) are the venv's. Installed here, never at run time.
+OLD_ANSIBLE_CORE=2.16.19
+core_dir=build/ansible-cores/${OLD_ANSIBLE_CORE%.*}
+if [ "$(cat "$core_dir/.installed" 2>/dev/null)" != "$OLD_ANSIBLE_CORE" ]; then
+  echo "setup: installing ansible-core $OLD_ANSIBLE_CORE into $core_dir (old targets)"
+  rm -rf "$core_dir.tmp"
+  .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps \
+    --target "$core_dir.tmp" "ansible-core==$OLD_ANSIBLE_CORE"
+  rm -rf "$core_dir.tmp/bin" "$core_dir.tmp/ansible_test"
+  echo "$OLD_ANSIBLE_CORE" >"$core_dir.tmp/.installed"
+  rm -rf "$core_dir"
+  mv "$core_dir.tmp" "$core_dir"
+fi

@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 # source) than a test may (pytest-timeout); cached, this takes a second.
 if [ "$(id -u)" -eq 0 ] && [[ "$*" != *"not slow"* ]]; then
   bash scripts/build_root.sh ensure >/dev/null || exit 1
+  # the Debian 11 root whose Python 2.7 an SSH test host runs (tests/remote/test_old_targets.py)
+  bash scripts/old_python_root.sh ensure >/dev/null || exit 1
 fi
 .venv/bin/python -m pytest -n auto --dist loadfile "$@"
 rc=$?

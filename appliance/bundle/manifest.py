@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from appliance import __version__
+from appliance.bundle.ansiblereq import check_requires_ansible
 from appliance.bundle.configspec import ConfigItem, check_requires, parse_items
 from appliance.bundle.logdecl import parse_logs
 from appliance.bundle.safety import check_no_collisions, check_relpath, show_value
@@ -48,6 +49,7 @@ _TOP_KEYS = (
     "files",
     "config",
     "requires_appliance",
+    "requires_ansible",
 )
 _COMPONENT_KEYS = ("name", "version", "playbook", "config")
 _REQUIRED_COMPONENT_KEYS = ("name", "version", "playbook")
@@ -102,6 +104,7 @@ class Manifest:
     format: int = FORMAT
     config: tuple[ConfigItem, ...] = ()
     requires_appliance: str | None = None
+    requires_ansible: str | None = None  # a version specifier (ansiblereq.py)
 
     def playbooks(self) -> list[str]:
         """Every playbook the bundle runs, components first, each once, in order."""
@@ -143,6 +146,8 @@ def _add_config(data: dict[str, Any], manifest: Manifest) -> None:
         data["config"] = [item.to_json() for item in manifest.config]
     if manifest.requires_appliance:
         data["requires_appliance"] = manifest.requires_appliance
+    if manifest.requires_ansible:
+        data["requires_ansible"] = manifest.requires_ansible
 
 
 def dump_manifest(manifest: Manifest) -> bytes:
@@ -233,6 +238,7 @@ def parse_manifest(data: bytes, *, source: bool = False) -> Manifest:
         expected_minutes=expected,
         config=config,
         requires_appliance=requires,
+        requires_ansible=check_requires_ansible(doc.get("requires_ansible")),
     )
     if not source:
         check_playbooks_listed(manifest)

@@ -70,6 +70,9 @@ class SshHost:
     index: int
     auth: str = "any"  # any | key | password: what sshd accepts
     proc: subprocess.Popen | None = None
+    # (source, mount point) folders of this machine bound into this host's view only, from its
+    # next start (tests/remote/test_old_targets.py gives one host a Debian 11 root this way)
+    binds: list[tuple[Path, Path]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         n = self.lab.subnet_base + self.index
@@ -142,8 +145,9 @@ class SshHost:
         """Start sshd (again) and wait until it answers with its banner."""
         if self.proc is not None and self.proc.poll() is None:
             return
+        binds = "".join(f"mount --bind {src} {dst} && " for src, dst in self.binds)
         script = (
-            f"mount --bind {self.view} {self.lab.laptop} && "
+            f"mount --bind {self.view} {self.lab.laptop} && {binds}"
             f"exec {SSHD} -D -f {self.config} -E {self.log}"
         )
         self.proc = subprocess.Popen(

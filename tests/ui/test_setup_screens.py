@@ -161,7 +161,7 @@ def test_import_check_and_export(laptop, serve: ServerProcess) -> None:  # noqa:
     page.wait_for_selector("#check-table", timeout=120_000)
     assert "NOT ready" in page.inner_text("#check-verdict")
     local = page.inner_text("#check-table tr[data-host='local']")
-    assert "\tYes\t" in local, local
+    assert "\tYes\t" in local and "through ansible-core 2.19." in local, local
     dead = page.inner_text("#check-table tr[data-host='dead']")
     assert "\tNo\t" in dead and "127.0.0.1:1" in dead, dead
     assert_fits(page, "site with host check")

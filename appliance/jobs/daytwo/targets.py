@@ -12,11 +12,11 @@ from appliance.ansible_env import local_remote_temp
 from appliance.bundle import Manifest
 from appliance.context import Context
 from appliance.errors import ApplianceError
-from appliance.jobs.ansible import hostkeys
+from appliance.jobs.ansible import cores, hostkeys
 from appliance.jobs.ansible.secrets import RunnerSecrets, runner_secrets
 from appliance.jobs.runs import processes, project
 from appliance.jobs.runs.planning import read_manifest
-from appliance.jobs.runs.workspace import envvars, site_inventory
+from appliance.jobs.runs.workspace import envvars, site_core, site_inventory
 from appliance.jobs.sites import config
 from appliance.store import bundles as bundle_rows
 from appliance.store import credentials, sites
@@ -101,6 +101,7 @@ def step_env(
     ctx: Context, site: Site, view: Path, timeout: int, known_hosts: Path
 ) -> dict[str, str]:
     env = envvars(ctx, 0, view, known_hosts)
+    env.update(cores.environment(site_core(ctx, site.id)))  # the core its runs use
     env[processes.MARKER_VAR] = processes.run_marker(ctx.paths.root, 0) + f"-status-{site.id}"
     env["ANSIBLE_TIMEOUT"] = str(timeout)  # connecting to a host
     env["ANSIBLE_TASK_TIMEOUT"] = str(timeout)  # each task

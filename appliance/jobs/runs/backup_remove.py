@@ -21,12 +21,12 @@ from appliance.ansible_env import local_remote_temp
 from appliance.bundle import remove_tree
 from appliance.context import Context
 from appliance.errors import Conflict, Unprocessable
-from appliance.jobs.ansible import hostkeys
+from appliance.jobs.ansible import cores, hostkeys
 from appliance.jobs.ansible.secrets import runner_secrets
 from appliance.jobs.runs import processes
 from appliance.jobs.runs.log import RunLog
 from appliance.jobs.runs.runner import StepSpec, run_step
-from appliance.jobs.runs.workspace import envvars, site_inventory
+from appliance.jobs.runs.workspace import envvars, site_core, site_inventory
 from appliance.store import backups as rows
 from appliance.store import credentials, sites
 from appliance.store.daytwo import active_run_id
@@ -125,6 +125,7 @@ def _remove_on_hosts(ctx: Context, site: Any, run_id: int, paths: dict[str, str]
     unlocked = ctx.services.get("credential_key")
     secrets = runner_secrets(credentials.load_credentials(ctx.paths.root, site.id, key=unlocked))
     env = envvars(ctx, 0, project, known_hosts)
+    env.update(cores.environment(site_core(ctx, site.id)))  # the core its runs use
     env[processes.MARKER_VAR] = processes.run_marker(ctx.paths.root, 0) + f"-backup-{run_id}"
     spec = StepSpec(
         private_dir=folder / "private",

@@ -36,7 +36,7 @@ from appliance.jobs.runs.outcomes import (
 from appliance.jobs.runs.plan import PlannedStep
 from appliance.jobs.runs.planning import plan_run, read_manifest, success_for
 from appliance.jobs.runs.runner import StepSpec, event_row, run_step
-from appliance.jobs.runs.workspace import prepare
+from appliance.jobs.runs.workspace import prepare, record_core
 from appliance.jobs.sites.check import refuse_unmanageable_site
 from appliance.states import RESUMABLE, TERMINAL, RunState, StepState
 from appliance.store import DATABASE_ERRORS, site_snapshots
@@ -124,7 +124,7 @@ class RunManager:
                 f"the plan for {plan.action} of {manifest.name} {manifest.version} has no steps",
                 "Nothing to do.",
             )
-        refuse_unmanageable_site(self.ctx, site_row.id, site_row.vars)  # hosts' Python too old
+        core = refuse_unmanageable_site(self.ctx, site_row.id, site_row.vars, manifest)
         run_id = rows.create_run(
             self.ctx.store,
             site_id=site_row.id,
@@ -143,6 +143,7 @@ class RunManager:
                 f"run {run_id}: {plan.action} {manifest.name} {manifest.version} on site "
                 f"{site_row.name} (installed: {before}), {len(plan.steps)} step(s)"
             )
+            record_core(self.ctx.paths.run_dir(run_id), core, log)
             if plan.action != "check":  # the site's records as they were, to restore by hand
                 self._snapshot(
                     run_id, f"before run {run_id}: {plan.action} on {site_row.name}", log

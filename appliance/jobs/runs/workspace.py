@@ -13,16 +13,18 @@ from typing import Any
 from appliance.ansible_env import content_environment, local_remote_temp, target_environment
 from appliance.compat import launcher_dir
 from appliance.context import Context
-from appliance.jobs.ansible import hostkeys, vault
+from appliance.jobs.ansible import cores, hostkeys, vault
 from appliance.jobs.ansible.inventory import inventory_yaml
 from appliance.jobs.ansible.local_python import local_interpreter
 from appliance.jobs.ansible.secrets import RunnerSecrets, runner_secrets
 from appliance.jobs.runs import processes, project
+from appliance.jobs.runs.log import RunLog
 from appliance.jobs.runs.planning import read_manifest
 from appliance.jobs.runs.runner import write_private
 from appliance.jobs.sites import config
 from appliance.store import bundles as bundle_rows
 from appliance.store import credentials, sites
+from appliance.store import runs as run_rows
 from appliance.store.rows import Run, Site
 
 
@@ -74,9 +76,32 @@ def prepare(ctx: Context, run: Run) -> Workspace:
             flags=(*secrets.flags, vault.VAULT_FLAG, "-e", shlex.quote(f"@{path}")),
             redact=credentials.Redactor([*site_secrets.values(), *secret.values(), password]),
         )
-    return Workspace(
-        site.id, inventory, secrets, view, envvars(ctx, run.id, view, known_hosts), extravars
-    )
+    env = envvars(ctx, run.id, view, known_hosts)
+    env.update(cores.environment(core_of(ctx.paths.run_dir(run.id))))
+    return Workspace(site.id, inventory, secrets, view, env, extravars)
+
+
+CORE_FILE = "ansible-core"  # in the run's folder: the ansible-core its steps import
+
+
+def record_core(run_dir: Path, core: cores.Core, log: RunLog) -> None:
+    """Remember which carried ansible-core the run uses (a resume uses it again) and, when it
+    is not the appliance's own, say so in the log."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / CORE_FILE).write_text(core.version + "\n", encoding="utf-8")
+    if core.path is not None:
+        log.line(f"appliance: ansible-core {core.describe()}: this run uses it for its hosts")
+
+
+def core_of(run_dir: Path) -> cores.Core:
+    """The core :func:`record_core` recorded; the appliance's own when none was (a run made
+    before cores were chosen) or it is no longer carried."""
+    carried = cores.carried()
+    try:
+        version = (run_dir / CORE_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return carried[0]
+    return next((c for c in carried if c.version == version), carried[0])
 
 
 def site_inventory(site: Site, local: dict[str, Any], known_hosts: Path) -> str:
@@ -107,3 +132,10 @@ def envvars(ctx: Context, run_id: int, view: Path, known_hosts: Path) -> dict[st
         }
     )
     return env
+
+
+def site_core(ctx: Context, site_id: int) -> cores.Core:
+    """The core of the site's newest run, for its steps outside a run (status, operations'
+    backup removal): the hosts' Python chose it then."""
+    newest = run_rows.list_runs(site=site_id, limit=1)
+    return core_of(ctx.paths.run_dir(newest[0]["id"])) if newest else cores.carried()[0]

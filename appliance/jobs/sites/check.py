@@ -5,10 +5,13 @@ launcher face, with the site's inventory and credentials exactly as a run uses t
 
 1. ``raw`` (needs no Python) on every host: login works (else unreachable, with Ansible's
    message), which Python a run would use (the host's ``ansible_python_interpreter``, else
-   ``python3`` or ``python`` on its PATH) and its version. The carried ansible-core manages only
-   hosts with Python 3.8 or newer: an older one is reported with the way out, and
-   :func:`refuse_unmanageable` refuses a run on such a site before it starts;
-2. ``ping`` on the hosts with a Python it can manage: Ansible modules run there;
+   ``python3`` or ``python`` on its PATH) and its version. Each carried ansible-core manages
+   its own range (appliance/jobs/ansible/cores.py: 2.19 Python 3.8 or newer; 2.16, where
+   carried, also 2.7 and 3.6): a host none manages is reported with the way out, and
+   :func:`refuse_unmanageable` refuses a run on such a site before it starts (else it returns
+   the core the run uses);
+2. ``ping`` on the hosts with a Python a carried core manages, through that core: Ansible
+   modules run there;
 3. sudo: with a become password, ``command: id -u`` with ``--become`` (uid 0 means sudo works
    with that password); without one, ``raw: sudo -n true`` (works without a password, or not).
 
@@ -29,10 +32,11 @@ from typing import Any
 import yaml
 
 from appliance.ansible_env import local_remote_temp, target_environment
+from appliance.bundle.manifest import Manifest
 from appliance.compat import launcher_dir
 from appliance.context import Context
-from appliance.errors import ApplianceError, Unprocessable
-from appliance.jobs.ansible import hostkeys
+from appliance.errors import ApplianceError
+from appliance.jobs.ansible import cores, hostkeys
 from appliance.jobs.ansible.inventory import inventory_yaml, is_local
 from appliance.jobs.ansible.secrets import RunnerSecrets, runner_secrets
 from appliance.jobs.sites import trust
@@ -41,7 +45,6 @@ from appliance.store import credentials, sites
 logger = logging.getLogger(__name__)
 
 STEP_TIMEOUT = 120  # seconds for one ad-hoc command over all hosts
-MIN_TARGET_PYTHON = (3, 8)  # ansible-core 2.19's support matrix for managed hosts
 # The interpreter a run would use, then its version (a syntax Python 2 reads too). Ansible
 # templates module arguments with the host's variables; "auto*" means interpreter discovery.
 PYTHON_PROBE = (
@@ -49,11 +52,6 @@ PYTHON_PROBE = (
     'case "$p" in ""|auto*) p=$(command -v python3 || command -v python) ;; esac; '
     '[ -n "$p" ] || exit 0; echo "$p"; '
     '"$p" -c \'import sys; print("%d.%d.%d" % tuple(sys.version_info[:3]))\''
-)
-WAY_OUT = (
-    "Install Python 3.8 or newer on the host (most distributions carry one as a separate "
-    "package, e.g. python39 on RHEL 8), set ansible_python_interpreter to it in the site's or "
-    "the host's vars, then check the site again."
 )
 
 
@@ -156,6 +154,7 @@ def check_hosts(
             "python": None,
             "python_version": None,
             "manageable": None,
+            "ansible_core": None,  # the carried ansible-core that would manage it
             "modules": False,
             "sudo": None,
             "error": None,
@@ -163,9 +162,10 @@ def check_hosts(
         }
         for h in hosts
     }
+    usable = cores.candidates(site_vars)  # those the site may use (it may pin one)
     with _scratch(Path(data_dir), hosts, site_vars, known_hosts) as (private, env):
         found = _adhoc(private, env, secrets, "raw", PYTHON_PROBE, None)
-        with_python = []
+        groups: dict[cores.Core, list[str]] = {}  # the core that manages them -> hosts
         for name, result in results.items():
             status, res = found.get(name, ("unreachable", {"msg": "no answer"}))
             if status == "unreachable":
@@ -178,21 +178,24 @@ def check_hosts(
                 result["manageable"] = False
                 result["error"] = "no python3 on the host (Ansible modules need one)"
                 continue
-            result["manageable"] = _manageable(version)
-            if result["manageable"]:
-                with_python.append(name)
+            core = next((c for c in usable if c.manages(version)), None)
+            result["manageable"] = core is not None
+            result["ansible_core"] = core.version if core else None
+            if core is not None:
+                groups.setdefault(core, []).append(name)
             else:
-                result["error"] = f"{_too_old(path, version)}. {WAY_OUT}"
-        if with_python:
+                result["error"] = f"{cores.too_old(path, version, usable)}. {cores.way_out(usable)}"
+        for core, names in groups.items():  # modules run through the core that manages them
+            core_env = {**env, **cores.environment(core, env)}
             for name, (status, res) in _adhoc(
-                private, env, secrets, "ping", "", with_python
+                private, core_env, secrets, "ping", "", names
             ).items():
                 results[name]["modules"] = status == "ok"
                 if status != "ok":
                     results[name]["error"] = _message(res) or status
         reachable = [n for n, r in results.items() if r["reachable"]]
         if reachable:
-            _check_sudo(private, env, secrets, results, reachable, with_python)
+            _check_sudo(private, env, secrets, results, reachable, groups)
     for name, result in results.items():
         if refused := trust.problem(name, keys[name], site):
             result["error"] = refused  # ssh's "Host key verification failed", with the way out
@@ -247,70 +250,46 @@ def _python_found(status: str, res: Mapping[str, Any]) -> tuple[str | None, str 
     return path, version
 
 
-def _manageable(version: str | None) -> bool:
-    """Python at least MIN_TARGET_PYTHON; a version that could not be read is given the benefit
-    of the doubt (the ping that follows says whether modules run)."""
-    try:
-        major, minor = (int(x) for x in (version or "").split(".")[:2])
-    except ValueError:
-        return True
-    return (major, minor) >= MIN_TARGET_PYTHON
-
-
-def _ansible_core() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("ansible-core")
-    except PackageNotFoundError:
-        return "2.19"
-
-
-def _too_old(path: str, version: str | None) -> str:
-    floor = ".".join(map(str, MIN_TARGET_PYTHON))
-    return (
-        f"Python {version} ({path}) is older than {floor}: the carried ansible-core "
-        f"{_ansible_core()} cannot manage this host"
-    )
-
-
 def refuse_unmanageable(
     data_dir: Path,
     hosts: Sequence[Mapping[str, Any]],
     site_vars: Mapping[str, Any],
     load_secrets: Callable[[], RunnerSecrets],
     known_hosts: Path,
-) -> dict[str, str | None]:
-    """Before a run starts: the site's remote hosts' Python, probed as the check does; raises
-    Unprocessable (nothing started) when one is older than the carried Ansible manages. A host
-    that cannot be reached or read, or credentials that cannot be loaded, are left to the run,
-    which reports them as it always did. Returns host -> Python version found (None: not read)."""
+    requires: str | None = None,
+) -> tuple[cores.Core, dict[str, str | None]]:
+    """Before a run starts: the site's remote hosts' Python, probed as the check does, and the
+    carried ansible-core the run uses (:func:`cores.choose`, with the bundle's
+    ``requires_ansible``); raises Unprocessable (nothing started) when no carried core manages
+    them. A host that cannot be reached or read, or credentials that cannot be loaded, are left
+    to the run, which reports them as it always did. Returns the core and host -> Python version
+    found (None: not read)."""
     remote = [h for h in hosts if not is_local(h, site_vars)]
-    if not remote:
-        return {}  # hosts on this machine run the appliance's own Python
-    try:
-        secrets = load_secrets()
-    except ApplianceError:
-        return {}
-    with _scratch(Path(data_dir), remote, site_vars, known_hosts) as (private, env):
-        found = _adhoc(private, env, secrets, "raw", PYTHON_PROBE, None)
-    too_old, versions = [], {}
-    for host in remote:
-        path, version = _python_found(*found.get(host["name"], ("unreachable", {})))
-        versions[host["name"]] = version
-        if path and not _manageable(version):
-            too_old.append(f"{host['name']}: {_too_old(path, version)}")
-    if too_old:
-        raise Unprocessable("cannot manage " + "; ".join(too_old), WAY_OUT)
-    return versions
+    pythons: dict[str, tuple[str | None, str | None]] = {}
+    secrets = None
+    if remote:  # hosts on this machine run the appliance's own Python
+        try:
+            secrets = load_secrets()
+        except ApplianceError:
+            pass
+    if secrets is not None:
+        with _scratch(Path(data_dir), remote, site_vars, known_hosts) as (private, env):
+            found = _adhoc(private, env, secrets, "raw", PYTHON_PROBE, None)
+        for host in remote:
+            pythons[host["name"]] = _python_found(*found.get(host["name"], ("unreachable", {})))
+    core = cores.choose(pythons, site_vars, requires)
+    cores.refuse_password(core, secrets is not None and "--ask-pass" in secrets.flags)
+    return core, {name: version for name, (_, version) in pythons.items()}
 
 
 def refuse_unmanageable_site(
-    ctx: Context, site_id: int, site_vars: Mapping[str, Any]
-) -> dict[str, str | None]:
-    """:func:`refuse_unmanageable` for a stored site (the run manager calls it before a run),
-    with the credentials as the run loads them (a key unlocked from the window included); first
-    refused while a host's key is unknown or changed."""
+    ctx: Context, site_id: int, site_vars: Mapping[str, Any], manifest: Manifest | None = None
+) -> cores.Core:
+    """:func:`refuse_unmanageable` for a stored site and the bundle a run applies (the run
+    manager calls it before a run, so the hosts' Python and the bundle's ``requires_ansible``
+    choose the ansible-core, or refuse), with the credentials as the run loads them (a key
+    unlocked from the window included); first refused while a host's key is unknown or changed.
+    Returns the core the run uses."""
     root = ctx.paths.root
     unlocked = ctx.services.get("credential_key")
     hosts = sites.site_hosts(site_id)
@@ -322,7 +301,8 @@ def refuse_unmanageable_site(
         site_vars,
         lambda: runner_secrets(credentials.load_credentials(root, site_id, key=unlocked)),
         known_hosts,
-    )
+        manifest.requires_ansible if manifest is not None else None,
+    )[0]
 
 
 def _check_sudo(
@@ -331,19 +311,21 @@ def _check_sudo(
     secrets: RunnerSecrets,
     results: dict[str, dict[str, Any]],
     reachable: list[str],
-    with_python: list[str],
+    groups: Mapping[cores.Core, list[str]],
 ) -> None:
     has_become_password = any("BECOME" in k for k in secrets.passwords)
-    if has_become_password and with_python:
-        for name, (status, res) in _adhoc(
-            private, env, secrets, "command", "id -u", with_python, become=True
-        ).items():
-            ok = status == "ok" and (res.get("stdout") or "").strip() == "0"
-            results[name]["sudo"] = "ok" if ok else "failed"
-            if not ok:
-                results[name]["error"] = "sudo with the become password failed: " + (
-                    _message(res) or status
-                )
+    if has_become_password and groups:
+        for core, names in groups.items():
+            core_env = {**env, **cores.environment(core, env)}
+            for name, (status, res) in _adhoc(
+                private, core_env, secrets, "command", "id -u", names, become=True
+            ).items():
+                ok = status == "ok" and (res.get("stdout") or "").strip() == "0"
+                results[name]["sudo"] = "ok" if ok else "failed"
+                if not ok:
+                    results[name]["error"] = "sudo with the become password failed: " + (
+                        _message(res) or status
+                    )
         return
     for name, (status, res) in _adhoc(
         private, env, secrets, "raw", "sudo -n true", reachable

@@ -174,7 +174,12 @@ export function checkPanel(site, { signal }) {
               h("td", {}, x.host),
               h("td", {}, `${x.user ? `${x.user}@` : ""}${x.address}:${x.port}`),
               h("td", { class: x.reachable ? "yes" : "no" }, x.reachable ? t("common.yes") : t("common.no")),
-              h("td", {}, x.python || "—"),
+              h(
+                "td",
+                {},
+                [x.python_version, x.python].filter(Boolean).join(" ") || "—",
+                x.ansible_core ? h("div", { class: "muted" }, t("check.core", { version: x.ansible_core })) : null,
+              ),
               h("td", { class: x.modules ? "yes" : "no" }, x.modules ? t("common.yes") : t("common.no")),
               h("td", {}, x.sudo || "—"),
               keyCell(x.host_key),
