@@ -5,7 +5,18 @@ from __future__ import annotations
 import importlib
 import sys
 
-BENCHES = ["writer", "ui", "runs", "manyhosts", "binary", "streams", "bundles", "history", "status"]
+BENCHES = [
+    "writer",
+    "ui",
+    "runs",
+    "manyhosts",
+    "frozenhosts",
+    "binary",
+    "streams",
+    "bundles",
+    "history",
+    "status",
+]
 
 
 def main(argv: list[str]) -> int:
