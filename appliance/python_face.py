@@ -29,6 +29,8 @@ _PYTHON_NAME = re.compile(r"python(\d+(\.\d+)?)?")
 _FLAGS = frozenset("bBdEhiIOPqsSuvVx")
 # Flags whose value follows (attached or as the next argument); ignored too.
 _VALUE_FLAGS = frozenset("WX")
+# The file the launcher (packaging/onefile/launcher.c) writes last into an unpacked build.
+MARKER = ".appliance-complete"
 _USAGE = "usage: python3 [option] ... [-c cmd | -m mod | file | -] [arg] ..."
 
 Kind = Literal["code", "module", "script", "stdin", "repl", "version", "usage"]
@@ -181,6 +183,18 @@ def _run(call: PythonCall) -> None:
         code.interact(banner=f"Python {sys.version} (appliance)", exitmsg="")
 
 
+def _cache_zip_imports() -> bool:
+    """Frozen, started from the launcher's unpack cache (its folder has the launcher's marker):
+    modules imported from zip files (Ansible's module payloads) keep their compiled code in
+    that cache (:mod:`appliance.zipcode`). Anywhere else zipimport works alone."""
+    build = os.path.dirname(getattr(sys, "_MEIPASS", ""))
+    if not (compat.is_frozen() and build and os.path.exists(os.path.join(build, MARKER))):
+        return False
+    from appliance import zipcode
+
+    return zipcode.install(os.path.dirname(build), skip=build)
+
+
 def run(call: PythonCall) -> int:
     """Run ``call`` in this process and return the exit status Python would have given."""
     if call.kind == "usage":
@@ -194,6 +208,8 @@ def run(call: PythonCall) -> int:
             f"python: can't open file {call.target!r}: [Errno 2] No such file or directory\n"
         )
         return 2
+    if call.kind != "repl":
+        _cache_zip_imports()
     saved_argv, saved_path, saved_main = sys.argv, list(sys.path), sys.modules.get("__main__")
     sys.argv = list(call.argv)
     try:
