@@ -5,7 +5,8 @@ Ansible runs it as ``BIN /tmp/.../AnsiballZ_x.py`` (a script), ``BIN`` with the 
 (pipelining), ``BIN --`` with a payload on stdin (module respawn), and multiprocessing's resource
 tracker runs ``BIN [flags] -c CODE``. The code runs in this process, in a fresh ``__main__``,
 with ``sys.argv`` and ``sys.path[0]`` as Python would set them, so everything bundled with the
-appliance (stdlib, ansible) is importable to it.
+appliance (stdlib, ansible) is importable to it. Frozen, code compiled from zip imports (the
+module payloads) is kept in the unpack cache between runs (:mod:`appliance.zipcode`).
 
 This module writes nothing of its own to stdout: only what the executed code writes.
 """
