@@ -5,7 +5,8 @@ Ansible runs it as ``BIN /tmp/.../AnsiballZ_x.py`` (a script), ``BIN`` with the 
 (pipelining), ``BIN --`` with a payload on stdin (module respawn), and multiprocessing's resource
 tracker runs ``BIN [flags] -c CODE``. The code runs in this process, in a fresh ``__main__``,
 with ``sys.argv`` and ``sys.path[0]`` as Python would set them, so everything bundled with the
-appliance (stdlib, ansible) is importable to it.
+appliance (stdlib, ansible) is importable to it. Frozen, code compiled from zip imports (the
+module payloads) is kept in the unpack cache between runs (:mod:`appliance.zipcode`).
 
 This module writes nothing of its own to stdout: only what the executed code writes.
 """
@@ -29,6 +30,8 @@ _PYTHON_NAME = re.compile(r"python(\d+(\.\d+)?)?")
 _FLAGS = frozenset("bBdEhiIOPqsSuvVx")
 # Flags whose value follows (attached or as the next argument); ignored too.
 _VALUE_FLAGS = frozenset("WX")
+# The file the launcher (packaging/onefile/launcher.c) writes last into an unpacked build.
+MARKER = ".appliance-complete"
 _USAGE = "usage: python3 [option] ... [-c cmd | -m mod | file | -] [arg] ..."
 
 Kind = Literal["code", "module", "script", "stdin", "repl", "version", "usage"]
@@ -181,6 +184,18 @@ def _run(call: PythonCall) -> None:
         code.interact(banner=f"Python {sys.version} (appliance)", exitmsg="")
 
 
+def _cache_zip_imports() -> bool:
+    """Frozen, started from the launcher's unpack cache (its folder has the launcher's marker):
+    modules imported from zip files (Ansible's module payloads) keep their compiled code in
+    that cache (:mod:`appliance.zipcode`). Anywhere else zipimport works alone."""
+    build = os.path.dirname(getattr(sys, "_MEIPASS", ""))
+    if not (compat.is_frozen() and build and os.path.exists(os.path.join(build, MARKER))):
+        return False
+    from appliance import zipcode
+
+    return zipcode.install(os.path.dirname(build), skip=build)
+
+
 def run(call: PythonCall) -> int:
     """Run ``call`` in this process and return the exit status Python would have given."""
     if call.kind == "usage":
@@ -194,6 +209,8 @@ def run(call: PythonCall) -> int:
             f"python: can't open file {call.target!r}: [Errno 2] No such file or directory\n"
         )
         return 2
+    if call.kind != "repl":
+        _cache_zip_imports()
     saved_argv, saved_path, saved_main = sys.argv, list(sys.path), sys.modules.get("__main__")
     sys.argv = list(call.argv)
     try:

@@ -10,6 +10,7 @@ BENCHES = [
     "ui",
     "runs",
     "manyhosts",
+    "frozenhosts",
     "binary",
     "streams",
     "bundles",

@@ -29,6 +29,7 @@ LAYERS = [
         "appliance.validate",
         "appliance.ansible_env",
         "appliance.python_face",
+        "appliance.zipcode",
     },
     {"appliance.store"},
     {"appliance.bundle", "appliance.context"},

@@ -214,6 +214,8 @@ def test_install_then_upgrade_on_localhost(env: dict[str, str], demo_site: tuple
         time.sleep(0.5)
         status, health = get(f"http://127.0.0.1:{port}/health")
         assert (status, health["version"]) == (200, version)
+    # the local modules ran under the binary, their payloads' code kept (appliance/zipcode.py)
+    assert list((Path(env["HOME"]) / ".cache" / "appliance" / "zipcode").iterdir())
     runs = json.loads(ok(run(env, "runs", "--json")))
     runs = runs["items"] if isinstance(runs, dict) else runs
     assert sorted((r["action"], r["state"]) for r in runs) == [
