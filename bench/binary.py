@@ -120,12 +120,20 @@ def _line(name: str, median: float, times: list[float], target: float | None) ->
     print(f"{name:<22}{median:6.2f} s{goal}{verdict}   runs: {runs}")
 
 
-def main() -> None:
+def binary_ready() -> bool:
+    """Whether dist/appliance is there to measure (benches build nothing); says so when not,
+    and when it is older than its sources."""
     if not BINARY.is_file():
         print(f"{BINARY} is missing: build it with `make binary` (this bench builds nothing)")
-        return
+        return False
     if not binary_is_fresh():
         print("note: dist/appliance is older than its sources (make binary rebuilds it)")
+    return True
+
+
+def main() -> None:
+    if not binary_ready():
+        return
     print(
         f"binary size           {BINARY.stat().st_size / 1e6:6.0f} MB (one file: launcher + the "
         "onedir build, stored)"

@@ -47,9 +47,10 @@ from appliance.jobs.runs.manager import RunManager
 from appliance.settings import load_settings
 from appliance.store import sites
 from appliance.store.models import Run, RunEvent
+from bench.binary import binary_ready
 from bench.manyhosts import FORKS, HOSTS, TARGET, TASKS, _line
 from bench.runs import _bundle_source, _through_appliance, plain_env, play
-from tests.frozen.support import BINARY, binary_is_fresh, clean_env
+from tests.frozen.support import BINARY, clean_env
 
 SET_FACT = "set_fact: {x: '{{ inventory_hostname }}'}"
 MODULE_TASKS = {6: "ansible.builtin.command: 'true'", 13: "ansible.builtin.stat: {path: /}"}
@@ -111,11 +112,8 @@ def _events(data: Path) -> list[tuple[int, int]]:
 
 
 def main() -> None:
-    if not BINARY.is_file():
-        print(f"{BINARY} is missing: build it with `make binary` (this bench builds nothing)")
+    if not binary_ready():
         return
-    if not binary_is_fresh():
-        print("note: dist/appliance is older than its sources (make binary rebuilds it)")
     rounds = int(os.environ.get("BENCH_ROUNDS", "2"))
     base = Path(tempfile.mkdtemp(prefix="bench-frozenhosts-"))
     try:
