@@ -22,7 +22,7 @@ import pytest
 import yaml
 
 from tests.support.demoapp import DemoAppProbe
-from tests.support.local import free_port, kill_everything_under, poll
+from tests.support.local import free_port, kill_everything_under, poll, proc_state
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "bundles" / "demo-platform"
@@ -326,10 +326,6 @@ def _status_of(site: Site, bundle: Path) -> dict[str, str]:
     return json.loads(runs[0].strip()[5:])["appliance_status"]["localhost"]
 
 
-def _proc_state(pid: int) -> str:
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("bundle", [V100, V110], ids=["1.0.0", "1.1.0"])
 def test_status_calls_a_zombie_stopped(site: Site, bundle: Path) -> None:
@@ -352,7 +348,7 @@ def test_status_calls_a_zombie_stopped(site: Site, bundle: Path) -> None:
         (site.root / "run").mkdir(parents=True)
         pidfile = site.root / "run" / "app.pid"
         pidfile.write_text(f"{zombie}\n")
-        poll(lambda: _proc_state(zombie) == "Z", 10, "the forked child became a zombie")
+        poll(lambda: proc_state(zombie) == "Z", 10, "the forked child became a zombie")
         record = _status_of(site, bundle)
         assert record["state"] == "stopped", record
         assert "stale pid file" in record["detail"], record

@@ -7,12 +7,12 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
 
 from appliance.cli.runs import LogCopy
 from appliance.jobs.runs import processes
 from appliance.jobs.runs.log import RunLog
+from tests.support.local import poll, proc_state
 
 
 def test_runlog_appends_whole_writes(tmp_path: Path) -> None:
@@ -66,17 +66,15 @@ def test_process_identity_tells_reused_pids_apart() -> None:
 
 def test_a_zombie_is_not_alive() -> None:
     """An owner killed and never reaped (its parent does not wait) is gone, not running."""
-    child = subprocess.Popen([sys.executable, "-c", "pass"])
-    identity = None
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:  # not waited for: it stays a zombie once it exits
-        stat = Path(f"/proc/{child.pid}/stat").read_text()
-        if stat.rsplit(")", 1)[1].split()[0] == "Z":
-            break
-        identity = processes.process_identity(child.pid) or identity
-        time.sleep(0.01)
-    else:
-        raise AssertionError("the child did not exit")
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE
+    )
+    identity = processes.process_identity(child.pid)  # alive until its stdin closes
+    assert identity is not None
+    assert child.stdin is not None
+    child.stdin.close()
+    # not waited for: it stays a zombie once it exits
+    poll(lambda: proc_state(child.pid) == "Z", 10, "the child exited")
     assert processes.process_identity(child.pid) is None
     assert not processes.is_alive(child.pid, identity)
     child.wait()

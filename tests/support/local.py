@@ -40,6 +40,11 @@ def kill_everything_under(root: Path) -> None:
             pass
 
 
+def proc_state(pid: int) -> str:
+    """The state letter of a process (R, S, Z for a zombie ...), from /proc/<pid>/stat."""
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+
+
 def poll(check: Callable[[], Any], timeout: float, what: str, every: float = 0.05) -> Any:
     """Call ``check`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
