@@ -337,7 +337,8 @@ def carried_cores(root: str) -> list[tuple[str, str]]:
         for folder, dirs, files in os.walk(tree):
             dirs[:] = sorted(d for d in dirs if d != "__pycache__")
             dest = os.path.join("ansible-cores", os.path.relpath(folder, top))
-            found += [(os.path.join(folder, f), dest) for f in sorted(files) if not f.endswith(".pyc")]
+            kept = sorted(f for f in files if not f.endswith(".pyc"))
+            found += [(os.path.join(folder, f), dest) for f in kept]
     if not found:
         raise SystemExit(
             f"build.spec: no carried ansible-core under {top}; run scripts/setup.sh (it installs "
