@@ -125,3 +125,66 @@ def test_python_2_7_through_the_carried_2_16_and_modern_hosts_through_2_19(
     log = result.stdout  # `run` follows the run's log
     assert "ansible-core 2.16.19 manages Python 2.7 and 3.6 or newer: this run" in log, log[-3000:]
     assert "outside the controller range Ansible publishes" in log, log[-3000:]
+
+
+# A module that says whose module_utils it was built with (Ansible finds it in library/ beside
+# the playbook) and a play that writes that down on the local host.
+WHICH_UTILS = """from ansible.module_utils import ansible_release, basic
+from ansible.module_utils.basic import AnsibleModule
+
+module = AnsibleModule(argument_spec={})
+module.exit_json(release=ansible_release.__version__, basic=basic.__file__)
+"""
+LOCAL_PLAY = """- hosts: all
+  gather_facts: false
+  tasks:
+    - which_utils:
+      register: utils
+    - ansible.builtin.copy:
+        content: "{{ ansible_version.full }} {{ utils.release }} {{ utils.basic }}\\n"
+        dest: "{{ out_dir }}/{{ site_name }}"
+        mode: "0644"
+"""
+
+
+def test_local_modules_get_the_module_utils_of_the_core_that_built_them(
+    binary: Path,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """On a local host the modules run on the binary's python face, whose code cache
+    (appliance/zipcode.py) keeps compiled module_utils by their source's hash: after a run
+    through 2.19, a run of a site pinned to 2.16 still gets 2.16's module_utils, and the next
+    2.19 run 2.19's. (2.16's modules on the python face's 3.13 are outside 2.16's published
+    target range, 2.7 and 3.6-3.12, too: only a site pinned to 2.16 does this.)"""
+    env = clean_env(tmp_path / "laptop")
+    src = tmp_path / "src"
+    (src / "playbooks" / "library").mkdir(parents=True)
+    (src / "playbooks" / "site.yml").write_text(LOCAL_PLAY)
+    (src / "playbooks" / "library" / "which_utils.py").write_text(WHICH_UTILS)
+    (src / "bundle.yml").write_text(
+        'format: 1\nname: utils\nversion: "1.0.0"\n'
+        "components:\n  - {name: utils, version: '1', playbook: playbooks/site.yml}\n"
+    )
+    key = tmp_path / "vendor.key"
+    shutil.copyfile(DEMO_KEY, key)
+    key.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    out = tmp_path / "out"
+    out.mkdir()
+    built = ok(run(env, "bundle", "build", str(src), "--key", str(key), "-o", str(out)))
+    ok(run(env, "bundle", "import", built.strip()))
+    written = tmp_path / "written"
+    written.mkdir()
+    for site, pin in (("new", None), ("old", "2.16"), ("again", None)):
+        pinned = ["--var", f"appliance_ansible_core={pin}"] if pin else []
+        where = ["--var", f"out_dir={written}", "--var", f"site_name={site}"]
+        ok(run(env, "site", "add", site, "--host", "local=localhost", *where, *pinned))
+        result = run(env, "run", site, "utils@1.0.0", timeout=400)
+        assert result.returncode == 0, f"{result.stdout[-4000:]}\n{result.stderr[-2000:]}"
+    seen = {p.name: p.read_text().split() for p in written.iterdir()}
+    assert seen["new"][:2] == ["2.19.14", "2.19.14"], seen
+    assert seen["old"][:2] == ["2.16.19", "2.16.19"], seen
+    assert seen["again"][:2] == ["2.19.14", "2.19.14"], seen
+    for *_, path in seen.values():  # imported from the module's payload, not the binary's own
+        assert "_payload.zip/ansible/module_utils/basic.py" in path, seen
+    cache = Path(env["HOME"]) / ".cache" / "appliance" / "zipcode"
+    assert len(list(cache.iterdir())) > 50, "the python face's code cache was used"
