@@ -155,6 +155,7 @@ def check_hosts(
             "python_version": None,
             "manageable": None,
             "ansible_core": None,  # the carried ansible-core that would manage it
+            "ansible_core_note": None,  # that core outside Ansible's published controller range
             "modules": False,
             "sudo": None,
             "error": None,
@@ -181,6 +182,7 @@ def check_hosts(
             core = next((c for c in usable if c.manages(version)), None)
             result["manageable"] = core is not None
             result["ansible_core"] = core.version if core else None
+            result["ansible_core_note"] = core.outside_matrix() if core else None
             if core is not None:
                 groups.setdefault(core, []).append(name)
             else:
