@@ -307,12 +307,12 @@ def run_step(
         on_event(event)
         return False  # stored by us; no per-event JSON files in artifacts
 
-    kwargs = spec.secrets.run_kwargs()
-    # No artifacts/<ident>/stdout: the run's output.log has the same text (redacted; the raw
-    # copy is not, and would hold password config values), and the copy cost a write and a
-    # flush per event (a plain re-run of the folder still has it).
-    kwargs["settings"] = {"suppress_output_file": True}
     try:
+        kwargs = spec.secrets.run_kwargs()
+        # No artifacts/<ident>/stdout: the run's output.log has the same text (redacted; the
+        # raw copy is not, and would hold password config values), and the copy cost a write
+        # and a flush per event (a plain re-run of the folder still has it).
+        kwargs["settings"] = {"suppress_output_file": True}
         result = ansible_runner.run(
             private_data_dir=str(spec.private_dir),
             playbook=spec.playbook,
