@@ -8,8 +8,8 @@ folder (build.spec copies the same tree). 2.16 is the last ansible-core whose mo
 Python 2.7 and 3.6 (CentOS 7, RHEL 8's platform Python). Its published controller range is
 Python 3.10 to 3.12; the binary's Python is 3.13 (docs/architecture.md, "Old targets"), so
 there it runs outside that range (:data:`BEYOND_MATRIX`, said by :meth:`Core.outside_matrix`
-in the host check and the run's log; tests/frozen/test_old_core.py runs it against a real
-Python 2.7 host).
+in the host check and the run's log; tests/frozen/test_old_core_binary.py runs it against a
+real Python 2.7 host).
 
 A run's ``ansible-playbook`` (and the check's ``ansible``) is a child process, so choosing a
 core is choosing what that child imports: :func:`environment` names an older core's tree in
