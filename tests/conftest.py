@@ -12,6 +12,7 @@ from appliance.context import Context, open_context
 from appliance.settings import load_settings
 from tests.support.browser import session_browser
 from tests.support.client import Api
+from tests.support.sshhosts import SshLab, missing_requirements
 
 
 @pytest.fixture
@@ -35,6 +36,21 @@ def server(ctx: Context) -> Iterator[LocalServer]:
     ctx.services["http"] = srv
     yield srv
     # ctx.close() stops it
+
+
+@pytest.fixture(scope="session")
+def ssh_lab() -> Iterator[SshLab]:
+    """Three real SSH hosts in network namespaces (tests/support/sshhosts.py; needs root),
+    shared by the whole session. Here, not in a folder's conftest: a module importing the
+    fixture would be a second definition, and a second lab in the same process."""
+    why = missing_requirements()
+    if why:
+        pytest.skip(why)
+    lab = SshLab(count=3).create()
+    try:
+        yield lab
+    finally:
+        lab.close()
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,7 @@ import pytest
 from appliance.bundle.build import build_bundle
 from tests.frozen.support import clean_env
 from tests.frozen.test_binary import binary, ok, run  # noqa: F401 (fixtures)
-from tests.remote.conftest import clean_roots, lab, site_spec, ssh_lab  # noqa: F401 (fixtures)
+from tests.remote.conftest import clean_roots, lab, site_spec  # noqa: F401 (fixtures)
 from tests.remote.test_old_targets import FIXTURE, old_root, python27  # noqa: F401 (fixtures)
 from tests.runs.conftest import DEMO_KEY
 from tests.support.sshhosts import SshLab

@@ -2,7 +2,8 @@
 tests/support/sshhosts.py; needs root), and site descriptions pointing at them.
 
 Each test that changes a host (stops sshd, cuts its network) restores it; the lab is shared by
-the whole session and torn down at its end (every process in the hosts' namespaces is killed).
+the whole session and torn down at its end (every process in the hosts' namespaces is killed):
+``ssh_lab`` lives in tests/conftest.py, one definition for every folder (one lab per process).
 """
 
 from __future__ import annotations
@@ -18,19 +19,7 @@ from appliance.context import Context, open_context
 from appliance.jobs.ansible import hostkeys
 from appliance.settings import load_settings
 from tests.support.local import kill_everything_under
-from tests.support.sshhosts import USER, SshLab, missing_requirements
-
-
-@pytest.fixture(scope="session")
-def ssh_lab() -> Iterator[SshLab]:
-    why = missing_requirements()
-    if why:
-        pytest.skip(why)
-    lab = SshLab(count=3).create()
-    try:
-        yield lab
-    finally:
-        lab.close()
+from tests.support.sshhosts import USER, SshLab
 
 
 @pytest.fixture

@@ -288,13 +288,19 @@ def test_a_site_it_can_manage_is_not_refused(remote_ctx: Context, lab: SshLab) -
     assert not list((remote_ctx.paths.root / "tmp").glob("check-*"))
 
 
-def test_sites_on_this_machine_are_not_probed(remote_ctx: Context) -> None:
-    def no_secrets() -> None:
-        raise AssertionError("a local site needs no credentials and no probe")
+def test_sites_on_this_machine_are_not_probed(remote_ctx: Context, monkeypatch) -> None:
+    # Its credentials are read (a key would need ssh-agent on this machine too), never sent.
+    def no_probe(*args: object) -> None:
+        raise AssertionError("a local site needs no probe")
 
+    monkeypatch.setattr(site_check, "_adhoc", no_probe)
     hosts = [{"name": "laptop", "address": "localhost", "vars": {}}]
     nowhere = remote_ctx.paths.root / "no-known-hosts"
     core, versions = site_check.refuse_unmanageable(
-        remote_ctx.paths.root, hosts, {}, no_secrets, nowhere
+        remote_ctx.paths.root,
+        hosts,
+        {},
+        lambda: runner_secrets(SiteSecrets(password="pw", become_password="pw")),
+        nowhere,
     )
     assert versions == {} and core.path is None

@@ -331,6 +331,10 @@ class SshLab:
         """Join the live labs: take the shared password (or make one for the first lab, setting
         up the user and sudo) and a free subnet slot. Called with the registry's lock held."""
         live = _live_labs()
+        if os.getpid() in live:  # its names (appl-<pid>-N) and registry entry would be ours
+            raise RuntimeError(
+                "this process has an SSH lab already: one lab per process (the ssh_lab fixture)"
+            )
         password_file = REGISTRY / "password"
         if live and password_file.exists():
             self.password = password_file.read_text()
