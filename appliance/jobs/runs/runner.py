@@ -311,14 +311,16 @@ def run_step(
         on_event(event)
         return False  # stored by us; no per-event JSON files in artifacts
 
-    def from_terminal(event: dict[str, Any]) -> bool:
-        for piped in pipe.events():  # what the callback sent before this line came
+    def take_piped() -> None:
+        for piped in pipe.events() if pipe is not None else ():
             handle_event(piped)
+
+    def from_terminal(event: dict[str, Any]) -> bool:
+        take_piped()  # what the callback sent before this line came
         return handle_event(event)
 
     def tick() -> bool:
-        for piped in pipe.events():
-            handle_event(piped)
+        take_piped()
         return cancel()
 
     kwargs = spec.secrets.run_kwargs()
@@ -326,8 +328,9 @@ def run_step(
     # copy is not, and would hold password config values), and the copy cost a write and a
     # flush per event (a plain re-run of the folder still has it).
     kwargs["settings"] = {"suppress_output_file": True}
-    pipe = EventPipe(spec.private_dir)
+    pipe: EventPipe | None = None
     try:
+        pipe = EventPipe(spec.private_dir)
         runner = init_runner(
             private_data_dir=str(spec.private_dir),
             playbook=spec.playbook,
@@ -355,7 +358,7 @@ def run_step(
         outcome.status = "error"
         outcome.failure = f"could not run {spec.playbook}: {e}"
     finally:
-        for piped in pipe.close():  # an error above: what the pipe still holds
+        for piped in pipe.close() if pipe is not None else ():  # after an error: what is left
             handle_event(piped)
         if cancel.cancelled:
             cancel.sweep()
