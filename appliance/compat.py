@@ -137,10 +137,14 @@ def launcher_dir(folder: Path) -> Path:
     return target
 
 
+# names the carried ansible-core tree a child's playbook/ad-hoc face imports (faces.use_core_tree)
+CORE_TREE_VAR = "APPLIANCE_ANSIBLE_TREE"
+
+
 def carried_cores_dir() -> Path:
     """Older ansible-cores carried beside the one the appliance imports, one installed tree per
     series (appliance/jobs/ansible/cores.py): scripts/setup.sh puts them in build/ansible-cores
-    in a checkout; a frozen build would carry them as ansible-cores/."""
+    in a checkout; the frozen build carries them as ansible-cores/ (build.spec)."""
     if is_frozen():
         return resource_root() / "ansible-cores"
     return resource_root() / "build" / "ansible-cores"

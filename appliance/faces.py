@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from appliance import python_face
+from appliance.compat import CORE_TREE_VAR
 
 PLAYBOOK_NAME = "ansible-playbook"
 ADHOC_NAME = "ansible"
@@ -56,6 +57,21 @@ def _data_dir() -> Path:
     return load_settings().data_path
 
 
+def use_core_tree(environ: Mapping[str, str] | None = None) -> str | None:
+    """Import ``ansible`` from the carried tree ``APPLIANCE_ANSIBLE_TREE`` names, if any: first
+    on sys.path, ahead of our own core (frozen, PyInstaller's importer is a sys.path entry hook
+    on the build's folder, so the tree wins for ``ansible`` and every submodule; its ``.py`` files
+    load through the file finder). Frozen builds write no byte code; the tree's is kept (beside
+    it, in the user's private unpacked folder) so later children skip compiling it. Returns the
+    tree used; None when unset or ``ansible`` is already imported (too late to choose)."""
+    tree = (os.environ if environ is None else environ).get(CORE_TREE_VAR)
+    if not tree or "ansible" in sys.modules:
+        return None
+    sys.path.insert(0, tree)
+    sys.dont_write_bytecode = False
+    return tree
+
+
 def _prepare_ansible(argv0: str, prog: str, args: list[str]) -> int | None:
     """Set the environment Ansible must see at import time; an exit code if that failed."""
     from appliance.ansible_env import apply_ansible_environment
@@ -67,6 +83,7 @@ def _prepare_ansible(argv0: str, prog: str, args: list[str]) -> int | None:
         hint = getattr(e, "hint", "Set APPLIANCE_DATA_DIR to a writable folder.")
         sys.stderr.write(f"{prog}: cannot prepare the data directory: {e}\nHint: {hint}\n")
         return 2
+    use_core_tree()
     # Ansible looks next to sys.argv[0] for its sibling `ansible` (ssh askpass) and checks the
     # basename of sys.argv[0] when ansible.cli is imported, so argv[0] keeps the invoked path
     # when a launcher name chose the face.

@@ -322,3 +322,26 @@ def describe_qt_without_loading_it() -> str | None:
     # window shows the appliance over plain HTTP on loopback, so none is carried.
     info.collect_qtnetwork_files = list
     return f"Qt {'.'.join(map(str, info.version))} described from the wheel's layout ({prefix})"
+
+
+def carried_cores(root: str) -> list[tuple[str, str]]:
+    """The older ansible-cores carried beside the binary's own (appliance/jobs/ansible/cores.py),
+    as (file, folder in the bundle) data entries: ``build/ansible-cores/<series>/ansible/...``
+    -> ``ansible-cores/<series>/ansible/...``, plain ``.py`` files loaded by the file finder
+    when a run chooses that core. Byte code (a source checkout's, of another Python) and the
+    package metadata are left out. scripts/setup.sh installs the trees."""
+    top = os.path.join(root, "build", "ansible-cores")
+    found = []
+    for series in sorted(os.listdir(top)) if os.path.isdir(top) else []:
+        tree = os.path.join(top, series, "ansible")
+        for folder, dirs, files in os.walk(tree):
+            dirs[:] = sorted(d for d in dirs if d != "__pycache__")
+            dest = os.path.join("ansible-cores", os.path.relpath(folder, top))
+            kept = sorted(f for f in files if not f.endswith(".pyc"))
+            found += [(os.path.join(folder, f), dest) for f in kept]
+    if not found:
+        raise SystemExit(
+            f"build.spec: no carried ansible-core under {top}; run scripts/setup.sh (it installs "
+            "ansible-core 2.16 there for Python 2.7 / 3.6 hosts)"
+        )
+    return found

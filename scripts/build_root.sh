@@ -10,6 +10,8 @@
 #
 #   build_root.sh ensure       make the root unless cached (progress on stderr); print its path
 #   build_root.sh run CMD ...  run CMD in the root, the repository mounted at /appliance
+#   build_root.sh source       the CPython source a build takes (the pinned revision, else the
+#                              newest of Debian's signed indexes), fetched and verified
 #   build_root.sh target       a bare bullseye root (minbase, no Python) where the built file is
 #                              tried (tests/frozen/test_bullseye.py); print its path
 #   build_root.sh run-target CMD ...  run CMD there, the repository at /appliance
@@ -32,8 +34,10 @@ libxcb-render-util0,libxcb-randr0,libxcb-shape0,libxcb-xinerama0,libxcb-xkb1,lib
 libgl1,libgbm1,libxcomposite1,libxdamage1,libxrandr2,libxtst6,libxkbfile1,libasound2,\
 libfontconfig1,libdbus-1-3
 # Debian has no newer CPython 3.11 than 3.11.2 (no tarfile extraction filters, which
-# appliance/jobs/datafolder.py uses); trixie's 3.13 is the one carried. When Debian replaces
-# this revision in its pool, bump PY_DEBIAN and its sha256 (dists/trixie/main/source/Sources).
+# appliance/jobs/datafolder.py uses); trixie's 3.13 is the one carried. Debian's pool keeps only
+# current revisions: when this one is gone, the build takes the newest python3.13 source of
+# PY_SUITES (newest_source, below: checksums from the suites' signed indexes) and says so; bump
+# the pins to it then (dists/trixie/main/source/Sources).
 PY_VERSION=3.13.5
 PY_DEBIAN=3.13.5-2+deb13u5
 PY_ORIG_SHA256=93e583f243454e6e9e4588ca2c2662206ad961659863277afcdb96801647d640
@@ -41,6 +45,9 @@ PY_DEBIAN_SHA256=a51f456e654ce2c9b40cc1db8005e5041cdb0b2c3aa96ab0871c49fe9528036
 # no rpath: the files PyInstaller carries would keep it, pointing at /opt/python/lib on the
 # laptop; in the root, LD_LIBRARY_PATH (in_root) finds libpython
 PY_CONFIGURE="--prefix=/opt/python --enable-shared --with-ensurepip=install"
+PY_SUITES="$MIRROR/dists/trixie ${MIRROR%/debian}/debian-security/dists/trixie-security"
+PY_POOL=$MIRROR/pool/main/p/python3.13
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg  # what debootstrap trusts too
 RECIPE=1
 # the bare root: what a minimal Debian 11 server has, and ps for the tests
 TARGET_PACKAGES=procps
@@ -79,20 +86,74 @@ in_root() {
     sh "$root" "$REPO" "$@"
 }
 
-fetch_source() {  # name sha256 -> path of the verified file in $CACHE/sources
+fetch_source() {  # name sha256 -> path of the verified file in $CACHE/sources; 1: not there,
+  # 3: not what was pinned
   local name=$1 sum=$2 dest=$CACHE/sources/$1
   mkdir -p "$CACHE/sources"
   if ! echo "$sum  $dest" | sha256sum -c --status 2>/dev/null; then
     say "downloading $name"
-    curl -fsSL --retry 3 -o "$dest.part" "$MIRROR/pool/main/p/python3.13/$name" || {
-      say "cannot download $MIRROR/pool/main/p/python3.13/$name (Debian may have replaced that" \
-        "revision: set PY_DEBIAN and its sha256 in scripts/build_root.sh)"
-      exit 1
+    curl -fsSL --retry 3 -o "$dest.part" "$PY_POOL/$name" || {
+      say "cannot download $PY_POOL/$name"
+      return 1
     }
     mv "$dest.part" "$dest"
-    echo "$sum  $dest" | sha256sum -c --status || { say "$name: sha256 mismatch"; exit 1; }
+    echo "$sum  $dest" | sha256sum -c --status || { say "$name: sha256 mismatch"; exit 3; }
   fi
   echo "$dest"
+}
+
+# The newest python3.13 source package of PY_SUITES, trusted through Debian's own chain: gpgv
+# checks each suite's InRelease against the archive keys, the signed text gives the sha256 of
+# main/source/Sources.xz, and that index gives the sha256 of the package's files. Sets PY_VERSION,
+# PY_DEBIAN, PY_ORIG_SHA256, PY_DEBIAN_SHA256 and PY_POOL; exits when no suite has one.
+newest_source() {
+  local tmp suite sum best
+  tmp=$(mktemp -d)
+  : >"$tmp/found"
+  for suite in $PY_SUITES; do
+    curl -fsSL --retry 3 -o "$tmp/InRelease" "$suite/InRelease" || continue
+    rm -f "$tmp/Release"
+    gpgv --keyring "$KEYRING" --output "$tmp/Release" "$tmp/InRelease" 2>/dev/null || {
+      say "$suite/InRelease: no good signature from Debian's archive keys"
+      exit 1
+    }
+    sum=$(awk '/^SHA256:/ { s = 1; next } /^[^ ]/ { s = 0 }
+      s && $3 == "main/source/Sources.xz" { print $1 }' "$tmp/Release")
+    curl -fsSL --retry 3 -o "$tmp/Sources.xz" "$suite/main/source/Sources.xz" || continue
+    echo "$sum  $tmp/Sources.xz" | sha256sum -c --status || {
+      say "$suite/main/source/Sources.xz: sha256 differs from the signed index"
+      exit 1
+    }
+    # one line per python3.13 stanza: version, pool folder, orig sha256, debian sha256
+    xz -dc "$tmp/Sources.xz" | awk -v base="${suite%/dists/*}" '
+      /^Package: / { p = ($2 == "python3.13"); c = 0 }
+      p && /^Version: / { v = $2 }
+      p && /^Directory: / { d = $2 }
+      p && /^Checksums-Sha256:/ { c = 1; next }
+      c && /^ / { if ($3 ~ /orig\.tar\.xz$/) o = $1; if ($3 ~ /debian\.tar\.xz$/) x = $1; next }
+      { c = 0 }
+      /^$/ { if (p && v && o && x) print v, base "/" d, o, x; p = 0; v = o = x = "" }
+      END { if (p && v && o && x) print v, base "/" d, o, x }' >>"$tmp/found"
+  done
+  best=$(sort -V -k1,1 "$tmp/found" | tail -1)
+  rm -rf "$tmp"
+  [ -n "$best" ] || { say "no python3.13 source package in $PY_SUITES"; exit 1; }
+  read -r PY_DEBIAN PY_POOL PY_ORIG_SHA256 PY_DEBIAN_SHA256 <<<"$best"
+  PY_VERSION=${PY_DEBIAN%%-*}
+}
+
+# The pinned source, or the newest one when Debian has replaced it. Sets ORIG and DEBIAN.
+sources() {
+  local rc=0 pinned=$PY_DEBIAN
+  ORIG=$(fetch_source "python3.13_$PY_VERSION.orig.tar.xz" "$PY_ORIG_SHA256") &&
+    DEBIAN=$(fetch_source "python3.13_$PY_DEBIAN.debian.tar.xz" "$PY_DEBIAN_SHA256") || rc=$?
+  [ "$rc" -eq 0 ] && return
+  [ "$rc" -eq 1 ] || exit "$rc"  # a file that is not what was pinned: never another source
+  newest_source
+  say "python3.13 $pinned is gone from Debian's pool: building $PY_DEBIAN from $PY_POOL" \
+    "(checksums from the signed index; pin it in scripts/build_root.sh)"
+  ORIG=$(fetch_source "python3.13_$PY_VERSION.orig.tar.xz" "$PY_ORIG_SHA256")
+  DEBIAN=$(fetch_source "python3.13_$PY_DEBIAN.debian.tar.xz" "$PY_DEBIAN_SHA256")
 }
 
 make_base() {  # debootstrap + CPython into $ROOT.partial, renamed to $ROOT when complete
@@ -105,12 +166,10 @@ make_base() {  # debootstrap + CPython into $ROOT.partial, renamed to $ROOT when
     exit 1
   }
   cp /etc/resolv.conf "$part/etc/resolv.conf"
-  local orig debian
-  orig=$(fetch_source "python3.13_$PY_VERSION.orig.tar.xz" "$PY_ORIG_SHA256")
-  debian=$(fetch_source "python3.13_$PY_DEBIAN.debian.tar.xz" "$PY_DEBIAN_SHA256")
+  sources
   mkdir -p "$part/usr/src/python"
-  tar -C "$part/usr/src/python" -xJf "$orig"
-  tar -C "$part/usr/src/python" -xJf "$debian"
+  tar -C "$part/usr/src/python" -xJf "$ORIG"
+  tar -C "$part/usr/src/python" -xJf "$DEBIAN"
   say "building CPython $PY_VERSION (Debian's CVE patches of $PY_DEBIAN) in the root"
   in_root "$part" sh -ec "
     cd /usr/src/python/Python-$PY_VERSION
@@ -213,6 +272,10 @@ target() {
 
 case "${1:-}" in
   ensure) ensure ;;
+  source)  # which CPython source a build would take (fetched and verified), without building
+    sources
+    echo "$PY_DEBIAN $ORIG $DEBIAN"
+    ;;
   run)
     shift
     [ -f "$ROOT/.complete" ] || { say "no build root yet: run '$0 ensure' first"; exit 1; }
@@ -225,7 +288,7 @@ case "${1:-}" in
     EXEC=exec in_root "$TARGET" "$@"
     ;;
   *)
-    echo "usage: $0 ensure | run CMD ... | target | run-target CMD ..." >&2
+    echo "usage: $0 ensure | source | run CMD ... | target | run-target CMD ..." >&2
     exit 2
     ;;
 esac

@@ -52,7 +52,8 @@ def test_carried_trees_are_found_when_this_python_runs_them(tmp_path: Path) -> N
     (tmp_path / "junk").mkdir()  # no release.py: not a core
     found = cores.carried(tmp_path)
     assert found[0].path is None  # our own first
-    runs_216 = (3, 10) <= sys.version_info[:2] <= (3, 12)  # 2.16's controller Pythons
+    # 2.16's published controller Pythons, and the binary's 3.13 (cores.BEYOND_MATRIX)
+    runs_216 = (3, 10) <= sys.version_info[:2] <= (3, 13)
     assert [c.version for c in found[1:]] == (["2.16.19"] if runs_216 else [])
     assert cores.carried(tmp_path / "absent") == found[:1]
 
@@ -64,7 +65,10 @@ def test_the_newest_core_that_manages_every_host(tmp_path: Path) -> None:
     old = {**new, "h2": ("/usr/bin/python2.7", "2.7.18")}
     chosen = cores.choose(old, {}, cores=carried)
     assert chosen.version == "2.16.19"
-    assert cores.environment(chosen, {"PYTHONPATH": "/x"}) == {"PYTHONPATH": f"{chosen.path}:/x"}
+    assert cores.environment(chosen, {"PYTHONPATH": "/x"}) == {
+        "APPLIANCE_ANSIBLE_TREE": str(chosen.path),  # read by the faces (frozen too)
+        "PYTHONPATH": f"{chosen.path}:/x",  # a source checkout's other Python children
+    }
     assert cores.environment(OWN, {"PYTHONPATH": "/x"}) == {}  # our own: nothing changes
     # pinned by the site, or chosen by the bundle
     assert cores.choose(new, {cores.SITE_VAR: "2.16"}, cores=carried).version == "2.16.19"
@@ -91,6 +95,23 @@ def test_refusals_say_which_host_and_the_way_out(tmp_path: Path) -> None:
         cores.choose(py27, {cores.SITE_VAR: "2.12"}, cores=carried)
     with pytest.raises(Unprocessable, match=r"needs ansible-core >=2\.20"):
         cores.choose(py27, {}, ">=2.20", cores=carried)
+
+
+def test_a_core_outside_its_published_controller_range_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    old = cores.Core("2.16.19", tree(tmp_path, "2.16.19"))
+    assert OWN.outside_matrix() is None  # our own core: never
+    monkeypatch.setattr(sys, "version_info", (3, 12, 8, "final", 0))
+    assert old.outside_matrix() is None and cores._runs_here("2.16.19")
+    monkeypatch.setattr(sys, "version_info", (3, 13, 5, "final", 0))  # the binary's Python
+    assert cores._runs_here("2.16.19")  # carried all the same (cores.BEYOND_MATRIX)
+    assert old.outside_matrix() == (
+        "ansible-core 2.16 runs here under Python 3.13, outside the controller range Ansible "
+        "publishes for it (3.10 to 3.12); the appliance tests this pair against Python 2.7 hosts"
+    )
+    monkeypatch.setattr(sys, "version_info", (3, 14, 0, "final", 0))
+    assert not cores._runs_here("2.16.19")  # never tried: not carried
 
 
 MANIFEST = b"""format: 1

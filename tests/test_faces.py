@@ -200,6 +200,21 @@ def test_playbook_version(env: dict[str, str]) -> None:
     assert f"[core {ansible.release.__version__}]" in r.stdout
 
 
+def test_the_playbook_and_adhoc_faces_import_the_core_tree_named(env: dict[str, str]) -> None:
+    """APPLIANCE_ANSIBLE_TREE alone (no PYTHONPATH: a frozen program ignores it) makes the
+    faces import that tree's ansible: the carried 2.16 of scripts/setup.sh."""
+    tree = compat.carried_cores_dir() / "2.16"
+    assert (tree / "ansible" / "release.py").is_file(), "scripts/setup.sh installs it"
+    env = {k: v for k, v in env.items() if k != "PYTHONPATH"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1])  # this checkout, not the tree
+    env[compat.CORE_TREE_VAR] = str(tree)
+    for words in (["playbook", "--version"], ["ansible", "--version"]):
+        r = face(*words, env=env)
+        assert r.returncode == 0, r.stderr
+        assert "[core 2.16." in r.stdout and str(tree / "ansible") in r.stdout, r.stdout
+    assert faces.use_core_tree({}) is None  # unset: our own core, sys.path untouched
+
+
 PLAYBOOK = """
 - hosts: all
   gather_facts: false

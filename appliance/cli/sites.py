@@ -247,6 +247,12 @@ def check_site(cmd: Command) -> int:
             ],
             ["HOST", "TARGET", "LOGIN", "PYTHON", "MODULES", "SUDO", "HOST KEY", "PROBLEM"],
         )
+        notes: dict[str, list[str]] = {}  # a carried core outside Ansible's published range
+        for h in result["hosts"]:
+            if h.get("ansible_core_note"):
+                notes.setdefault(h["ansible_core_note"], []).append(h["host"])
+        for note, names in notes.items():
+            env.stdout.write(f"note ({', '.join(names)}): {note}\n")
         verdict = "all hosts ready" if result["ok"] else "some hosts are NOT ready"
         env.stdout.write(f"site {result['site']}: {verdict}\n")
     return 0 if result["ok"] else 1

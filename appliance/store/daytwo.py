@@ -13,7 +13,9 @@ from appliance.store.models import BaseModel, Bundle, JSONField, Run, Site
 
 # Runs that change a site: one of these that failed, was cancelled or interrupted marks the site
 # as needing attention until a later one succeeds or someone acknowledges it (a check does not).
-CHANGING_ACTIONS = ("install", "upgrade", "rollback", "operate", "reconfigure")
+# the runs whose failure a site needs attention for: the changing ones, and a backup (a
+# failed one leaves the site without the copy the engineer asked for); never a check
+ATTENTION_ACTIONS = ("install", "upgrade", "rollback", "operate", "reconfigure", "backup")
 MAX_REASON = 500
 MAX_ACKS = 50  # listed per site
 
@@ -57,10 +59,10 @@ def active_run_id(site_id: int) -> int | None:
 
 
 def attention_run(site_id: int) -> Run | None:
-    """The site's last changing run, when it did not succeed and nobody acknowledged it."""
+    """The site's last run of ATTENTION_ACTIONS when it did not succeed and nobody acked it."""
     last = (
         Run.select()
-        .where((Run.site == site_id) & Run.action.in_(CHANGING_ACTIONS) & Run.state.not_in(ACTIVE))
+        .where((Run.site == site_id) & Run.action.in_(ATTENTION_ACTIONS) & Run.state.not_in(ACTIVE))
         .order_by(Run.id.desc())
         .first()
     )

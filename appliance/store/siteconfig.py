@@ -4,6 +4,9 @@ One ``site_config`` row per site, bundle *name* and item, so values carry over f
 of a bundle to the next. Passwords are encrypted like credentials (AES-256-GCM with the
 credentials key, associated data binding the ciphertext to its key, site, bundle and item);
 every other value is stored as JSON. Plaintext passwords exist only in memory.
+
+A value reset to its default leaves a *reset row* (no value, no ciphertext) with the time of the
+reset, so a reconfigure sees the change; readers skip it like a value never set.
 """
 
 from __future__ import annotations
@@ -35,9 +38,13 @@ def stored(site_id: int, bundle: str) -> tuple[dict[str, Any], set[str]]:
     for row in query:
         if row.ciphertext is not None:
             secret.add(row.name)
-        else:
+        elif not _is_reset(row):
             plain[row.name] = row.value
     return plain, secret
+
+
+def _is_reset(row: SiteConfig) -> bool:
+    return row.ciphertext is None and row.value is None
 
 
 def load(root: Path, site_id: int, bundle: str, key: CredentialKey | None = None) -> dict[str, Any]:
@@ -48,7 +55,8 @@ def load(root: Path, site_id: int, bundle: str, key: CredentialKey | None = None
     )
     for row in query:
         if row.ciphertext is None:
-            values[row.name] = row.value
+            if not _is_reset(row):
+                values[row.name] = row.value
             continue
         key = key or load_key(root)
         if row.key_id != key.key_id:
@@ -77,17 +85,18 @@ def save(
     values: Mapping[str, Any],
     secret: Iterable[str] = (),
 ) -> list[str]:
-    """Set (or, for ``None``, clear) the given values in one transaction; names in ``secret``
-    are encrypted with ``key`` (needed when one of them is set). Returns the names whose value
-    changed (a plain value set again unchanged is not one)."""
+    """Set (or, for ``None``, reset to the default) the given values in one transaction; names
+    in ``secret`` are encrypted with ``key`` (needed when one of them is set). Returns the names
+    whose value changed (a plain value set again unchanged, or a reset of a value never set, is
+    not one)."""
     secret = set(secret)
     rows: list[dict[str, Any]] = []
     for name, value in values.items():
-        if value is None:
-            continue
         row: dict[str, Any] = {"name": name, "value": None, "key_id": None}
         row.update(nonce=None, ciphertext=None)
-        if name in secret:
+        if value is None:
+            pass  # a reset row
+        elif name in secret:
             assert key is not None, "a key is needed to store a password"
             nonce = os.urandom(12)
             aad = _aad(key, site_id, bundle, name)
@@ -98,15 +107,25 @@ def save(
         rows.append(row)
 
     def write() -> list[str]:
-        # a plain value set again unchanged keeps its row (and time): nothing to re-apply
-        same = {
-            row.name
+        # a plain value set again unchanged keeps its row (and time): nothing to re-apply;
+        # neither does a reset of what was never set (or already reset)
+        existing = {
+            row.name: row
             for row in SiteConfig.select().where(
                 (SiteConfig.site == site_id)
                 & (SiteConfig.bundle_name == bundle)
                 & SiteConfig.name.in_(list(values))
             )
-            if row.ciphertext is None and row.value == values[row.name]
+        }
+        same = {
+            name
+            for name, value in values.items()
+            if (name not in existing and value is None)
+            or (
+                name in existing
+                and existing[name].ciphertext is None
+                and existing[name].value == value
+            )
         }
         names = [name for name in values if name not in same]
         if names:

@@ -63,6 +63,12 @@ def test_attention_follows_the_last_changing_run(ctx: Context) -> None:
     assert rows.acknowledgements(site)[0]["reason"] == "restored by hand"
     (cancelled,) = runs(ctx, ("operate", "cancelled"))  # a new failure needs its own ack
     assert rows.attention(site)["run"] == cancelled
+    runs(ctx, ("install", "succeeded"))
+    (backup,) = runs(ctx, ("backup", "failed"))  # no copy where one was asked for
+    assert rows.attention(site)["run"] == backup
+    assert "backup of acme-suite 1.0.0" in rows.attention(site)["reason"]
+    runs(ctx, ("backup", "succeeded"))
+    assert rows.attention(site) is None
 
 
 def hosts(*states: str) -> list[dict]:

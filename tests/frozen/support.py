@@ -28,6 +28,7 @@ SOURCES = [
     REPO / "packaging",
     REPO / "bundles",
     REPO / "build.spec",
+    REPO / "build" / "ansible-cores",  # the carried older cores (scripts/setup.sh)
     BUILD_SCRIPT,
     BUILD_ROOT_SCRIPT,
 ]

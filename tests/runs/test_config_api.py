@@ -69,6 +69,17 @@ def test_bad_values_named_and_nothing_stored(
     assert siteconfig.stored(lab["id"], "conf-platform") == ({}, set())
 
 
+@pytest.mark.parametrize("raw", ["NaN", "-Infinity", "1e999", str(2**64), '"\\ud800"'])
+def test_a_value_json_cannot_hold_is_a_field_error(api: Api, lab: dict, raw: str) -> None:
+    body = b'{"values": {"log_level": "debug", "web_port": ' + raw.encode() + b"}}"
+    reply = api.request("PUT", URL, raw=body, headers={"Content-Type": "application/json"})
+    answer = reply.json()
+    assert reply.status == 400, answer
+    assert list(answer["fields"]) == ["web_port"] and answer["fields"]["web_port"], answer
+    assert "web_port" in answer["error"] and answer["hint"]
+    assert siteconfig.stored(lab["id"], "conf-platform") == ({}, set())
+
+
 def test_bad_bodies_refused(api: Api, lab: dict) -> None:
     for raw in (b'{"values": {"web_port": NaN}}', b'{"values": {"log_level": "\xff"}}'):
         reply = api.request("PUT", URL, raw=raw, headers={"Content-Type": "application/json"})

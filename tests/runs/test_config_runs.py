@@ -128,6 +128,19 @@ def test_reconfigure_reruns_only_the_components_using_changed_values(
     assert len((conf_site / "web.runs").read_text().splitlines()) == 1
     assert config.describe("lab", "conf-platform")["reconfigure"] == []
 
+    # a reset to the default is a change too (and resetting it again is not)
+    answer = config.update(ctx, "lab", "conf-platform", {"log_level": None})
+    assert answer["changed"] == ["log_level"] and answer["reconfigure"] == ["worker"]
+    shown = {i["name"]: i for i in answer["items"]}["log_level"]
+    assert shown["set"] is False and shown["value"] == shown["default"]
+    assert config.update(ctx, "lab", "conf-platform", {"log_level": None})["changed"] == []
+    done = manager.wait(
+        manager.start_run("lab", "conf-platform", "1.0.0", "reconfigure")["id"], 240
+    )
+    assert done["state"] == "succeeded", done["error"]
+    assert f"log_level={shown['default']}" in (conf_site / "worker.conf").read_text()
+    assert config.describe("lab", "conf-platform")["reconfigure"] == []
+
 
 @pytest.mark.slow
 def test_upgrade_needs_the_new_item_filled_first(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 from bottle import Bottle, request
 
 from appliance.backend.http import json_body
 from appliance.context import Context
-from appliance.errors import BadRequest
+from appliance.errors import BadRequest, InvalidValues
 from appliance.jobs.sites import config
 
 
@@ -17,6 +19,24 @@ def _version() -> str | None:
     return raw or None
 
 
+_VALUES = re.compile(r"the body\.values\.([^.\[]+)")
+
+
+def _values_body(ctx: Context) -> object:
+    """The body; a value JSON cannot hold faithfully (NaN, 2^64, a lone surrogate) is refused
+    as a field of the form, like any other refused value."""
+    try:
+        return json_body(request, ctx.settings.max_body_bytes)
+    except BadRequest as e:
+        where = _VALUES.match(str(e.params.get("field", "")))
+        if e.code != "invalid.value" or where is None:
+            raise
+        problem = e.message[len(e.params["field"]) :].strip()
+        raise InvalidValues(
+            f"invalid configuration: {where.group(1)} {problem}", {where.group(1): problem}
+        ) from e
+
+
 def register(app: Bottle, ctx: Context) -> None:
     @app.get("/api/sites/<ref>/config/<bundle>")
     def show_config(ref: str, bundle: str) -> dict:
@@ -24,7 +44,7 @@ def register(app: Bottle, ctx: Context) -> None:
 
     @app.put("/api/sites/<ref>/config/<bundle>")
     def set_config(ref: str, bundle: str) -> dict:
-        body = json_body(request, ctx.settings.max_body_bytes)
+        body = _values_body(ctx)
         if not isinstance(body, dict) or set(body) != {"values"}:
             raise BadRequest(
                 'the body must be {"values": {name: value, ...}}',

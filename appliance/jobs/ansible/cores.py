@@ -1,15 +1,22 @@
 """The ansible-cores this appliance carries, and which one a run uses.
 
 The appliance imports one ansible-core itself (2.19: managed hosts need Python 3.8 or newer).
-Older ones may be carried beside it as plain installed trees, ``<carried>/<series>/ansible``:
+Older ones are carried beside it as plain installed trees, ``<carried>/<series>/ansible``:
 in a source checkout ``build/ansible-cores/2.16`` (``scripts/setup.sh`` installs it from PyPI;
-nothing is downloaded at run time); the frozen binary carries none (2.16's controller must be
-Python 3.10 to 3.12 and the binary's is 3.13). 2.16 is the last ansible-core whose modules run
-on Python 2.7 and 3.6 (CentOS 7, RHEL 8's platform Python).
+nothing is downloaded at run time), in the frozen binary ``ansible-cores/2.16`` inside its
+folder (build.spec copies the same tree). 2.16 is the last ansible-core whose modules run on
+Python 2.7 and 3.6 (CentOS 7, RHEL 8's platform Python). Its published controller range is
+Python 3.10 to 3.12; the binary's Python is 3.13 (docs/architecture.md, "Old targets"), so
+there it runs outside that range (:data:`BEYOND_MATRIX`, said by :meth:`Core.outside_matrix`
+in the host check and the run's log; tests/frozen/test_old_core_binary.py runs it against a
+real Python 2.7 host).
 
 A run's ``ansible-playbook`` (and the check's ``ansible``) is a child process, so choosing a
-core is choosing what that child imports: an older core's tree goes first on its PYTHONPATH
-(:func:`environment`); each core runs in its own process, never two in one.
+core is choosing what that child imports: :func:`environment` names an older core's tree in
+``APPLIANCE_ANSIBLE_TREE``, which the playbook and ad-hoc faces put first on ``sys.path`` before
+they import ``ansible`` (appliance/faces.py; a frozen program ignores PYTHONPATH, which is set
+too for a source checkout's other Python children); each core runs in its own process, never
+two in one.
 
 Which one: the newest carried core that manages the Python of every host of the site (as the
 host check probes it), among those the bundle's ``requires_ansible`` accepts and, when the site
@@ -26,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from appliance.compat import carried_cores_dir
+from appliance.compat import CORE_TREE_VAR, carried_cores_dir, is_frozen
 from appliance.errors import Unprocessable
 
 SITE_VAR = "appliance_ansible_core"  # a site variable pinning a carried series ("2.16")
@@ -39,6 +46,10 @@ TARGETS: dict[str, tuple[tuple[tuple[int, int], ...], tuple[int, int], tuple[int
     "2.19": (((3, 8),), (3, 11), (3, 13)),
 }
 DEFAULT_TARGETS = ((3, 8),)
+# series -> a controller Python beyond its published range that the appliance runs it under all
+# the same: the frozen binary's 3.13 (Debian carries no CPython 3.12, and its 3.11.2 lacks the
+# tarfile filters jobs/datafolder.py needs); tested, not supported by Ansible.
+BEYOND_MATRIX: dict[str, tuple[int, int]] = {"2.16": (3, 13)}
 _RELEASE_RE = re.compile(r"""__version__\s*=\s*['"]([0-9][^'"]*)['"]""")
 
 
@@ -64,6 +75,21 @@ class Core:
         exact = [t for t in self.targets if t[0] == 2]
         floors = [t for t in self.targets if t[0] != 2]
         return found in exact or any(found >= f and found[0] == f[0] for f in floors)
+
+    def outside_matrix(self) -> str | None:
+        """A sentence when this carried core runs here under a controller Python outside the
+        range Ansible publishes for it (None for our own core and within the range)."""
+        if self.path is None or self.series not in TARGETS:
+            return None
+        low, high = TARGETS[self.series][1:]
+        here = sys.version_info[:2]
+        if low <= here <= high:
+            return None
+        return (
+            f"ansible-core {self.series} runs here under Python {here[0]}.{here[1]}, outside "
+            f"the controller range Ansible publishes for it ({low[0]}.{low[1]} to "
+            f"{high[0]}.{high[1]}); the appliance tests this pair against Python 2.7 hosts"
+        )
 
     def describe(self) -> str:
         """ "2.16.19 manages Python 2.7 and 3.6 or newer"."""
@@ -105,7 +131,8 @@ def _runs_here(version: str) -> bool:
     if series not in TARGETS:
         return False
     low, high = TARGETS[series][1:]
-    return low <= sys.version_info[:2] <= high
+    here = sys.version_info[:2]
+    return low <= here <= high or BEYOND_MATRIX.get(series) == here
 
 
 def carried(folder: Path | None = None) -> list[Core]:
@@ -214,10 +241,14 @@ def refuse_password(core: Core, ssh_password: bool) -> None:
 
 
 def environment(core: Core, base: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The variables that make a child process import ``core``: its tree first on PYTHONPATH
-    (nothing for our own)."""
+    """The variables that make a child process import ``core`` (nothing for our own): its tree
+    in ``APPLIANCE_ANSIBLE_TREE`` for the faces, and first on PYTHONPATH in a source checkout
+    (a frozen program ignores PYTHONPATH)."""
     if core.path is None:
         return {}
-    base = os.environ if base is None else base
-    rest = base.get("PYTHONPATH", "")
-    return {"PYTHONPATH": os.pathsep.join(p for p in (str(core.path), rest) if p)}
+    found = {CORE_TREE_VAR: str(core.path)}
+    if not is_frozen():
+        base = os.environ if base is None else base
+        rest = base.get("PYTHONPATH", "")
+        found["PYTHONPATH"] = os.pathsep.join(p for p in (str(core.path), rest) if p)
+    return found

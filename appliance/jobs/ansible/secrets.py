@@ -13,9 +13,11 @@ Every text the appliance writes while a step runs goes through ``redact`` first.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
+from appliance.errors import Unprocessable
 from appliance.store.credentials import Redactor, SiteSecrets
 
 SSH_PROMPT = r"^SSH password:\s*?$"
@@ -38,16 +40,36 @@ class RunnerSecrets:
         text = " ".join([base.strip(), *self.flags]).strip()
         return text or None
 
-    def run_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments for ``ansible_runner.run``: ``ssh_key`` and ``passwords``, and
-        ``suppress_env_files`` (without it ansible-runner writes both, and the command line,
-        into ``env/`` of the private_data_dir)."""
+    def run_kwargs(self, become: bool = True) -> dict[str, Any]:
+        """Keyword arguments for ``ansible_runner.run``: ``ssh_key`` and ``passwords`` (without
+        the become password unless ``become``), and ``suppress_env_files`` (without it
+        ansible-runner writes both, and the command line, into ``env/`` of the
+        private_data_dir). Unprocessable when a key needs an ssh-agent this machine lacks."""
         kwargs: dict[str, Any] = {"suppress_env_files": True}
         if self.ssh_key:
+            require_agent()
             kwargs["ssh_key"] = self.ssh_key
-        if self.passwords:
-            kwargs["passwords"] = dict(self.passwords)
+        passwords = {k: v for k, v in self.passwords.items() if become or k != BECOME_PROMPT}
+        if passwords:
+            kwargs["passwords"] = passwords
         return kwargs
+
+
+AGENT_TOOLS = ("ssh-agent", "ssh-add")
+
+
+def require_agent() -> None:
+    """ansible-runner hands a key to ``ssh-add`` under a per-step ``ssh-agent`` through a named
+    pipe: without them nobody reads the pipe and its writer waits for ever (the step, and the
+    appliance's exit, with it). Refused before, saying what to install."""
+    missing = [tool for tool in AGENT_TOOLS if shutil.which(tool) is None]
+    if missing:
+        raise Unprocessable(
+            f"{' and '.join(missing)} not found on this machine's PATH: a site's SSH key is "
+            "loaded into an ssh-agent for each step",
+            "Install the OpenSSH client here (Debian/Ubuntu: apt install openssh-client), or "
+            "give the site a password credential instead of a key.",
+        )
 
 
 def runner_secrets(secrets: SiteSecrets, become: bool = True) -> RunnerSecrets:

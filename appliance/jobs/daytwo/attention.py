@@ -1,6 +1,6 @@
-"""A site needs attention while its last install, upgrade, rollback or operation failed, was
-cancelled or interrupted (a check never counts); the next successful run clears it, or the
-engineer acknowledges it with a reason (kept as history)."""
+"""A site needs attention while its last install, upgrade, rollback, operation, reconfigure or
+backup failed, was cancelled or interrupted (a check never counts); the next successful such run
+clears it, or the engineer acknowledges it with a reason (kept as history)."""
 
 from __future__ import annotations
 

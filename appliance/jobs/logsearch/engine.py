@@ -177,12 +177,7 @@ def _adhoc(
 
     # as the login user: no become flag, no become password, whatever the site says
     flags = [f for f in secrets.flags if "become" not in f] + ["-e", "ansible_become=false"]
-    passwords = {k: v for k, v in secrets.passwords.items() if "BECOME" not in k}
-    kwargs: dict[str, Any] = {"suppress_env_files": True}
-    if secrets.ssh_key:
-        kwargs["ssh_key"] = secrets.ssh_key
-    if passwords:
-        kwargs["passwords"] = passwords
+    kwargs = secrets.run_kwargs(become=False)
     with _scratch(data_dir, req) as (private, env):
         ansible_runner.run(
             private_data_dir=str(private),

@@ -273,10 +273,16 @@ class RunManager:
             if state == RunState.SUCCEEDED:
                 record, replace = success_for(run)
         except Exception as e:  # the job boundary: the run fails and says why
-            logger.exception("run %d failed inside the appliance", run_id)
-            state, error = RunState.FAILED, f"internal error: {e}"
-            hint = ApplianceError.default_hint
-            log.line(f"appliance: {error}")
+            state = RunState.FAILED
+            if isinstance(e, ApplianceError) and e.status < 500:
+                # a refusal (credentials damaged since the start...): its words and way out
+                logger.warning("run %d failed: %s", run_id, e.message)
+                error, hint = e.message, e.hint
+                log.line(f"appliance: {error} ({hint})")
+            else:  # a bug
+                logger.exception("run %d failed inside the appliance", run_id)
+                error, hint = f"internal error: {e}", ApplianceError.default_hint
+                log.line(f"appliance: {error}")
         finally:
             seconds = time.monotonic() - active.started
             end = f"run {run_id} {state} after {seconds:.1f}s" + (f": {error}" if error else "")

@@ -323,13 +323,13 @@ def run_step(
         take_piped()
         return cancel()
 
-    kwargs = spec.secrets.run_kwargs()
-    # No artifacts/<ident>/stdout: the run's output.log has the same text (redacted; the raw
-    # copy is not, and would hold password config values), and the copy cost a write and a
-    # flush per event (a plain re-run of the folder still has it).
-    kwargs["settings"] = {"suppress_output_file": True}
     pipe: EventPipe | None = None
     try:
+        kwargs = spec.secrets.run_kwargs()
+        # No artifacts/<ident>/stdout: the run's output.log has the same text (redacted; the
+        # raw copy is not, and would hold password config values), and the copy cost a write
+        # and a flush per event (a plain re-run of the folder still has it).
+        kwargs["settings"] = {"suppress_output_file": True}
         pipe = EventPipe(spec.private_dir)
         runner = init_runner(
             private_data_dir=str(spec.private_dir),

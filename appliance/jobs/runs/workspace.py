@@ -91,6 +91,8 @@ def record_core(run_dir: Path, core: cores.Core, log: RunLog) -> None:
     (run_dir / CORE_FILE).write_text(core.version + "\n", encoding="utf-8")
     if core.path is not None:
         log.line(f"appliance: ansible-core {core.describe()}: this run uses it for its hosts")
+        if note := core.outside_matrix():
+            log.line(f"appliance: {note}")
 
 
 def core_of(run_dir: Path) -> cores.Core:

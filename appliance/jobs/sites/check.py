@@ -38,7 +38,7 @@ from appliance.context import Context
 from appliance.errors import ApplianceError
 from appliance.jobs.ansible import cores, hostkeys
 from appliance.jobs.ansible.inventory import inventory_yaml, is_local
-from appliance.jobs.ansible.secrets import RunnerSecrets, runner_secrets
+from appliance.jobs.ansible.secrets import RunnerSecrets, require_agent, runner_secrets
 from appliance.jobs.sites import trust
 from appliance.store import credentials, sites
 
@@ -107,16 +107,7 @@ def _adhoc(
     flags = list(secrets.flags if become else [f for f in secrets.flags if "become" not in f])
     # extra vars outrank the site's own ansible_become, whichever way it is set
     flags += ["--become", "-e", "ansible_become=true"] if become else ["-e", "ansible_become=false"]
-    passwords = (
-        secrets.passwords
-        if become
-        else {k: v for k, v in secrets.passwords.items() if "BECOME" not in k}
-    )
-    kwargs: dict[str, Any] = {"suppress_env_files": True}  # no secret into env/ files
-    if secrets.ssh_key:
-        kwargs["ssh_key"] = secrets.ssh_key
-    if passwords:
-        kwargs["passwords"] = dict(passwords)
+    kwargs = secrets.run_kwargs(become)  # no secret into env/ files
     ansible_runner.run(
         private_data_dir=str(private),
         host_pattern="all",
@@ -155,6 +146,7 @@ def check_hosts(
             "python_version": None,
             "manageable": None,
             "ansible_core": None,  # the carried ansible-core that would manage it
+            "ansible_core_note": None,  # that core outside Ansible's published controller range
             "modules": False,
             "sudo": None,
             "error": None,
@@ -181,6 +173,7 @@ def check_hosts(
             core = next((c for c in usable if c.manages(version)), None)
             result["manageable"] = core is not None
             result["ansible_core"] = core.version if core else None
+            result["ansible_core_note"] = core.outside_matrix() if core else None
             if core is not None:
                 groups.setdefault(core, []).append(name)
             else:
@@ -266,13 +259,13 @@ def refuse_unmanageable(
     found (None: not read)."""
     remote = [h for h in hosts if not is_local(h, site_vars)]
     pythons: dict[str, tuple[str | None, str | None]] = {}
-    secrets = None
-    if remote:  # hosts on this machine run the appliance's own Python
-        try:
-            secrets = load_secrets()
-        except ApplianceError:
-            pass
-    if secrets is not None:
+    try:
+        secrets: RunnerSecrets | None = load_secrets()
+    except ApplianceError:
+        secrets = None
+    if secrets is not None and secrets.ssh_key:
+        require_agent()  # every step of a site with a key loads it into an ssh-agent
+    if secrets is not None and remote:  # hosts on this machine run the appliance's own Python
         with _scratch(Path(data_dir), remote, site_vars, known_hosts) as (private, env):
             found = _adhoc(private, env, secrets, "raw", PYTHON_PROBE, None)
         for host in remote:

@@ -179,6 +179,7 @@ export function checkPanel(site, { signal }) {
                 {},
                 [x.python_version, x.python].filter(Boolean).join(" ") || "—",
                 x.ansible_core ? h("div", { class: "muted" }, t("check.core", { version: x.ansible_core })) : null,
+                x.ansible_core_note ? h("div", { class: "muted" }, x.ansible_core_note) : null,
               ),
               h("td", { class: x.modules ? "yes" : "no" }, x.modules ? t("common.yes") : t("common.no")),
               h("td", {}, x.sudo || "—"),

@@ -1,6 +1,7 @@
 // Day two: a site's status board (component x host: state, version, detail), refresh, the
 // overall badge, the attention banner (links the failed run; acknowledge with a reason), and
-// per-component start / stop / restart (a run with action operate, after a confirmation).
+// per-component start / stop / restart (a run with action operate, after a confirmation) on every
+// host, or on the one host picked beside the buttons (a component on several hosts).
 import { strip } from "../ansi.js";
 import { get, post } from "../api.js";
 import { h, table } from "../dom.js";
@@ -64,18 +65,33 @@ function attentionBanner(ref, attention, onDone) {
   );
 }
 
-function operationButtons(ref, component, operations, slot) {
-  return operations.map((op) => {
+function operationButtons(ref, component, operations, hosts, slot) {
+  if (!operations.length) return [];
+  // several hosts: the operation acts on every one, or on the one picked here
+  const picker =
+    hosts.length > 1
+      ? h(
+          "select",
+          { class: "op-hosts", dataset: { component }, "aria-label": t("status.opHosts") },
+          h("option", { value: "" }, t("status.allHosts")),
+          ...hosts.map((host) => h("option", { value: host.host }, host.host)),
+        )
+      : null;
+  const buttons = operations.map((op) => {
     const button = h("button", { type: "button", class: "small", dataset: { op, component } }, t(`status.op.${op}`));
     button.addEventListener("click", () => {
-      if (!window.confirm(t("status.opConfirm", { op: t(`status.op.${op}`), component }))) return;
+      const host = picker ? picker.value : "";
+      const words = { op: t(`status.op.${op}`), component, host };
+      if (!window.confirm(t(host ? "status.opConfirmHost" : "status.opConfirm", words))) return;
+      const body = { component, operation: op, ...(host ? { hosts: [host] } : {}) };
       busy(button, slot, async () => {
-        const run = await post(`/api/sites/${encodeURIComponent(ref)}/operations`, { component, operation: op });
+        const run = await post(`/api/sites/${encodeURIComponent(ref)}/operations`, body);
         location.hash = `#/runs/${run.id}`;
       });
     });
     return button;
   });
+  return picker ? [picker, " ", ...buttons] : buttons;
 }
 
 function board(ref, status, operations, slot) {
@@ -92,7 +108,7 @@ function board(ref, status, operations, slot) {
           h("td", {}, host.version || "—"),
           h("td", { class: "detail" }, host.detail || ""),
           h("td", {}, fmtTime(host.checked_at)),
-          i === 0 ? h("td", { rowspan: c.hosts.length, class: "actions" }, operationButtons(ref, c.component, operations[c.component] || [], slot)) : null,
+          i === 0 ? h("td", { rowspan: c.hosts.length, class: "actions" }, operationButtons(ref, c.component, operations[c.component] || [], c.hosts, slot)) : null,
         ),
       ),
     );
