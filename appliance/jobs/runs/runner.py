@@ -250,7 +250,7 @@ class _Cancel:
         return time.monotonic() - self.signalled_at >= GRACE_SECONDS
 
     def _find_child(self) -> None:
-        # The callback runs on the thread that spawned ansible-playbook (ansible_runner.run is
+        # The callback runs on the thread that spawned ansible-playbook (Runner.run is
         # synchronous), so that thread's only child is it.
         for pid in processes.thread_children():
             try:
