@@ -4,10 +4,12 @@ plain ``ansible-playbook`` on the same inventory, forks and environment, in roun
 alternate. Target: the appliance within 10 % of plain. Every event Ansible emitted (the highest
 event counter) must be stored.
 
-Two more lines split the overhead (one run each per round): plain ``ansible-playbook`` with the
-callback set ansible-runner gives it (``awx_display`` as stdout callback: Ansible's own cost of
-emitting events, not ours to cut), and ``ansible_runner.run`` alone with an event handler that
-only counts (ansible-runner's pty reading and event decoding, before anything of ours).
+More lines split the overhead (one run each per round): plain ``ansible-playbook`` with the
+appliance's stdout callback (``appliance_events``, its events read from the FIFO by
+``runs/events.py``: Ansible's own cost of emitting them); and what ansible-runner alone would
+cost, which the appliance no longer pays: plain ``ansible-playbook`` with ansible-runner's
+``awx_display`` callback (a file per event), and ``ansible_runner.run`` alone with an event
+handler that only counts (plus its pty reading and event decoding).
 
 ``python -m bench manyhosts``; BENCH_ROUNDS (default 2) rounds.
 """
@@ -78,6 +80,20 @@ def _callback_env(data: Path) -> dict[str, str]:
     return env
 
 
+def _lean(bundle: Path, inventory: Path, data: Path, folder: Path) -> tuple[float, int]:
+    """Plain ``ansible-playbook`` with the appliance's callback, its FIFO read by a thread."""
+    from appliance.jobs.runs.events import EventPipe, use_pipe
+
+    pipe = EventPipe(Path(tempfile.mkdtemp(dir=folder, prefix="lean-")))
+    env = plain_env(data)
+    use_pipe(env, pipe)
+    try:
+        wall = play(bundle, inventory, env)
+    finally:
+        events = pipe.close()
+    return wall, len(events)
+
+
 def _runner_alone(bundle: Path, inventory: Path, data: Path, folder: Path) -> tuple[float, int]:
     import ansible_runner
 
@@ -144,10 +160,16 @@ def main() -> None:
             ]
             inventory = folder / "plain-inventory.yml"
             inventory.write_text(inventory_yaml(hosts, {}))
-            times: dict[str, list[float]] = {"ours": [], "plain": [], "callback": [], "runner": []}
+            times: dict[str, list[float]] = {
+                "ours": [],
+                "plain": [],
+                "lean": [],
+                "callback": [],
+                "runner": [],
+            }
             cpu: dict[str, list[float]] = {k: [] for k in times}
             counts: list[tuple[int, int]] = []
-            runner_events = 0
+            runner_events = lean_events = 0
             load = os.getloadavg()
             for i in range(rounds):
                 site = f"hosts{i}"
@@ -164,6 +186,10 @@ def main() -> None:
                     for e in RunEvent.select(RunEvent.counter).where(RunEvent.run == run["id"])
                 ]
                 counts.append((len(counters), max(counters)))
+                wall, lean_events = _timed(
+                    cpu["lean"], _lean, path, inventory, ctx.paths.root, folder
+                )
+                times["lean"].append(wall)
                 env = _callback_env(ctx.paths.root)
                 times["callback"].append(_timed(cpu["callback"], play, path, inventory, env))
                 wall, runner_events = _timed(
@@ -178,9 +204,10 @@ def main() -> None:
     print(f"{HOSTS} local hosts x {TASKS} tasks, forks {FORKS}, median of {rounds} (alternating)")
     labels = {
         "plain": "plain ansible-playbook (baseline)",
-        "callback": "plain + ansible-runner's callback (awx_display)",
-        "runner": "ansible_runner.run alone (events counted)",
+        "lean": "plain + our callback (appliance_events, FIFO)",
         "ours": "through the appliance (RunManager run)",
+        "callback": "not ours: plain + ansible-runner's awx_display",
+        "runner": "not ours: ansible_runner.run alone (awx_display)",
     }
     cpu_base = statistics.median(cpu["plain"])
     print("  wall time")
@@ -192,8 +219,8 @@ def main() -> None:
     for key in ("runner", "ours"):
         print(
             f"    of which in this process ({labels[key].split(' (')[0]}, last round): "
-            f"{OWN.get(id(cpu[key]), 0):.1f} s (pty reading, event decoding"
-            + (", our handler, the writer)" if key == "ours" else ")")
+            f"{OWN.get(id(cpu[key]), 0):.1f} s ("
+            + ("FIFO reading, our handler, the writer)" if key == "ours" else "pty, decoding)")
         )
     print(
         f"  overhead {pct:+.1f} %   target <= {TARGET:.0f} % -> "
@@ -203,7 +230,8 @@ def main() -> None:
     print(
         "  events stored / emitted per run: "
         + ", ".join(f"{s}/{e}" for s, e in counts)
-        + f"   ({'all stored' if stored_all else 'MISSING'}; runner alone saw {runner_events})"
+        + f"   ({'all stored' if stored_all else 'MISSING'}; plain with our callback sent "
+        + f"{lean_events}, runner alone with awx_display saw {runner_events})"
     )
     print(
         f"  load average before {load[0]:.2f} {load[1]:.2f}, after {load_after[0]:.2f} "

@@ -13,7 +13,9 @@ The private_data_dir is self-contained, so the same folder re-runs unchanged wit
     env/cmdline           --check --diff for a check step
     artifacts/<ident>/    what ansible-runner writes (rc, status; stdout only on a plain re-run)
 
-Events go to ``on_event`` (stored through the writer by the caller) and their stdout to the
+Events come through the appliance's own callback and FIFO (events.py; ansible-runner's terminal
+keeps prompts, warnings and Ansible's own errors, its ``verbose`` events), numbered in one
+order, go to ``on_event`` (stored through the writer by the caller) and their stdout to the
 run's log. Cancel: the callback SIGTERMs the whole process group of ``ansible-playbook`` (pexpect
 starts it as a session and group leader), then lets ansible-runner SIGKILL the group after the
 grace period; whatever still lives in the group after that is killed too.
@@ -38,6 +40,7 @@ import yaml
 from appliance.jobs.ansible.secrets import RunnerSecrets
 from appliance.jobs.ansible.syntax import first_error
 from appliance.jobs.runs import processes
+from appliance.jobs.runs.events import EventPipe, use_pipe
 from appliance.jobs.runs.log import RunLog
 from appliance.store.events import step_stats
 
@@ -247,7 +250,7 @@ class _Cancel:
         return time.monotonic() - self.signalled_at >= GRACE_SECONDS
 
     def _find_child(self) -> None:
-        # The callback runs on the thread that spawned ansible-playbook (ansible_runner.run is
+        # The callback runs on the thread that spawned ansible-playbook (Runner.run is
         # synchronous), so that thread's only child is it.
         for pid in processes.thread_children():
             try:
@@ -277,7 +280,7 @@ def run_step(
     on_process: Callable[[int, int], None],
 ) -> StepOutcome:
     """Run one playbook with ansible-runner; returns when it ended (or was cancelled)."""
-    import ansible_runner  # heavy; only a run needs it
+    from ansible_runner.interface import init_runner  # heavy; only a run needs it
 
     prepare(spec)
     outcome = StepOutcome(status="failed", rc=None)
@@ -286,6 +289,7 @@ def run_step(
 
     def handle_event(event: dict[str, Any]) -> bool:
         outcome.events += 1
+        event["counter"] = outcome.events  # one order over the pipe's and the terminal's
         stdout = event.get("stdout")
         if stdout:
             log.write(stdout.replace("\r\n", "\n") + "\n")
@@ -307,27 +311,45 @@ def run_step(
         on_event(event)
         return False  # stored by us; no per-event JSON files in artifacts
 
+    def take_piped() -> None:
+        for piped in pipe.events() if pipe is not None else ():
+            handle_event(piped)
+
+    def from_terminal(event: dict[str, Any]) -> bool:
+        take_piped()  # what the callback sent before this line came
+        return handle_event(event)
+
+    def tick() -> bool:
+        take_piped()
+        return cancel()
+
+    pipe: EventPipe | None = None
     try:
         kwargs = spec.secrets.run_kwargs()
         # No artifacts/<ident>/stdout: the run's output.log has the same text (redacted; the
         # raw copy is not, and would hold password config values), and the copy cost a write
         # and a flush per event (a plain re-run of the folder still has it).
         kwargs["settings"] = {"suppress_output_file": True}
-        result = ansible_runner.run(
+        pipe = EventPipe(spec.private_dir)
+        runner = init_runner(
             private_data_dir=str(spec.private_dir),
             playbook=spec.playbook,
             # the file, not the folder: Ansible would read every file under it as inventory,
             # state the bundle keeps there included (inventory_dir is still this folder)
             inventory=str(spec.private_dir / "inventory" / "hosts.yml"),
-            event_handler=handle_event,
-            cancel_callback=cancel,
+            event_handler=from_terminal,
+            cancel_callback=tick,
             quiet=True,
             cmdline=spec.secrets.cmdline("--check --diff" if spec.check else ""),
             limit=",".join(spec.limit) or None,
             **kwargs,
         )
-        outcome.rc = result.rc
-        outcome.status = "successful" if result.status == "successful" else "failed"
+        use_pipe(runner.config.env, pipe)
+        runner.run()
+        for piped in pipe.close():
+            handle_event(piped)
+        outcome.rc = runner.rc
+        outcome.status = "successful" if runner.status == "successful" else "failed"
         if outcome.status == "failed":
             outcome.failure, outcome.unreachable = failures.decide(outcome.stats, spec.project)
     except Exception as e:  # the job runner boundary: the step fails, the run records why
@@ -336,6 +358,8 @@ def run_step(
         outcome.status = "error"
         outcome.failure = f"could not run {spec.playbook}: {e}"
     finally:
+        for piped in pipe.close() if pipe is not None else ():  # after an error: what is left
+            handle_event(piped)
         if cancel.cancelled:
             cancel.sweep()
     outcome.pid = cancel.pid
