@@ -11,8 +11,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from appliance.context import Context, open_context
 from appliance.errors import BadRequest, Conflict
@@ -25,19 +23,12 @@ from appliance.settings import load_settings
 from appliance.store import bundles, credentials, runs, sites
 from appliance.store.events import list_events
 from tests.support.cli import run_cli
+from tests.support.keys import openssh_private_key
 from tests.support.local import poll
 from tests.support.processes import REPO, appliance_cmd, child_env
 
 PASSPHRASE = "correct horse battery"
-SSH_KEY = (
-    ed25519.Ed25519PrivateKey.generate()
-    .private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.OpenSSH,
-        serialization.NoEncryption(),
-    )
-    .decode()
-)
+SSH_KEY = openssh_private_key()
 
 
 def _open(root: Path) -> Context:

@@ -5,8 +5,8 @@ hosts, the step's events, log, stats and failure as the run engine sees them."""
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import sys
 import threading
 import time

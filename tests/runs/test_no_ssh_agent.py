@@ -9,8 +9,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ed25519
 
 from appliance.context import Context
 from appliance.errors import Unprocessable
@@ -20,17 +18,10 @@ from appliance.jobs.runs.manager import RunManager
 from appliance.jobs.runs.runner import StepSpec, run_step
 from appliance.jobs.sites.service import set_site_credentials
 from appliance.store import runs
+from tests.support.keys import openssh_private_key
 from tests.support.processes import REPO
 
-KEY = (
-    ed25519.Ed25519PrivateKey.generate()
-    .private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.OpenSSH,
-        serialization.NoEncryption(),
-    )
-    .decode()
-)
+KEY = openssh_private_key()
 
 
 def test_the_kwargs_need_an_agent_only_for_a_key(monkeypatch, tmp_path: Path) -> None:
