@@ -230,3 +230,19 @@ def test_the_callback_is_package_data(name: str) -> None:
         "appliance/jobs/runs/callback"
         in Path(__file__).parents[2].joinpath("build.spec").read_text()
     )
+
+
+def test_a_group_is_taken_from_an_event_only_while_its_leader_is_our_child() -> None:
+    """An event read after ansible-playbook ended names a pid the system may have given to
+    anyone since; cancel signals the whole group, so the run engine takes the group only while
+    its leader is a child of this process."""
+    import subprocess
+
+    child = subprocess.Popen(["sleep", "30"], start_new_session=True)
+    try:
+        assert processes.parent_of(child.pid) == os.getpid()
+        assert processes.parent_of(os.getpgid(os.getpid())) != os.getpid()  # our own group
+    finally:
+        child.kill()
+        child.wait()
+    assert processes.parent_of(child.pid) is None  # gone

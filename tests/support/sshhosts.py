@@ -144,7 +144,11 @@ class SshHost:
     def start(self) -> None:
         """Start sshd (again) and wait until it answers with its banner."""
         if self.proc is not None and self.proc.poll() is None:
-            return
+            try:  # running: answering, or on its way out (killed a moment ago)
+                poll(self._answers, 20, f"sshd of {self.name} on {self.address}:22")
+                return
+            except RuntimeError:  # it exited meanwhile: start it again
+                pass
         binds = "".join(f"mount --bind {src} {dst} && " for src, dst in self.binds)
         script = (
             f"mount --bind {self.view} {self.lab.laptop} && {binds}"

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.context import Context
-from appliance.errors import ApplianceError, Conflict, ServiceUnavailable, Unprocessable
+from appliance.errors import Conflict, ServiceUnavailable, Unprocessable
 from appliance.jobs.ansible.secrets import redact_row
 from appliance.jobs.runs import backups, processes, project, recovery
 from appliance.jobs.runs.checks import apply_checks, read_checks
@@ -28,6 +28,7 @@ from appliance.jobs.runs.log import RunLog
 from appliance.jobs.runs.operate import Operation
 from appliance.jobs.runs.outcomes import (
     EventBatch,
+    boundary_error,
     failed_result,
     outcome_state,
     steps_left_as,
@@ -273,16 +274,8 @@ class RunManager:
             if state == RunState.SUCCEEDED:
                 record, replace = success_for(run)
         except Exception as e:  # the job boundary: the run fails and says why
-            state = RunState.FAILED
-            if isinstance(e, ApplianceError) and e.status < 500:
-                # a refusal (credentials damaged since the start...): its words and way out
-                logger.warning("run %d failed: %s", run_id, e.message)
-                error, hint = e.message, e.hint
-                log.line(f"appliance: {error} ({hint})")
-            else:  # a bug
-                logger.exception("run %d failed inside the appliance", run_id)
-                error, hint = f"internal error: {e}", ApplianceError.default_hint
-                log.line(f"appliance: {error}")
+            state, error, hint = RunState.FAILED, *boundary_error(run_id, e)
+            log.line(f"appliance: {error} ({hint})")
         finally:
             seconds = time.monotonic() - active.started
             end = f"run {run_id} {state} after {seconds:.1f}s" + (f": {error}" if error else "")

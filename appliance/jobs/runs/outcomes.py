@@ -3,13 +3,17 @@ which a step's events go to the writer."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Any
 
+from appliance.errors import ApplianceError
 from appliance.jobs.runs.runner import StepOutcome
 from appliance.states import STEPS_LEFT_AS, RunState, StepState
 from appliance.store.events import insert_events
+
+logger = logging.getLogger(__name__)
 
 
 class EventBatch:
@@ -79,3 +83,13 @@ def stopped_result(reason: str, where: str) -> tuple[RunState, str, str]:
         f"cancelled {where}",
         "Resume the run to continue from that step, or roll back.",
     )
+
+
+def boundary_error(run_id: int, e: Exception) -> tuple[str, str]:
+    """Error and hint of a run stopped inside the appliance: a refusal raised on purpose
+    (credentials damaged since the start...) in its own words and way out; else a bug."""
+    if isinstance(e, ApplianceError) and e.status < 500:
+        logger.warning("run %d failed: %s", run_id, e.message)
+        return e.message, e.hint
+    logger.exception("run %d failed inside the appliance", run_id)
+    return f"internal error: {e}", ApplianceError.default_hint

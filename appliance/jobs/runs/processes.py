@@ -71,6 +71,15 @@ def thread_children() -> list[int]:
         return []
 
 
+def parent_of(pid: int) -> int | None:
+    """The parent pid of a live process (None once it is gone)."""
+    try:
+        stat = (PROC / str(pid) / "stat").read_text()
+    except OSError:
+        return None
+    return int(stat[stat.rindex(")") + 2 :].split()[1])
+
+
 def group_members(pgid: int) -> list[int]:
     """Live (non-zombie) processes whose process group is ``pgid``."""
     members = []

@@ -301,13 +301,17 @@ def run_step(
             custom = data.get("artifact_data")
             outcome.custom = custom if isinstance(custom, dict) else {}
         if outcome.pid is None and event.get("pid") and cancel.pgid is None:
-            # Ansible's main process is the child ansible-runner started (launchers exec).
+            # Ansible's main process, in the group of the child ansible-runner started: only
+            # while that is still our child (an event read after the process ended names a pid
+            # the system may have given to anyone since, and cancel signals the group).
             pid = int(event["pid"])
             try:
-                cancel.pid, cancel.pgid = pid, os.getpgid(pid)
-                on_process(pid, cancel.pgid)
+                pgid = os.getpgid(pid)
             except ProcessLookupError:
-                pass
+                pgid = None
+            if pgid is not None and processes.parent_of(pgid) == os.getpid():
+                cancel.pid, cancel.pgid = pid, pgid
+                on_process(pid, pgid)
         on_event(event)
         return False  # stored by us; no per-event JSON files in artifacts
 
