@@ -19,10 +19,15 @@ def free_port() -> int:
 
 
 def kill_everything_under(root: Path) -> None:
-    """Kill the demo app by its pid file, and any process whose command line names ``root``."""
+    """Kill the demo app of its pid file, and any process whose command line names ``root``.
+    The pid file's pid only while its process is the demo app: a pid file left by an app that
+    was killed names a pid the system may have given to anything since (pids wrap at 32,768
+    here; suspected of killing an SSH lab host's sshd between two tests)."""
     pids: set[int] = set()
     try:
-        pids.add(int((root / "run" / "app.pid").read_text()))
+        pid = int((root / "run" / "app.pid").read_text())
+        if b"demo_app" in Path(f"/proc/{pid}/cmdline").read_bytes():
+            pids.add(pid)
     except (OSError, ValueError):
         pass
     marker = str(root).encode()
