@@ -8,6 +8,7 @@ the whole session and torn down at its end (every process in the hosts' namespac
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,11 +22,18 @@ from appliance.settings import load_settings
 from tests.support.local import kill_everything_under
 from tests.support.sshhosts import USER, SshLab
 
+logger = logging.getLogger(__name__)
+
 
 @pytest.fixture
 def lab(ssh_lab: SshLab) -> Iterator[SshLab]:
-    """The lab with every host up (again) after the test, and nothing a test started there
-    (the demo app) still running: the next test finds its ports free."""
+    """The lab with every host up before and after the test (``start`` waits for each sshd's
+    banner, and starts one found dead), and nothing a test started there (the demo app) still
+    running afterwards: the next test finds its ports free."""
+    for host in ssh_lab.hosts:
+        exit_code = host.proc.poll() if host.proc is not None else None
+        if host.start():  # said, not hidden: something outside the lab's tests ended it
+            logger.warning("sshd of %s was found dead (%s); started again", host.name, exit_code)
     yield ssh_lab
     for host in ssh_lab.hosts:
         kill_everything_under(host.root)

@@ -141,12 +141,13 @@ class SshHost:
         return f"{self.address} {key_type} {key}\n"
 
     # -- sshd -------------------------------------------------------------------------------
-    def start(self) -> None:
-        """Start sshd (again) and wait until it answers with its banner."""
+    def start(self) -> bool:
+        """Start sshd (again) and wait until it answers with its banner; False when it was
+        running and answering already."""
         if self.proc is not None and self.proc.poll() is None:
             try:  # running: answering, or on its way out (killed a moment ago)
                 poll(self._answers, 20, f"sshd of {self.name} on {self.address}:22")
-                return
+                return False
             except RuntimeError:  # it exited meanwhile: start it again
                 pass
         binds = "".join(f"mount --bind {src} {dst} && " for src, dst in self.binds)
@@ -162,6 +163,7 @@ class SshHost:
             start_new_session=True,
         )
         poll(self._answers, 20, f"sshd of {self.name} on {self.address}:22")
+        return True
 
     def _answers(self) -> bool:
         if self.proc is not None and self.proc.poll() is not None:
