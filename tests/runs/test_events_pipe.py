@@ -246,3 +246,11 @@ def test_a_group_is_taken_from_an_event_only_while_its_leader_is_our_child() -> 
         child.kill()
         child.wait()
     assert processes.parent_of(child.pid) is None  # gone
+
+
+def test_the_run_engine_never_signals_its_own_process_group() -> None:
+    import signal
+
+    # a real SIGTERM to our group would end this test session (and what started it)
+    assert processes.signal_group(os.getpgrp(), signal.SIGTERM) is False
+    assert processes.signal_group(1, signal.SIGTERM) is False

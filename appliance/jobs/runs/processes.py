@@ -107,7 +107,12 @@ def group_is_ours(pgid: int, marker: str) -> bool:
 
 
 def signal_group(pgid: int, sig: int) -> bool:
-    """Send ``sig`` to a process group; False if the group no longer exists."""
+    """Send ``sig`` to a process group; False if the group no longer exists. Never our own
+    group (a pgid taken from a process that was not the playbook's leader would stop the
+    appliance, and whatever started it: a test session, a service manager's unit)."""
+    if pgid <= 1 or pgid == os.getpgrp():
+        logger.error("refusing to signal process group %d: it is the appliance's own", pgid)
+        return False
     try:
         os.killpg(pgid, sig)
     except ProcessLookupError:

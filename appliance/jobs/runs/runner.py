@@ -257,6 +257,8 @@ class _Cancel:
                 pgid = os.getpgid(pid)
             except ProcessLookupError:
                 continue
+            if pgid != pid:  # pexpect makes the playbook a group leader; this is not it
+                continue
             self.pid, self.pgid = pid, pgid
             self.on_process(pid, pgid)
             return
