@@ -309,24 +309,29 @@ class FrozenWindow:
         self.display = self.xauthority = ""
         self.exec_time = 0.0  # wall clock (time.time()) when the wrapper exec'd the binary
 
+    def _ready(self) -> bool:
+        """Whether the binary has started (the display is known); raises if it exited."""
+        if self.proc.poll() is not None:
+            raise RuntimeError(f"the window exited with {self.proc.returncode}: {self.output()}")
+        if not self.display:
+            try:
+                self.display, self.xauthority, at = self.info.read_text().split()
+                self.exec_time = float(at)
+            except (OSError, ValueError):
+                return False
+        return True
+
     def wait_rendered(self, shot: Path, timeout: float = 90, min_colours: int = 20) -> float:
         """Seconds from the binary's start (after Xvfb is up) until the screen shows more than
-        ``min_colours`` colours: the page drew, not just an empty window. Polls Xvfb's own
+        ``min_colours`` colours: the page drew, not just an empty window (this may be the
+        page's own "Loading…" shell: :meth:`wait_drawn` waits for the screen). Polls Xvfb's own
         framebuffer file every 20 ms; ``shot`` is then a screenshot for the record."""
         deadline = self.started + timeout
         colours = 0
         while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(
-                    f"the window exited with {self.proc.returncode}: {self.output()}"
-                )
-            if not self.display:
-                try:
-                    self.display, self.xauthority, at = self.info.read_text().split()
-                    self.exec_time = float(at)
-                except (OSError, ValueError):
-                    time.sleep(0.05)
-                    continue
+            if not self._ready():
+                time.sleep(0.05)
+                continue
             taken = time.time()  # the capture starts now
             if self.framebuffer.exists():
                 colours = framebuffer_colours(self.framebuffer)
@@ -339,6 +344,36 @@ class FrozenWindow:
         raise TimeoutError(
             f"no rendered window after {timeout}s ({colours} colours): {self.output()}"
         )
+
+    def wait_drawn(
+        self, shot: Path, settle: float = 1.5, timeout: float = 90, min_colours: int = 20
+    ) -> tuple[float, float]:
+        """(first paint, page drawn), in seconds from the binary's start: the first frame with
+        more than ``min_colours`` colours (the page's "Loading…" shell counts), and the moment
+        the screen last changed before it stayed the same for ``settle`` seconds: the screen the
+        engineer came for, drawn. Needs Xvfb's framebuffer file (``-fbdir``), read every 10 ms;
+        ``shot`` is a screenshot of the settled screen."""
+        deadline = self.started + timeout
+        last: bytes | None = None
+        paint = changed = 0.0
+        while time.monotonic() < deadline:
+            if not self._ready():
+                time.sleep(0.02)
+                continue
+            taken = time.time()
+            try:
+                frame = self.framebuffer.read_bytes()
+            except OSError:
+                frame = b""
+            if frame != last:
+                last, changed = frame, taken - self.exec_time
+                if not paint and framebuffer_colours(self.framebuffer) > min_colours:
+                    paint = changed
+            elif paint and taken - self.exec_time - changed >= settle:
+                screenshot(self.display, self.xauthority, shot)
+                return paint, changed
+            time.sleep(0.01)
+        raise TimeoutError(f"the screen did not settle within {timeout}s: {self.output()}")
 
     def appliance_pid(self) -> int:
         """The wrapper shell's pid became the binary's (exec); find it under xvfb-run."""
