@@ -42,6 +42,42 @@ FALLBACK_SIZE = (1280, 700)
 QT_GLIBC_FLOOR = (2, 34)
 
 
+# The classes whose enum members pywebview's Qt layer reads unscoped (``QtCore.Qt.NoContextMenu``,
+# ``QMessageBox.Yes``; tests/test_desktop_qtpy.py reads its source for them). qtpy promotes the
+# members of every class of QtCore, QtGui and QtWidgets at import: ~0.1 s of the window's start
+# (sip fills ~530 class dictionaries on first look); only these are promoted here.
+UNSCOPED_ENUM_CLASSES = frozenset({"Qt", "QEvent", "QFile", "QFileDialog", "QMessageBox"})
+
+
+def promote_used_enums(module: Any) -> None:
+    """qtpy's ``promote_enums`` for :data:`UNSCOPED_ENUM_CLASSES` only, the same way."""
+    import enum
+
+    for name in UNSCOPED_ENUM_CLASSES:
+        klass = getattr(module, name, None)
+        if klass is None:
+            continue
+        for attribute in [a for a in dir(klass) if a[0].isupper()]:
+            value = getattr(klass, attribute)
+            if isinstance(value, enum.EnumMeta):
+                for member, item in value.__members__.items():
+                    setattr(klass, member, item)
+
+
+def lean_qtpy() -> None:
+    """Before qtpy's Qt modules are imported (``import webview`` does not, the window does):
+    make their enum promotion :func:`promote_used_enums`."""
+    os.environ.setdefault("QT_API", "pyqt6")  # qtpy (pywebview's Qt layer) tries PyQt5 first
+    if os.environ["QT_API"] != "pyqt6" or "qtpy.QtCore" in sys.modules:
+        return
+    try:
+        import qtpy.enums_compat
+    except ImportError:
+        return  # window_unavailable says why
+    if hasattr(qtpy.enums_compat, "promote_enums"):
+        qtpy.enums_compat.promote_enums = promote_used_enums
+
+
 def has_display() -> bool:
     if sys.platform in ("darwin", "win32"):
         return True
@@ -76,6 +112,7 @@ def window_unavailable() -> str | None:
     if libc is not None and libc < QT_GLIBC_FLOOR:
         need, have = ".".join(map(str, QT_GLIBC_FLOOR)), ".".join(map(str, libc))
         return f"the window's Qt libraries need glibc {need} or newer, this system has {have}"
+    lean_qtpy()
     for module in ("webview", "PyQt6.QtWidgets", "PyQt6.QtWebEngineWidgets"):
         try:
             importlib.import_module(module)
@@ -282,7 +319,7 @@ def run_window(ctx: Context, starting: ServerStart) -> tuple[bool, threading.Eve
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         # Chromium refuses to sandbox as root; only then is the sandbox turned off.
         os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
-    os.environ.setdefault("QT_API", "pyqt6")  # qtpy (pywebview's Qt layer) tries PyQt5 first
+    lean_qtpy()
     import webview
 
     stop = threading.Event()

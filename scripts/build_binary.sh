@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build the one binary: the signed bundles from bundles/ into build/carried-bundles/ (imported
-# nowhere), then PyInstaller with build.spec into the onedir build/onedir/appliance/ (work files
+# nowhere), the page's ES modules bundled into one script (packaging/page.py: build/page/), then
+# PyInstaller with build.spec into the onedir build/onedir/appliance/ (work files
 # under build/pyinstaller-*/, kept so a rebuild reuses the analysis of unchanged parts), then the
 # launcher of packaging/onefile/ (static, gcc) with that folder packed behind it into the one
 # file dist/appliance; last packaging/release.sh writes dist/appliance.sha256, dist/appliance.sig
@@ -15,6 +16,7 @@ cd "$(dirname "$0")/.."
 start=$(date +%s)
 rm -rf build/carried-bundles  # carry exactly what bundles/ holds now
 NO_IMPORT=1 BUNDLE_OUT=build/carried-bundles bash scripts/build_bundles.sh >/dev/null
+.venv/bin/python packaging/page.py build/page >/dev/null  # one script for the page
 LAUNCHER_FLAGS=(-O2 -static -Wall -Wno-format-truncation)
 if [ "${BUILD_ON_HOST:-0}" = 1 ]; then
   where="the host"

@@ -246,3 +246,50 @@ def test_window_renders_under_xvfb(env: dict[str, str], laptop: Path) -> None:
         assert window.terminate() == 0, window.output()
     finally:
         window.kill()
+
+
+def test_page_is_one_script_and_every_screen_runs(server: FrozenServer, browser) -> None:
+    """The carried page: its modules bundled into js/app.js (packaging/page.py), and that bundle
+    runs every top-level screen in a browser without an error."""
+    status, bundle = _fetch(f"{server.url}/static/js/app.js", server.token)
+    assert status == 200 and b'from"./' not in bundle and b'from "./' not in bundle
+    for module in ("dom.js", "screens/sites.js", "streams.js"):  # not carried one by one
+        assert _fetch(f"{server.url}/static/js/{module}", server.token)[0] == 404, module
+    context = browser.new_context(viewport={"width": 1366, "height": 900})
+    errors: list[str] = []
+    scripts: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+        page.on("console", lambda m: m.type == "error" and errors.append(f"console: {m.text}"))
+        page.on("request", lambda r: r.resource_type == "script" and scripts.append(r.url))
+        page.goto(f"{server.url}/?token={server.token}")
+        page.wait_for_selector("nav a.active")
+        for screen, title in (
+            ("#/sites", "Sites"),
+            ("#/bundles", "Bundles"),
+            ("#/runs/new", "New run"),
+            ("#/history", "History"),
+            ("#/schedules", "Schedules"),
+            ("#/data", "The appliance's data"),
+            ("#/bundles/demo-platform/1.1.0", "demo-platform 1.1.0"),
+        ):
+            page.evaluate(f"location.hash = {json.dumps(screen)}")
+            page.wait_for_selector(f"main h2:text-is({json.dumps(title)})", timeout=15000)
+    finally:
+        context.close()
+    assert not errors, errors
+    assert [s.split("/static/")[-1] for s in scripts] == ["js/app.js"], scripts
+
+
+def _fetch(url: str, token: str) -> tuple[int, bytes]:
+    import urllib.error
+    import urllib.request
+
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    request = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    try:
+        with opener.open(request, timeout=10) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, b""
