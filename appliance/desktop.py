@@ -19,13 +19,16 @@ import sys
 import threading
 import webbrowser
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from appliance.backend.server import LocalServer
 from appliance.clock import process_age
 from appliance.compat import is_frozen, resource_root
 from appliance.context import Context
 from appliance.signals import StopSignals
+
+if TYPE_CHECKING:
+    from appliance.backend.listen import Listener
+    from appliance.backend.server import LocalServer
 
 logger = logging.getLogger(__name__)
 
@@ -289,13 +292,15 @@ class LoginBridge:
 class ServerStart(threading.Thread):
     """The services and the server, started on a thread while Qt loads and makes its
     application on the main thread (one used to wait for the other). ``result()`` gives the
-    server or raises what its start raised."""
+    server or raises what its start raised; ``on_failure`` runs on this thread after a failed
+    start (the window, open on a socket bound beforehand, closes)."""
 
     def __init__(self, start: Callable[[], LocalServer]) -> None:
         super().__init__(name="server-start", daemon=True)
         self._start_server = start
         self.server: LocalServer | None = None
         self.error: BaseException | None = None
+        self.on_failure: Callable[[], None] = lambda: None
         self.start()
 
     def run(self) -> None:
@@ -304,6 +309,7 @@ class ServerStart(threading.Thread):
             startup_time("server serving")
         except BaseException as e:  # handed to the main thread by result()
             self.error = e
+            self.on_failure()
 
     def result(self) -> LocalServer:
         self.join()
@@ -313,9 +319,13 @@ class ServerStart(threading.Thread):
         return self.server
 
 
-def run_window(ctx: Context, starting: ServerStart) -> tuple[bool, threading.Event]:
+def run_window(
+    ctx: Context, starting: ServerStart, listener: Listener | None = None
+) -> tuple[bool, threading.Event]:
     """Show the window until it closes. Returns (keep serving?, the stop event a signal sets).
-    Qt starts while ``starting`` starts the server; the window opens on its login URL."""
+    Qt starts while ``starting`` starts the server; the window opens on its login URL, at once
+    when ``listener`` (the server's socket, bound beforehand) gives it, else once it serves. A
+    server that fails to start closes the window, and its error is raised here."""
     if hasattr(os, "geteuid") and os.geteuid() == 0:
         # Chromium refuses to sandbox as root; only then is the sandbox turned off.
         os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
@@ -328,10 +338,40 @@ def run_window(ctx: Context, starting: ServerStart) -> tuple[bool, threading.Eve
     startup_time("Qt application made")
     geometry = window_geometry(area)
     bridge = LoginBridge(ctx.paths.server_json)
-    url = starting.result().login_url
+    url = listener.login_url if listener else starting.result().login_url
+    if starting.error is not None:
+        raise starting.error
     window = webview.create_window(TITLE, url, js_api=bridge, text_select=True, **geometry)
+    closing = threading.Lock()
+    shown = threading.Event()
+    closed = threading.Event()
+
+    def close_window() -> None:
+        with closing:
+            if closed.is_set():
+                return
+            closed.set()
+        try:
+            window.destroy()
+        except Exception:
+            logger.exception("closing the window failed")
+
+    def failed() -> None:  # the server-start thread, after its error is set
+        logger.info("the server did not start: closing the window")
+        if listener is not None:
+            listener.close()  # the page's waiting request ends now
+        if shown.is_set():
+            close_window()
+
+    starting.on_failure = failed
+    if starting.error is not None:  # it failed before the hook was in place
+        raise starting.error
 
     def on_shown() -> None:
+        shown.set()
+        if starting.error is not None:  # failed before the window was there to close
+            close_window()
+            return
         startup_time("window shown")
         # what Qt reports once the window is on screen (the window test reads this line)
         logger.info(
@@ -359,17 +399,14 @@ def run_window(ctx: Context, starting: ServerStart) -> tuple[bool, threading.Eve
 
     window.events.closing += on_closing
 
-    def close_window() -> None:
-        try:
-            window.destroy()
-        except Exception:
-            logger.exception("closing the window failed")
-
     storage = ctx.paths.root / "webview"
     storage.mkdir(parents=True, exist_ok=True)
     with SignalWatch(stop, close_window):
         # not private: the page keeps its language choice (localStorage) between launches
         webview.start(gui="qt", private_mode=False, storage_path=str(storage))
+    starting.join()  # a window closed at once: the services finish starting before the exit
+    if starting.error is not None:
+        raise starting.error
     return keep.is_set() and not stop.is_set(), stop
 
 
@@ -406,16 +443,20 @@ def open_browser_or_print(
 
 
 def show_ui(
-    ctx: Context, start: Callable[[], LocalServer], wait: Callable[[threading.Event], None]
+    ctx: Context,
+    start: Callable[[], LocalServer],
+    wait: Callable[[threading.Event], None],
+    listener: Listener | None = None,
 ) -> None:
     """The window where one can start, else the browser or the URL. ``start`` starts the
-    services and the server, on a thread while Qt starts; what it raises is raised here."""
+    services and the server, on a thread while Qt starts; what it raises is raised here.
+    ``listener``: the server's socket, bound already: the window need not wait for the server."""
     startup_time("desktop start (the appliance's modules loaded)")
     starting = ServerStart(start)
     why = window_unavailable()
     if why is None:
         try:
-            keep, stop = run_window(ctx, starting)
+            keep, stop = run_window(ctx, starting, listener)
         except Exception as e:  # the GUI edge: any failure to start falls back to the browser
             if e is starting.error:
                 raise  # the server's own failure: the command fails, as without a window

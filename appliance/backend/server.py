@@ -5,11 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import os
-import secrets
 import threading
 from pathlib import Path
 
 from appliance.backend.app import WebApp, create_app
+from appliance.backend.listen import BACKLOG, Listener, new_token
 from appliance.backend.security import check_bind_address
 from appliance.backend.wire import ApplianceServer
 from appliance.context import Context
@@ -30,14 +30,25 @@ def write_private_json(path: Path, payload: dict) -> None:
 
 
 class LocalServer:
-    def __init__(self, ctx: Context, host: str | None = None, port: int | None = None) -> None:
+    """``listener``: a socket bound and listening already, with the token (the desktop makes
+    them first: appliance/backend/listen.py); else the server binds (host, port) itself."""
+
+    def __init__(
+        self,
+        ctx: Context,
+        host: str | None = None,
+        port: int | None = None,
+        listener: Listener | None = None,
+    ) -> None:
         self.ctx = ctx
-        self.host = host or ctx.settings.host
+        self.host = listener.host if listener else host or ctx.settings.host
         self.warning = check_bind_address(self.host, ctx.settings.allow_remote)
         if self.warning:
             logger.warning("%s", self.warning)
         self.requested_port = ctx.settings.port if port is None else port
-        self.token = secrets.token_urlsafe(32)
+        if listener is not None:
+            self.requested_port = listener.port
+        self.token = listener.token if listener else new_token()
         self.app: WebApp = create_app(ctx, self.token)
         threads = ctx.settings.server_threads
         self._server = ApplianceServer(
@@ -46,8 +57,9 @@ class LocalServer:
             numthreads=threads,
             max=threads,
             server_name="appliance",
-            request_queue_size=64,
+            request_queue_size=BACKLOG,
             shutdown_timeout=2,
+            listening=listener.sock if listener else None,
         )
         self._thread: threading.Thread | None = None
         self.port = 0

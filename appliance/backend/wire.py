@@ -278,14 +278,28 @@ class ApplianceServer(wsgi.Server):
 
     ConnectionClass = JsonConnection
 
-    def __init__(self, *args: Any, header_seconds: float = HEADER_SECONDS, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        header_seconds: float = HEADER_SECONDS,
+        listening: socket.socket | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
+        self.listening = listening  # bound and listening already (appliance/backend/listen.py)
         self.max_request_header_size = MAX_HEADER_BYTES
         self.gate: HeaderGate | None = None
         if HeaderGate.available():
             self.gate = HeaderGate(super().process_conn, self.timeout, header_seconds)
         else:  # no epoll: cheroot's own behaviour (the socket timeout bounds each wait)
             logger.info("no epoll here: request headers are read without a deadline of their own")
+
+    def bind(self, family: Any, type: Any, proto: Any = 0) -> socket.socket:
+        if self.listening is None:
+            return super().bind(family, type, proto)
+        self.socket = self.listening  # cheroot's prepare() then sets its timeout and listens
+        self.bind_addr = self.resolve_real_bind_addr(self.socket)
+        return self.socket
 
     def prepare(self) -> None:
         super().prepare()

@@ -9,13 +9,15 @@ import pwd
 import socket
 import threading
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from appliance.backend.security import check_bind_address
-from appliance.backend.server import LocalServer
 from appliance.cli.common import Command
 from appliance.context import Context
-from appliance.jobs.schedules.service import Scheduler
 from appliance.signals import StopSignals
+
+if TYPE_CHECKING:
+    from appliance.backend.listen import Listener
+    from appliance.backend.server import LocalServer
 
 logger = logging.getLogger(__name__)
 
@@ -33,8 +35,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     serve.set_defaults(handler=serve_command)
 
 
-def start_server(ctx: Context, host: str | None = None, port: int | None = None) -> LocalServer:
-    """Start everything a running appliance needs, then the HTTP server last."""
+def start_server(
+    ctx: Context, host: str | None = None, port: int | None = None, listener: Listener | None = None
+) -> LocalServer:
+    """Start everything a running appliance needs, then the HTTP server last. Its imports are
+    here: the desktop runs this on a thread while Qt starts (appliance.desktop)."""
+    from appliance.backend.security import check_bind_address
+    from appliance.backend.server import LocalServer
+    from appliance.jobs.schedules.service import Scheduler
+
     check_bind_address(host or ctx.settings.host, ctx.settings.allow_remote)  # before anything
     from appliance.jobs.bundles import import_carried
 
@@ -54,7 +63,7 @@ def start_server(ctx: Context, host: str | None = None, port: int | None = None)
     from appliance.jobs.daytwo.service import StatusService
 
     ctx.services["status"] = StatusService(ctx, ctx.services.get("runs")).start()
-    server = LocalServer(ctx, host=host, port=port).start()
+    server = LocalServer(ctx, host=host, port=port, listener=listener).start()
     ctx.services["http"] = server
     return server
 
@@ -113,12 +122,25 @@ def tunnel_hint(environ: Mapping[str, str], host: str, port: int, token: str) ->
 
 def desktop(cmd: Command) -> int:
     """The window where a display exists; otherwise the browser, or the URL printed."""
+    from appliance.backend.listen import listen
+    from appliance.backend.security import check_bind_address
     from appliance.desktop import show_ui
 
     with StopSignals(threading.Event()) as signals:  # held through the shutdown, as above
         try:
             ctx = cmd.ctx
-            show_ui(ctx, lambda: start_server(ctx), lambda _stop: signals.wait())
+            # Bound first: the window opens on the login URL while the services start.
+            check_bind_address(ctx.settings.host, ctx.settings.allow_remote)
+            listener = listen(ctx.settings.host, ctx.settings.port)
+            try:
+                show_ui(
+                    ctx,
+                    lambda: start_server(ctx, listener=listener),
+                    lambda _stop: signals.wait(),
+                    listener=listener,
+                )
+            finally:
+                listener.close()  # the server closed it when it ran; else nobody will
         finally:
             cmd.close()
     return 0

@@ -9,6 +9,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -143,6 +144,11 @@ def test_window_fits_a_laptop_screen(data_dir: Path) -> None:
         assert found.group(5) == "0x0x1366x768"
         assert x >= 0 and y >= 0 and x + w <= 1366 and y + h <= 768, found.group(0)
         assert w == 1366 and h >= 700, found.group(0)  # the whole width, nearly all the height
+        # the window may show before the server serves (it opens on the socket bound first)
+        while not (data_dir / "server.json").exists():
+            assert proc.poll() is None, proc.stdout.read().decode()
+            assert time.monotonic() < deadline, "the server never started"
+            time.sleep(0.1)
         pid = json.loads((data_dir / "server.json").read_text())["pid"]
         env = {**os.environ, **display_of(pid)}
         tree = subprocess.run(
@@ -182,3 +188,56 @@ def test_window_fits_a_laptop_screen(data_dir: Path) -> None:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(30)
         proc.stdout.close()
+
+
+XVFB = ["xvfb-run", "-a", "-s", "-screen 0 1280x800x24"]
+FAILING_START = """
+import os, sys, time
+from appliance import desktop
+from appliance.backend.listen import listen
+from appliance.context import open_context
+from appliance.errors import BadRequest
+from appliance.settings import load_settings
+
+ctx = open_context(load_settings(env=os.environ))
+listener = listen("127.0.0.1", 0)
+
+def start():
+    time.sleep(float(sys.argv[1]))
+    raise BadRequest("the services could not start", hint="none")
+
+try:
+    desktop.show_ui(ctx, start, lambda _stop: None, listener=listener)
+except BadRequest as e:
+    print("RAISED", e.message, flush=True)
+    sys.exit(3)
+print("RETURNED", flush=True)
+"""
+
+
+@pytest.mark.parametrize("fails_after", [0.0, 3.0])
+def test_a_server_that_fails_behind_an_open_window_closes_it(
+    data_dir: Path, fails_after: float
+) -> None:
+    """The window opens on the socket bound beforehand while the services start; when they
+    fail (before the window shows, or after), the window closes and the error is the command's,
+    not a browser fallback and not a window left waiting on nothing."""
+    if shutil.which("xvfb-run") is None:
+        pytest.skip("xvfb-run is missing: apt-get install xvfb xauth")
+    extra = {"QTWEBENGINE_DISABLE_SANDBOX": "1"} if os.geteuid() == 0 else {}
+    proc = subprocess.run(
+        [*XVFB, sys.executable, "-c", FAILING_START, str(fails_after)],
+        env=child_env(data_dir, APPLIANCE_OPEN_BROWSER="0", **extra),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        start_new_session=True,
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode == 3, output
+    assert "RAISED the services could not start" in output
+    assert "No window" not in output
+    if fails_after:  # it was open, and closed by the failure
+        log = (data_dir / "logs" / "appliance.log").read_text()
+        assert "window shown" in log
+        assert "the server did not start: closing the window" in log
