@@ -402,7 +402,8 @@ def run_window(
     storage = ctx.paths.root / "webview"
     storage.mkdir(parents=True, exist_ok=True)
     with SignalWatch(stop, close_window):
-        # not private: the page keeps its language choice (localStorage) between launches
+        # not private: the page keeps its language choice (localStorage) between launches, its
+        # origin too (the desktop takes its last port again: backend/listen.listen_again)
         webview.start(gui="qt", private_mode=False, storage_path=str(storage))
     starting.join()  # a window closed at once: the services finish starting before the exit
     if starting.error is not None:

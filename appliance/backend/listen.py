@@ -5,9 +5,15 @@ library here: this runs before the server's own imports."""
 
 from __future__ import annotations
 
+import errno
+import logging
+import os
 import secrets
 import socket
 from dataclasses import dataclass, field
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
 
 BACKLOG = 64  # as LocalServer's request_queue_size
 
@@ -54,3 +60,34 @@ def listen(host: str, port: int) -> Listener:
         sock.close()
         raise
     return Listener(sock, host)
+
+
+def listen_again(host: str, port: int, remembered: Path) -> Listener:
+    """The desktop's listener: with ``port`` 0 (any), the port its last run had, kept in
+    ``remembered``, when it is free. The page's origin (http://host:port) then stays the same
+    between launches, and with it what the page keeps there (localStorage: the language
+    chosen). Taken by something else: a free port, and the next launch tries that one."""
+    if port == 0:
+        try:
+            last = int(remembered.read_text().strip())
+        except (OSError, ValueError):
+            last = 0
+        if 0 < last < 65536:
+            try:
+                return _remember(listen(host, last), remembered)
+            except OSError as e:
+                if e.errno not in (errno.EADDRINUSE, errno.EACCES, errno.EADDRNOTAVAIL):
+                    raise
+                logger.info("port %d of the last run is taken (%s): another one", last, e)
+    return _remember(listen(host, port), remembered)
+
+
+def _remember(listener: Listener, remembered: Path) -> Listener:
+    try:
+        remembered.parent.mkdir(parents=True, exist_ok=True)
+        tmp = remembered.with_name(f".{remembered.name}.{os.getpid()}")
+        tmp.write_text(f"{listener.port}\n")
+        os.replace(tmp, remembered)
+    except OSError as e:  # the next launch then takes a free port: nothing else is lost
+        logger.warning("could not keep the port in %s: %s", remembered, e)
+    return listener

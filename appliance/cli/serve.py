@@ -122,7 +122,7 @@ def tunnel_hint(environ: Mapping[str, str], host: str, port: int, token: str) ->
 
 def desktop(cmd: Command) -> int:
     """The window where a display exists; otherwise the browser, or the URL printed."""
-    from appliance.backend.listen import listen
+    from appliance.backend.listen import listen_again
     from appliance.backend.security import check_bind_address
     from appliance.desktop import show_ui
 
@@ -131,7 +131,8 @@ def desktop(cmd: Command) -> int:
             ctx = cmd.ctx
             # Bound first: the window opens on the login URL while the services start.
             check_bind_address(ctx.settings.host, ctx.settings.allow_remote)
-            listener = listen(ctx.settings.host, ctx.settings.port)
+            remembered = ctx.paths.root / "webview" / "port"  # beside the page's storage
+            listener = listen_again(ctx.settings.host, ctx.settings.port, remembered)
             try:
                 show_ui(
                     ctx,
