@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import platform
 
-from appliance import desktop
+from appliance import window_env as desktop
 
 
 def test_glibc_version_is_the_running_c_library() -> None:

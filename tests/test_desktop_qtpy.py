@@ -11,7 +11,7 @@ import sys
 
 CHECK = r"""
 import json, re, sys, inspect
-from appliance import desktop
+from appliance import window_env as desktop
 desktop.lean_qtpy()
 import qtpy.QtCore
 from PyQt6 import QtCore, QtGui, QtWidgets

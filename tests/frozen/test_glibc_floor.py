@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from appliance.desktop import QT_GLIBC_FLOOR
+from appliance.window_env import QT_GLIBC_FLOOR
 from tests.frozen import elf
 from tests.frozen.support import ensure_binary
 
