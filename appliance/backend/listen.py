@@ -22,6 +22,12 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+def http_url(host: str, port: int) -> str:
+    """The server's base URL (an IPv6 address in brackets)."""
+    host = f"[{host}]" if ":" in host else host
+    return f"http://{host}:{port}/"
+
+
 @dataclass
 class Listener:
     sock: socket.socket
@@ -34,8 +40,7 @@ class Listener:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
+        return http_url(self.host, self.port)
 
     @property
     def login_url(self) -> str:

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from appliance.backend.app import WebApp, create_app
-from appliance.backend.listen import BACKLOG, Listener, new_token
+from appliance.backend.listen import BACKLOG, Listener, http_url, new_token
 from appliance.backend.security import check_bind_address
 from appliance.backend.wire import ApplianceServer
 from appliance.context import Context
@@ -66,8 +66,7 @@ class LocalServer:
 
     @property
     def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}/"
+        return http_url(self.host, self.port)
 
     @property
     def login_url(self) -> str:
