@@ -22,29 +22,32 @@ def new_token() -> str:
     return secrets.token_urlsafe(32)
 
 
-def http_url(host: str, port: int) -> str:
-    """The server's base URL (an IPv6 address in brackets)."""
-    host = f"[{host}]" if ":" in host else host
-    return f"http://{host}:{port}/"
+class Links:
+    """The server's URL and login link, from ``host``, ``port`` and ``token``."""
+
+    host: str
+    port: int
+    token: str
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}/"
+
+    @property
+    def login_url(self) -> str:
+        return f"{self.url}?token={self.token}"
 
 
 @dataclass
-class Listener:
+class Listener(Links):
     sock: socket.socket
     host: str
     token: str = field(default_factory=new_token)
 
     @property
-    def port(self) -> int:
+    def port(self) -> int:  # type: ignore[override]
         return int(self.sock.getsockname()[1])
-
-    @property
-    def url(self) -> str:
-        return http_url(self.host, self.port)
-
-    @property
-    def login_url(self) -> str:
-        return f"{self.url}?token={self.token}"
 
     def close(self) -> None:
         self.sock.close()

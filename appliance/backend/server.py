@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 from appliance.backend.app import WebApp, create_app
-from appliance.backend.listen import BACKLOG, Listener, http_url, new_token
+from appliance.backend.listen import BACKLOG, Links, Listener, new_token
 from appliance.backend.security import check_bind_address
 from appliance.backend.wire import ApplianceServer
 from appliance.context import Context
@@ -29,7 +29,7 @@ def write_private_json(path: Path, payload: dict) -> None:
     os.replace(tmp, path)
 
 
-class LocalServer:
+class LocalServer(Links):
     """``listener``: a socket bound and listening already, with the token (the desktop makes
     them first: appliance/backend/listen.py); else the server binds (host, port) itself."""
 
@@ -63,14 +63,6 @@ class LocalServer:
         )
         self._thread: threading.Thread | None = None
         self.port = 0
-
-    @property
-    def url(self) -> str:
-        return http_url(self.host, self.port)
-
-    @property
-    def login_url(self) -> str:
-        return f"{self.url}?token={self.token}"
 
     def start(self) -> LocalServer:
         self._server.prepare()  # binds; port 0 becomes a real port here
