@@ -251,8 +251,6 @@ def run_window(
     geometry = window_geometry(area)
     bridge = LoginBridge(ctx.paths.server_json)
     url = listener.login_url if listener else starting.result().login_url
-    if starting.error is not None:
-        raise starting.error
     window = webview.create_window(TITLE, url, js_api=bridge, text_select=True, **geometry)
     closing = threading.Lock()
     shown = threading.Event()

@@ -45,9 +45,10 @@ class LocalServer(Links):
         self.warning = check_bind_address(self.host, ctx.settings.allow_remote)
         if self.warning:
             logger.warning("%s", self.warning)
-        self.requested_port = ctx.settings.port if port is None else port
         if listener is not None:
             self.requested_port = listener.port
+        else:
+            self.requested_port = ctx.settings.port if port is None else port
         self.token = listener.token if listener else new_token()
         self.app: WebApp = create_app(ctx, self.token)
         threads = ctx.settings.server_threads

@@ -321,30 +321,6 @@ class FrozenWindow:
                 return False
         return True
 
-    def wait_rendered(self, shot: Path, timeout: float = 90, min_colours: int = 20) -> float:
-        """Seconds from the binary's start (after Xvfb is up) until the screen shows more than
-        ``min_colours`` colours: the page drew, not just an empty window (this may be the
-        page's own "Loading…" shell: :meth:`wait_drawn` waits for the screen). Polls Xvfb's own
-        framebuffer file every 20 ms; ``shot`` is then a screenshot for the record."""
-        deadline = self.started + timeout
-        colours = 0
-        while time.monotonic() < deadline:
-            if not self._ready():
-                time.sleep(0.05)
-                continue
-            taken = time.time()  # the capture starts now
-            if self.framebuffer.exists():
-                colours = framebuffer_colours(self.framebuffer)
-            else:  # an Xvfb without -fbdir: ImageMagick's slower screenshot
-                colours = screenshot(self.display, self.xauthority, shot)
-            if colours > min_colours:
-                screenshot(self.display, self.xauthority, shot)
-                return taken - self.exec_time
-            time.sleep(0.02)
-        raise TimeoutError(
-            f"no rendered window after {timeout}s ({colours} colours): {self.output()}"
-        )
-
     def wait_drawn(
         self, shot: Path, settle: float = 1.5, timeout: float = 90, min_colours: int = 20
     ) -> tuple[float, float]:
